@@ -1,0 +1,50 @@
+"""The API's error format: {"error": {"code", "message", "param"}}, and never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+
+
+def invalid(param: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", message, param)
+
+
+def error_response(status: int, code: str, message: str, param: str | None = None) -> web.Response:
+    body: dict[str, str] = {"code": code, "message": message}
+    if param is not None:
+        body["param"] = param
+    return web.Response(status=status, body=orjson.dumps({"error": body}), content_type="application/json")
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.param)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the server failed to answer; it has been logged")

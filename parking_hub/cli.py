@@ -1,0 +1,116 @@
+"""`parking-hub`: serve, lots load, demo. Thin: parse, configure logging, build settings, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from parking_hub import __version__, logs
+from parking_hub.config import DEFAULTS, SettingError, Settings, build_settings, resolve
+from parking_hub.registry import RegistryError
+
+log = logging.getLogger("parking_hub")
+
+EXIT_BAD_SETTING = 2
+_SETTING_HELP = {
+    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster",
+    "mqtt-url": "MQTT broker URL; mqtts:// for TLS; user:password@ for credentials",
+    "http": "HTTP listen address, host:port",
+    "lots": "registry files (GeoJSON) to load at start, comma or space separated",
+    "client-id": "MQTT client id; keep it stable so the broker queues for it",
+    "topic-prefix": "MQTT topic prefix",
+    "role": "all, ingest (MQTT to Redis) or api (HTTP), for scale-out",
+}
+
+
+def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    for name in names:
+        env = "PARKING_HUB_" + name.upper().replace("-", "_")
+        default = DEFAULTS[name] or "none"
+        parser.add_argument(
+            f"--{name}", default=None, help=f"{_SETTING_HELP[name]} [${env}; default {default}]"
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parking-hub",
+        description="Real-time citywide parking availability: MQTT in, nearest free space out.",
+    )
+    parser.add_argument("--version", action="version", version=f"parking-hub {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("PARKING_HUB_LOG_FORMAT", "text"),
+        help="text, or JSON lines for log collectors [$PARKING_HUB_LOG_FORMAT]",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the hub: MQTT ingest and the HTTP API")
+    _add_settings(serve, list(_SETTING_HELP))
+
+    lots = commands.add_parser("lots", help="manage the lot registry")
+    lots_commands = lots.add_subparsers(dest="lots_command", required=True)
+    load = lots_commands.add_parser("load", help="validate registry files and load them into Redis")
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _add_settings(load, ["redis-url"])
+
+    demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
+    _add_settings(demo, ["http"])
+    demo.add_argument("--rate", type=float, default=2000.0, help="simulated events per second [2000]")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    values = {name: resolve(name, getattr(args, name.replace("-", "_"), None)) for name in DEFAULTS}
+    return build_settings(values)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"parking-hub: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_SETTING)
+
+
+def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order."""
+
+    async def runner() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            log.info("shutting down on signal")
+
+    asyncio.run(runner())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logs.configure("DEBUG" if args.verbose else "INFO", args.log_format)
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            from parking_hub.service import serve
+
+            run_until_signalled(serve(settings))
+        elif args.command == "lots":
+            from parking_hub.admin import load_files
+
+            run_until_signalled(load_files(settings.redis, args.files))
+        elif args.command == "demo":
+            from parking_hub.demo import run_demo
+
+            run_until_signalled(run_demo(settings, args.rate))
+    except (SettingError, RegistryError) as exc:
+        _fail(str(exc))

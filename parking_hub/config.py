@@ -1,0 +1,172 @@
+"""Settings: flag, else environment variable, else default; validated once at start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+T = TypeVar("T")
+
+ENV_PREFIX = "PARKING_HUB_"
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class SettingError(ValueError):
+    """A setting that cannot be used; the message names the setting and why."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"--{name} ({ENV_PREFIX}{name.upper().replace('-', '_')}): {reason}")
+        self.name = name
+
+
+class Role(StrEnum):
+    ALL = "all"
+    INGEST = "ingest"
+    API = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    url: str
+    cluster_nodes: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.cluster_nodes)
+
+    def __repr__(self) -> str:
+        return f"RedisTarget({_mask(self.url)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttTarget:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    protocol: str = "5"  # "5", or "3.1.1" for brokers that only speak MQTT 3.1.1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis: RedisTarget
+    mqtt: MqttTarget
+    http_host: str
+    http_port: int
+    lots: tuple[Path, ...] = ()
+    client_id: str = "parking-hub"
+    topic_prefix: str = "parking"
+    role: Role = Role.ALL
+
+
+DEFAULTS: dict[str, str] = {
+    "redis-url": "redis://127.0.0.1:6379/0",
+    "mqtt-url": "mqtt://127.0.0.1:1883",
+    "http": "127.0.0.1:8080",
+    "lots": "",
+    "client-id": "parking-hub",
+    "topic-prefix": "parking",
+    "role": "all",
+}
+
+
+def resolve(name: str, flag_value: str | None, environ: dict[str, str] | None = None) -> str:
+    """Apply the precedence: the flag, else the environment variable, else the default."""
+    if flag_value is not None:
+        return flag_value
+    env = os.environ if environ is None else environ
+    env_name = ENV_PREFIX + name.upper().replace("-", "_")
+    return env.get(env_name, DEFAULTS[name])
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _host_port(text: str, default_port: int) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = text, str(default_port)
+    host = host.strip("[]")
+    if not host:
+        raise ValueError("the host is empty")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"port {port_text!r} must be a number between 1 and 65535")
+    return host, int(port_text)
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss", "unix"}:
+        if parts.scheme != "unix":
+            _host_port(parts.netloc.rpartition("@")[2] or "", 6379)
+        return RedisTarget(url)
+    if parts.scheme == "redis+cluster":
+        hosts = parts.netloc.rpartition("@")[2]
+        nodes = tuple(_host_port(node, 6379) for node in hosts.split(",") if node)
+        if not nodes:
+            raise ValueError("name at least one cluster node, as redis+cluster://host:port,host:port")
+        return RedisTarget(url, nodes)
+    raise ValueError(f"scheme {parts.scheme!r} is not one of redis://, rediss://, unix://, redis+cluster://")
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "mqtts"}:
+        raise ValueError(f"scheme {parts.scheme!r} is not mqtt:// or mqtts://")
+    tls = parts.scheme == "mqtts"
+    host, port = _host_port(parts.netloc.rpartition("@")[2], 8883 if tls else 1883)
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    query = parse_qs(parts.query)
+    protocol = query.pop("protocol", ["5"])[-1]
+    if protocol not in {"5", "3.1.1"}:
+        raise ValueError(f"protocol={protocol} must be 5 or 3.1.1")
+    if query:
+        raise ValueError(f"unknown URL parameters {sorted(query)}; only protocol= is read")
+    return MqttTarget(host, port, tls, username, password, protocol)
+
+
+def parse_http(text: str) -> tuple[str, int]:
+    host, port = _host_port(text, 8080)
+    return host, port
+
+
+def _checked(name: str, parse: Callable[[str], T], values: dict[str, str]) -> T:
+    try:
+        return parse(values[name])
+    except ValueError as exc:
+        raise SettingError(name, str(exc)) from exc
+
+
+def build_settings(values: dict[str, str]) -> Settings:
+    """Turn resolved text values into Settings, naming the setting at fault on error."""
+
+    redis = _checked("redis-url", parse_redis_url, values)
+    mqtt = _checked("mqtt-url", parse_mqtt_url, values)
+    http_host, http_port = _checked("http", parse_http, values)
+    lots = tuple(Path(p) for p in re.split(r"[,\s]+", values["lots"].strip()) if p)
+    for path in lots:
+        if not path.is_file():
+            raise SettingError("lots", f"{path} is not a readable file")
+    client_id = values["client-id"]
+    if not 0 < len(client_id.encode()) <= 128 or any(c in client_id for c in "+#/"):
+        raise SettingError("client-id", "must be 1 to 128 bytes without '+', '#' or '/'")
+    prefix = values["topic-prefix"]
+    if not _TOPIC_PREFIX.match(prefix):
+        raise SettingError("topic-prefix", "must be topic levels of [A-Za-z0-9_.-] joined by '/'")
+    try:
+        role = Role(values["role"])
+    except ValueError:
+        raise SettingError("role", "must be one of all, ingest, api") from None
+    return Settings(redis, mqtt, http_host, http_port, lots, client_id, prefix, role)

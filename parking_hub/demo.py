@@ -1,0 +1,78 @@
+"""`parking-hub demo`: the whole system on private servers, with the seed city and simulated traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from parking_hub.config import Settings, parse_mqtt_url, parse_redis_url
+from parking_hub.embedded import mqtt_broker, redis_server
+from parking_hub.service import serve
+
+log = logging.getLogger(__name__)
+
+SEED = 7
+
+
+async def _simulator(*args: str) -> asyncio.subprocess.Process:
+    # The simulator is an independent client of the hub, so it runs as its own process.
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "sensors_sim", *args)
+
+
+async def run_demo(settings: Settings, rate: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="parking-hub-demo-") as tmp:
+        workdir = Path(tmp)
+        registry = workdir / "seed-city.geojson"
+        city = await _simulator("city", "-o", str(registry), "--seed", str(SEED))
+        if await city.wait() != 0:
+            raise RuntimeError("the simulator could not write the seed city")
+        with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
+            hub_settings = replace(
+                settings,
+                redis=parse_redis_url(redis_url),
+                mqtt=parse_mqtt_url(mqtt_url),
+                lots=(registry,),
+                client_id="parking-hub-demo",
+            )
+            started = asyncio.Event()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(serve(hub_settings, started), name="hub")
+                await started.wait()
+                base = f"http://{settings.http_host}:{settings.http_port}"
+                print(
+                    f"\nparking-hub demo is up: the seed city, live.\n"
+                    f"  dashboard   {base}/\n"
+                    f"  summary     {base}/v1/summary\n"
+                    f"  nearest     {base}/v1/nearest?lat=36.0671&lon=120.3826\n"
+                    f"  one lot     {base}/v1/lots/qd-0001\n"
+                    f"  redis       {redis_url}\n"
+                    f"  mqtt        {mqtt_url}\n"
+                    "Press Ctrl+C to stop.\n",
+                    flush=True,
+                )
+                sim = await _simulator(
+                    "run",
+                    "--lots",
+                    str(registry),
+                    "--mqtt-url",
+                    mqtt_url.partition("?")[0],
+                    "--topic-prefix",
+                    settings.topic_prefix,
+                    "--rate",
+                    str(rate),
+                    "--seed",
+                    str(SEED),
+                )
+                try:
+                    await sim.wait()
+                    log.error("the simulator stopped with code %s", sim.returncode)
+                finally:
+                    if sim.returncode is None:
+                        sim.terminate()
+                        with contextlib.suppress(ProcessLookupError):
+                            await sim.wait()

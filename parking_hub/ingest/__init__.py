@@ -1,0 +1,1 @@
+"""MQTT in: decode, validate, batch, apply."""

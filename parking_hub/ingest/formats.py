@@ -1,0 +1,181 @@
+"""Decode the hub's own MQTT payloads (batch frames, single berths, gateway status) into arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from parking_hub.ingest.topics import ParsedTopic, TopicKind
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_FRAME_EVENTS = 10_000
+MAX_FUTURE_MS = 5 * 60 * 1000
+# The greatest ts that keeps rank = ts * 2 + occupied exact in Redis Lua numbers (doubles).
+MAX_TS_MS = 2**51
+
+Int64Array = npt.NDArray[np.int64]
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    code: str
+    message: str
+    count: int = 1
+
+
+@dataclass(slots=True)
+class Decoded:
+    """What one MQTT message carries: valid reports (as ranks), a status, and what was rejected."""
+
+    lot: str | None
+    berths: Int64Array = field(default_factory=lambda: _EMPTY)
+    ranks: Int64Array = field(default_factory=lambda: _EMPTY)
+    status_rank: int | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected_events(self) -> int:
+        return sum(r.count for r in self.rejections)
+
+
+class _Invalid(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+CapacityOf = Callable[[str], int | None]
+
+
+def decode(topic: ParsedTopic, payload: bytes, capacity_of: CapacityOf, now_ms: int) -> Decoded:
+    """Never raises for bad input: everything wrong becomes a Rejection."""
+    capacity = capacity_of(topic.lot)
+    if capacity is None:
+        return Decoded(
+            None, rejections=[Rejection("unknown_lot", f"lot {topic.lot!r} is not in the registry")]
+        )
+    try:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise _Invalid(
+                "payload_too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
+            )
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise _Invalid("invalid_json", f"payload is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise _Invalid("invalid_payload", "payload must be a JSON object")
+        if topic.kind is TopicKind.STATUS:
+            return Decoded(topic.lot, status_rank=_status_rank(doc, now_ms))
+        if topic.kind is TopicKind.BERTH:
+            doc = _single_as_frame(doc, topic.berth or "")
+        return _frame(topic.lot, doc, capacity, now_ms)
+    except _Invalid as exc:
+        return Decoded(topic.lot, rejections=[Rejection(exc.code, str(exc))])
+
+
+def _status_rank(doc: dict[str, Any], now_ms: int) -> int:
+    online = doc.get("online")
+    if not isinstance(online, bool):
+        raise _Invalid("invalid_payload", 'status needs "online": true or false')
+    ts = doc.get("ts", now_ms)
+    if type(ts) is not int or not 0 < ts <= MAX_TS_MS:
+        raise _Invalid("invalid_ts", "ts must be integer milliseconds since the Unix epoch")
+    if ts > now_ms + MAX_FUTURE_MS:
+        raise _Invalid("ts_in_future", f"ts {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
+    return ts * 2 + int(online)
+
+
+def _single_as_frame(doc: dict[str, Any], berth_text: str) -> dict[str, Any]:
+    if not berth_text.isdigit() or len(berth_text) > 9:
+        raise _Invalid("berth_out_of_range", f"berth {berth_text!r} in the topic is not a berth number")
+    if "occupied" not in doc or "ts" not in doc:
+        raise _Invalid("invalid_payload", 'a berth message needs "occupied" and "ts"')
+    return {"berth": [int(berth_text)], "occupied": [doc["occupied"]], "ts": [doc["ts"]]}
+
+
+def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
+    berth, occupied, ts = doc.get("berth"), doc.get("occupied"), doc.get("ts")
+    if not (isinstance(berth, list) and isinstance(occupied, list) and isinstance(ts, list)):
+        raise _Invalid("invalid_payload", 'a frame needs the arrays "berth", "occupied" and "ts"')
+    if not len(berth) == len(occupied) == len(ts):
+        raise _Invalid("length_mismatch", "berth, occupied and ts must have the same length")
+    if len(berth) > MAX_FRAME_EVENTS:
+        raise _Invalid("batch_too_long", f"{len(berth)} events; a frame holds at most {MAX_FRAME_EVENTS}")
+    b, o, t, bad_type = _as_arrays(berth, occupied, ts)
+    checks = (
+        ("invalid_payload", bad_type, "berth and ts must be integers and occupied 0, 1 or a boolean"),
+        ("berth_out_of_range", ~bad_type & ((b < 0) | (b >= capacity)), f"berth outside 0..{capacity - 1}"),
+        ("invalid_ts", ~bad_type & ((t <= 0) | (t > MAX_TS_MS)), "ts is not milliseconds since the epoch"),
+        (
+            "ts_in_future",
+            ~bad_type & (t > now_ms + MAX_FUTURE_MS),
+            f"ts more than {MAX_FUTURE_MS // 1000} s ahead",
+        ),
+    )
+    rejected = np.zeros(len(b), dtype=bool)
+    rejections: list[Rejection] = []
+    for code, failed, what in checks:
+        new = failed & ~rejected
+        count = int(new.sum())
+        if count:
+            first = np.flatnonzero(new)[:10].tolist()
+            rejections.append(
+                Rejection(code, f"{count} event(s) rejected, {what}: at indexes {first}", count)
+            )
+            rejected |= new
+    keep = ~rejected
+    return Decoded(lot, b[keep], t[keep] * 2 + o[keep], rejections=rejections)
+
+
+def _as_arrays(
+    berth: list[Any], occupied: list[Any], ts: list[Any]
+) -> tuple[Int64Array, Int64Array, Int64Array, Any]:
+    """Arrays plus a mask of events whose types are wrong; the fast path is one numpy call per array."""
+    try:
+        b = np.asarray(berth, dtype=np.int64) if _all_int(berth) else None
+        t = np.asarray(ts, dtype=np.int64) if _all_int(ts) else None
+        o = np.asarray(occupied, dtype=np.int64) if _all_flag(occupied) else None
+    except OverflowError:
+        b = t = o = None
+    if b is not None and t is not None and o is not None:
+        return b, o, t, np.zeros(len(b), dtype=bool)
+    # Slow path, only for frames that carry wrongly typed values: find them one by one.
+    ok = [_int(x) and _int(y) and _flag(z) for x, y, z in zip(berth, ts, occupied, strict=True)]
+    bad = ~np.asarray(ok, dtype=bool) if ok else np.zeros(0, dtype=bool)
+    pick = [i for i, good in enumerate(ok) if good]
+    b2 = np.zeros(len(ok), dtype=np.int64)
+    t2 = np.zeros(len(ok), dtype=np.int64)
+    o2 = np.zeros(len(ok), dtype=np.int64)
+    b2[pick] = [berth[i] for i in pick]
+    t2[pick] = [ts[i] for i in pick]
+    o2[pick] = [int(occupied[i]) for i in pick]
+    return b2, o2, t2, bad
+
+
+def _int(value: object) -> bool:
+    return type(value) is int and -(2**62) < value < 2**62
+
+
+def _flag(value: object) -> bool:
+    return value is True or value is False or (type(value) is int and value in (0, 1))
+
+
+def _all_int(values: list[Any]) -> bool:
+    arr = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
+    return arr.dtype.kind in "iu" and len(arr) == len(values)
+
+
+def _all_flag(values: list[Any]) -> bool:
+    if not values:
+        return True
+    arr = np.asarray(values)
+    if arr.dtype == np.bool_:
+        return True
+    return arr.dtype.kind in "iu" and bool(((arr == 0) | (arr == 1)).all())

@@ -1,0 +1,102 @@
+"""Keeps a process's view of the city current: the registry, and (for the API) the availability mirror."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.exceptions import RedisError
+
+from parking_hub.backoff import full_jitter
+from parking_hub.observe import Health
+from parking_hub.query.availability import Availability
+from parking_hub.query.index import CityIndex
+from parking_hub.store import keys
+from parking_hub.store.connection import RedisClient
+from parking_hub.store.lots import load_lots
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.5  # recount so silent berths turn unknown within the freshness bound
+RESYNC_S = 30.0  # re-read everything now and then, in case a pub/sub message was lost
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class LiveCity:
+    def __init__(self, redis: RedisClient, health: Health, *, track_availability: bool) -> None:
+        self._redis = redis
+        self._health = health
+        self._track = track_availability
+        self.capacity: dict[str, int] = {}
+        self.state: Availability | None = None
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+
+    def capacity_of(self, lot: str) -> int | None:
+        return self.capacity.get(lot)
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.CHANGES_CHANNEL, keys.REGISTRY_CHANNEL)
+                    await self._reload()
+                    attempt = 0
+                    self._health.redis_ok = True
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self._listen(pubsub), name="live.listen")
+                        if self._track:
+                            tg.create_task(self._refresh_loop(), name="live.refresh")
+                            tg.create_task(self._tick_loop(), name="live.tick")
+            except* (RedisError, OSError) as group:
+                self._health.redis_ok = False
+                delay = full_jitter(attempt)
+                attempt += 1
+                log.warning("redis unavailable (%s); retrying in %.1f s", group.exceptions[0], delay)
+                await asyncio.sleep(delay)
+
+    async def _reload(self) -> None:
+        """Read the registry and, when tracking, every lot's state."""
+        lots = await load_lots(self._redis)
+        self.capacity = {lot.id: lot.capacity for lot in lots}
+        if self._track:
+            state = Availability(CityIndex.build(lots))
+            await state.refresh(self._redis, self.capacity, now_ms())
+            self.state = state
+        self._health.index_loaded = True
+        log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
+
+    async def _listen(self, pubsub: object) -> None:
+        async for message in pubsub.listen():  # type: ignore[attr-defined]
+            if message["type"] != "message":
+                continue
+            if message["channel"] == keys.REGISTRY_CHANNEL.encode():
+                await self._reload()
+            else:
+                self._dirty.update(message["data"].decode().split())
+                self._wake.set()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            if self.state is not None and dirty:
+                await self.state.refresh(self._redis, dirty, now_ms())
+
+    async def _tick_loop(self) -> None:
+        last_resync = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            if self.state is None:
+                continue
+            if time.monotonic() - last_resync >= RESYNC_S:
+                await self.state.refresh(self._redis, self.capacity, now_ms())
+                last_resync = time.monotonic()
+            else:
+                self.state.tick(now_ms())

@@ -1,0 +1,74 @@
+"""One hub process: the roles it runs, wired together, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from parking_hub.api.app import create_app
+from parking_hub.backoff import full_jitter
+from parking_hub.config import Role, Settings
+from parking_hub.ingest.consumer import IngestService
+from parking_hub.observe import Health, IngestCounters
+from parking_hub.query.live import LiveCity
+from parking_hub.registry import Lot, read_registries
+from parking_hub.store.apply import StateWriter
+from parking_hub.store.connection import RedisClient, connect
+from parking_hub.store.lots import save_lots
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+async def load_until_saved(redis: RedisClient, files: Sequence[Sequence[Lot]]) -> None:
+    """Start-up loading waits for Redis instead of failing: loading is idempotent."""
+    attempt = 0
+    while True:
+        try:
+            for lots in files:
+                await save_lots(redis, lots)
+            return
+        except (RedisError, OSError) as exc:
+            delay = full_jitter(attempt)
+            attempt += 1
+            log.warning("cannot load lots into redis yet (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+
+
+async def serve(settings: Settings, started: asyncio.Event | None = None) -> None:
+    """Run until cancelled. Registry files named in the settings are validated before anything starts."""
+    files = read_registries(settings.lots)
+    ingest = settings.role in (Role.ALL, Role.INGEST)
+    api = settings.role in (Role.ALL, Role.API)
+    health = Health(
+        redis_ok=False,
+        mqtt_connected=False if ingest else None,
+        index_loaded=False,
+    )
+    async with connect(settings.redis) as redis:
+        live = LiveCity(redis, health, track_availability=api)
+        runner = web.AppRunner(create_app(live, health, serve_api=api), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+            log.info(
+                "serving role %s on http://%s:%d", settings.role.value, settings.http_host, settings.http_port
+            )
+            if files:
+                await load_until_saved(redis, files)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(live.run(), name="live")
+                if ingest:
+                    writer = StateWriter(redis)
+                    service = IngestService(settings, writer, live.capacity_of, health, IngestCounters())
+                    tg.create_task(service.run(), name="ingest")
+                if started is not None:
+                    started.set()
+        finally:
+            await runner.cleanup()
+            log.info("stopped")

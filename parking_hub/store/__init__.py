@@ -1,0 +1,1 @@
+"""Redis: the only state shared between hub processes."""

@@ -1,0 +1,93 @@
+"""Helpers that drive a real hub the way an outside client would: MQTT in, HTTP and Redis out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+
+from parking_hub.config import build_settings
+from parking_hub.embedded import free_port
+from parking_hub.service import serve
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def lot_feature(lot_id: str, lon: float, lat: float, capacity: int, **props: Any) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "id": lot_id,
+            "name": f"Lot {lot_id}",
+            "kind": "off_street",
+            "capacity": capacity,
+            **props,
+        },
+    }
+
+
+def write_registry(path: Path, features: list[dict[str, Any]]) -> Path:
+    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+class Hub:
+    def __init__(self, base_url: str, prefix: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url
+        self.prefix = prefix
+        self.http = session
+
+    async def get(self, path: str, **params: Any) -> tuple[int, Any]:
+        async with self.http.get(self.base_url + path, params=params) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+@asynccontextmanager
+async def running_hub(redis_url: str, mqtt_url: str, **overrides: str) -> AsyncIterator[Hub]:
+    """A hub in this event loop, on a free port, with its own topic prefix and client id."""
+    port = free_port()
+    prefix = overrides.pop("topic_prefix", unique("t"))
+    values = {
+        "redis-url": redis_url,
+        "mqtt-url": mqtt_url,
+        "http": f"127.0.0.1:{port}",
+        "lots": "",
+        "client-id": unique("hub"),
+        "topic-prefix": prefix,
+        "role": "all",
+    } | {k.replace("_", "-"): v for k, v in overrides.items()}
+    started = asyncio.Event()
+    task = asyncio.create_task(serve(build_settings(values), started))
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        async with aiohttp.ClientSession() as session:
+            hub = Hub(f"http://127.0.0.1:{port}", prefix, session)
+            await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200)
+            yield hub
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 10.0) -> T:
+    """Polls until done(result) or `within` seconds pass; returns the last result for the assert."""
+    deadline = time.monotonic() + within
+    result = await probe()
+    while not done(result) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        result = await probe()
+    return result
