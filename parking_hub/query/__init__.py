@@ -1,0 +1,1 @@
+"""Queries: the city index, the availability mirror and the nearest search."""

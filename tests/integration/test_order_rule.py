@@ -1,0 +1,89 @@
+"""The order rule inside Redis: any permutation, duplication, batching and concurrency of an event
+log ends in the state of the greatest (ts, occupied) report per berth."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from parking_hub.ingest.batch import dedupe
+from parking_hub.store import keys
+from parking_hub.store.apply import Batch, LotReports, StateWriter
+from tests.integration.hub import unique
+
+pytestmark = pytest.mark.integration
+
+CAPACITY = 12
+Event = tuple[int, int, int]  # berth, ts, occupied
+
+event_logs = st.lists(
+    st.tuples(st.integers(0, CAPACITY - 1), st.integers(1, 40), st.integers(0, 1)), min_size=1, max_size=60
+)
+
+
+def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
+    batches = []
+    bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        chunk = events[start:stop]
+        if not chunk:
+            continue
+        berths = np.array([b for b, _, _ in chunk], dtype=np.int64)
+        ranks = np.array([ts * 2 + occ for _, ts, occ in chunk], dtype=np.int64)
+        b, r = dedupe(berths, ranks)
+        batches.append(Batch([LotReports(lot, len(chunk), b, r)], {}, {}))
+    return batches
+
+
+async def stored_state(redis: Redis, lot: str) -> tuple[list[int], list[int], int]:
+    raw = await redis.get(keys.reports(lot)) or b""
+    ranks = np.frombuffer(raw.ljust(CAPACITY * 8, b"\0"), dtype=">i8")[:CAPACITY].tolist()
+    bits = [await redis.getbit(keys.occupancy(lot), i) for i in range(CAPACITY)]
+    applied = int(await redis.hget(keys.meta(lot), "applied") or 0)
+    return ranks, bits, applied
+
+
+def model(events: list[Event]) -> tuple[list[int], list[int]]:
+    best = [0] * CAPACITY
+    for berth, ts, occ in events:
+        best[berth] = max(best[berth], ts * 2 + occ)
+    return best, [rank & 1 for rank in best]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=event_logs, seed=st.integers(0, 2**32), cuts=st.lists(st.integers(0, 200), max_size=6))
+def test_any_order_duplication_and_concurrency_end_in_one_state(
+    redis_url: str, events: list[Event], seed: int, cuts: list[int]
+) -> None:
+    rng = random.Random(seed)
+    log = events + rng.choices(events, k=rng.randint(0, len(events)))  # replays and duplicates
+    rng.shuffle(log)
+    half = len(log) // 2
+
+    async def run() -> tuple[list[int], list[int], int]:
+        lot = unique("prop")
+        redis = Redis.from_url(redis_url)
+        try:
+            # Two writers (as two hub processes would) apply interleaved halves of the log concurrently.
+            writers = [StateWriter(redis), StateWriter(redis)]
+
+            async def apply(writer: StateWriter, part: list[Event]) -> None:
+                for batch in as_batches(part, lot, cuts):
+                    await writer.write(batch)
+
+            await asyncio.gather(apply(writers[0], log[:half]), apply(writers[1], log[half:]))
+            return await stored_state(redis, lot)
+        finally:
+            await redis.aclose()
+
+    ranks, bits, applied = asyncio.run(run())
+    want_ranks, want_bits = model(events)
+    assert ranks == want_ranks
+    assert bits == want_bits
+    assert applied == len(log)  # every valid event went through the rule, whether it won or not

@@ -1,0 +1,80 @@
+"""Settings: precedence, parsing, and one clear line with exit code 2 for a bad setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from parking_hub.cli import main
+from parking_hub.config import (
+    DEFAULTS,
+    SettingError,
+    build_settings,
+    parse_mqtt_url,
+    parse_redis_url,
+    resolve,
+)
+
+
+def test_flag_beats_environment_beats_default() -> None:
+    env = {"PARKING_HUB_HTTP": "0.0.0.0:9000"}
+    assert resolve("http", "127.0.0.1:1", env) == "127.0.0.1:1"
+    assert resolve("http", None, env) == "0.0.0.0:9000"
+    assert resolve("http", None, {}) == "127.0.0.1:8080"
+
+
+def test_defaults_build_the_documented_settings() -> None:
+    settings = build_settings(dict(DEFAULTS))
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert (settings.mqtt.host, settings.mqtt.port, settings.mqtt.tls) == ("127.0.0.1", 1883, False)
+    assert settings.redis.url == "redis://127.0.0.1:6379/0"
+    assert not settings.redis.is_cluster
+    assert (settings.client_id, settings.topic_prefix, settings.lots) == ("parking-hub", "parking", ())
+
+
+def test_cluster_url_lists_its_nodes() -> None:
+    target = parse_redis_url("redis+cluster://10.0.0.1:7000,10.0.0.2:7001")
+    assert target.cluster_nodes == (("10.0.0.1", 7000), ("10.0.0.2", 7001))
+
+
+def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
+    target = parse_mqtt_url("mqtts://op%2D7:s3cret@broker.example:8884")
+    assert (target.host, target.port, target.tls) == ("broker.example", 8884, True)
+    assert (target.username, target.password) == ("op-7", "s3cret")
+    assert "s3cret" not in repr(target)
+    assert parse_mqtt_url("mqtts://broker.example").port == 8883
+    assert parse_mqtt_url("mqtt://h?protocol=3.1.1").protocol == "3.1.1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("redis-url", "http://x", "scheme 'http'"),
+        ("redis-url", "redis+cluster://", "at least one cluster node"),
+        ("mqtt-url", "mqtt://h:0", "port '0'"),
+        ("mqtt-url", "mqtt://h?protocol=4", "protocol=4"),
+        ("http", "localhost:http", "port 'http'"),
+        ("lots", "/no/such/file.geojson", "not a readable file"),
+        ("client-id", "a/b", "without '+', '#' or '/'"),
+        ("topic-prefix", "parking/#", "topic levels"),
+        ("role", "both", "all, ingest, api"),
+    ],
+)
+def test_a_bad_setting_names_itself_and_the_reason(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(SettingError) as info:
+        build_settings(dict(DEFAULTS) | {name: value})
+    message = str(info.value)
+    assert message.startswith(f"--{name} (PARKING_HUB_{name.upper().replace('-', '_')}): ")
+    assert fragment in message
+
+
+def test_cli_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARKING_HUB_MQTT_URL", "tcp://broker")
+    with pytest.raises(SystemExit) as info:
+        main(["serve"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "parking-hub: error: --mqtt-url (PARKING_HUB_MQTT_URL): scheme 'tcp' is not mqtt:// or mqtts://"
+    ]
