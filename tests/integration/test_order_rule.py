@@ -4,6 +4,7 @@ log ends in the state of the greatest (ts, occupied) report per berth."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import numpy as np
@@ -30,7 +31,7 @@ event_logs = st.lists(
 def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
     batches = []
     bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         chunk = events[start:stop]
         if not chunk:
             continue
@@ -42,7 +43,7 @@ def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
 
 
 async def stored_state(redis: Redis, lot: str) -> tuple[list[int], list[int], int]:
-    raw = await redis.get(keys.reports(lot)) or b""
+    raw = bytes(await redis.get(keys.reports(lot)) or b"")
     ranks = np.frombuffer(raw.ljust(CAPACITY * 8, b"\0"), dtype=">i8")[:CAPACITY].tolist()
     bits = [await redis.getbit(keys.occupancy(lot), i) for i in range(CAPACITY)]
     applied = int(await redis.hget(keys.meta(lot), "applied") or 0)

@@ -39,7 +39,8 @@ def test_builder_groups_by_lot_and_counts_everything() -> None:
     batch = builder.build()
     by_lot = {r.lot: r for r in batch.reports}
     assert by_lot["a"].events == 3
-    assert by_lot["a"].berths.tolist() == [1, 2] and by_lot["a"].ranks.tolist() == [11, 20]
+    assert by_lot["a"].berths.tolist() == [1, 2]
+    assert by_lot["a"].ranks.tolist() == [11, 20]
     assert by_lot["b"].events == 1
     assert batch.statuses == {"a": 7}
     assert batch.rejected == {"a": 2}

@@ -108,7 +108,8 @@ def test_whole_message_rejections(body: Any, code: str) -> None:
 def test_a_frame_at_the_length_limit_is_accepted() -> None:
     n = MAX_FRAME_EVENTS
     decoded = frame({"berth": [i % 10 for i in range(n)], "occupied": [1] * n, "ts": [NOW] * n})
-    assert len(decoded.berths) == n and not decoded.rejections
+    assert len(decoded.berths) == n
+    assert not decoded.rejections
 
 
 def test_unknown_lot() -> None:

@@ -45,7 +45,7 @@ def city(rng: random.Random, n: int, centre: tuple[float, float], spread: float)
         )
     # Two lots at the same point: ties are broken by lot id.
     twin = lots[0]
-    lots.append(Lot(**{**{f: getattr(twin, f) for f in twin.__slots__}, "id": "lot-0000-twin"}))  # type: ignore[arg-type]
+    lots.append(Lot(**{**{f: getattr(twin, f) for f in twin.__slots__}, "id": "lot-0000-twin"}))
     return lots
 
 

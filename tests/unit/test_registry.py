@@ -51,7 +51,8 @@ def test_a_full_lot_loads_with_every_field() -> None:
     assert (lot.id, lot.kind, lot.capacity, lot.heartbeat_s) == ("qd-0001", "on_street", 3, 10800)
     assert (lot.lon, lot.lat) == (120.3826, 36.0671)
     assert lot.features == {"ev": (0, 1), "accessible": (2,)}
-    assert lot.berths is not None and len(lot.berths) == 3
+    assert lot.berths is not None
+    assert len(lot.berths) == 3
     assert lot.devices["70B3D57ED0000001"].berth == 0  # DevEUIs are normalised to upper case
     assert lot.devices["70B3D57ED0000001"].codec == "nwave-nps405"  # the lot's codec by default
     assert lot.devices["nps-qd-0001-001"].codec == "bosch-pls"
@@ -64,7 +65,8 @@ def test_optional_fields_take_their_defaults() -> None:
     assert lot.heartbeat_s == 3600
     assert lot.name == "qd-0001"
     assert lot.berths is None
-    assert not lot.features and not lot.devices
+    assert not lot.features
+    assert not lot.devices
 
 
 @pytest.mark.parametrize(
