@@ -43,7 +43,8 @@ def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
 
 
 async def stored_state(redis: Redis, lot: str) -> tuple[list[int], list[int], int]:
-    raw = bytes(await redis.get(keys.reports(lot)) or b"")
+    raw = await redis.get(keys.reports(lot)) or b""
+    assert isinstance(raw, bytes)
     ranks = np.frombuffer(raw.ljust(CAPACITY * 8, b"\0"), dtype=">i8")[:CAPACITY].tolist()
     bits = [await redis.getbit(keys.occupancy(lot), i) for i in range(CAPACITY)]
     applied = int(await redis.hget(keys.meta(lot), "applied") or 0)
