@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
+
 from parking_hub.config import Settings, parse_mqtt_url, parse_redis_url
 from parking_hub.embedded import mqtt_broker, redis_server
 from parking_hub.service import serve
@@ -17,11 +19,24 @@ from parking_hub.service import serve
 log = logging.getLogger(__name__)
 
 SEED = 7
+READY_POLLS = 300
 
 
 async def _simulator(*args: str) -> asyncio.subprocess.Process:
     # The simulator is an independent client of the hub, so it runs as its own process.
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "sensors_sim", *args)
+
+
+async def _until_ready(base: str) -> None:
+    """The simulator starts only once the hub has subscribed, so its start-up resync is not missed."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(READY_POLLS):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{base}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the hub did not become ready at {base}/readyz; see the log above")
 
 
 async def run_demo(settings: Settings, rate: float) -> None:
@@ -44,6 +59,7 @@ async def run_demo(settings: Settings, rate: float) -> None:
                 tg.create_task(serve(hub_settings, started), name="hub")
                 await started.wait()
                 base = f"http://{settings.http_host}:{settings.http_port}"
+                await _until_ready(base)
                 print(
                     f"\nparking-hub demo is up: the seed city, live.\n"
                     f"  dashboard   {base}/\n"

@@ -43,6 +43,10 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
             "formatters": {"main": formatter},
             "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main"}},
             "root": {"handlers": ["stderr"], "level": level},
-            "loggers": {"aiomqtt": {"level": "WARNING"}, "amqtt": {"level": "WARNING"}},
+            "loggers": {
+                "aiomqtt": {"level": "WARNING"},
+                "amqtt": {"level": "WARNING"},
+                "aiohttp.access": {"level": "WARNING"},  # a line per request is too much at API rates
+            },
         }
     )

@@ -17,7 +17,7 @@ from parking_hub.observe import Health, IngestCounters
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
 from parking_hub.store.apply import StateWriter
-from parking_hub.store.connection import RedisClient, connect
+from parking_hub.store.connection import RedisClient, connect, raise_if_cancelling
 from parking_hub.store.lots import save_lots
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ async def load_until_saved(redis: RedisClient, files: Sequence[Sequence[Lot]]) -
                 await save_lots(redis, lots)
             return
         except (RedisError, OSError) as exc:
+            raise_if_cancelling(exc)
             delay = full_jitter(attempt)
             attempt += 1
             log.warning("cannot load lots into redis yet (%s); retrying in %.1f s", exc, delay)

@@ -20,6 +20,7 @@ from parking_hub.ingest.topics import ParsedTopic, Topics
 from parking_hub.observe import Health, IngestCounters
 from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import StateWriter
+from parking_hub.store.connection import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,12 @@ class IngestService:
             try:
                 async with mqtt.session(target, self._settings.client_id, self._memo) as session:
                     attempt = 0
+                    for topic in self._topics.subscriptions():
+                        await session.client.subscribe(topic, qos=1)
                     self._health.mqtt_connected = True
                     log.info(
                         "mqtt connected to %s:%d as %r", target.host, target.port, self._settings.client_id
                     )
-                    for topic in self._topics.subscriptions():
-                        await session.client.subscribe(topic, qos=1)
                     await _Consumer(self, session).run()
             except aiomqtt.MqttError as exc:
                 self._health.mqtt_connected = False
@@ -129,6 +130,7 @@ class _Consumer:
                     won = await self._s._writer.write(batch)
                     break
                 except RedisError as exc:
+                    raise_if_cancelling(exc)
                     self._s._health.redis_ok = False
                     delay = full_jitter(attempt)
                     attempt += 1

@@ -13,7 +13,7 @@ from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.store import keys
-from parking_hub.store.connection import RedisClient
+from parking_hub.store.connection import RedisClient, raise_if_cancelling
 from parking_hub.store.lots import load_lots
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class LiveCity:
                             tg.create_task(self._refresh_loop(), name="live.refresh")
                             tg.create_task(self._tick_loop(), name="live.tick")
             except* (RedisError, OSError) as group:
+                raise_if_cancelling(group)
                 self._health.redis_ok = False
                 delay = full_jitter(attempt)
                 attempt += 1

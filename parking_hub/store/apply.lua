@@ -6,7 +6,7 @@
 -- outcome is the same in any order and under any number of concurrent writers.
 -- Returns the number of reports that won.
 local n = tonumber(ARGV[1])
-local CHUNK = 2000 -- keeps each BITFIELD call well inside Lua's argument stack
+local CHUNK = 1000 -- 4 arguments an event keeps each BITFIELD call inside Lua's 8000-slot stack
 
 local won = 0
 local first = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
@@ -21,6 +22,17 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 # callers that must not lose work retry further themselves.
 _RETRY = Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=5)
 _RETRY_ON: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+
+
+def raise_if_cancelling(exc: BaseException) -> None:
+    """Re-raise a cancellation that redis-py turned into a Redis error.
+
+    With the hiredis parser, cancelling a task mid-reply surfaces as ConnectionError ("Connection
+    closed by server"); a retry loop that caught it would swallow the cancel and never shut down.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 @asynccontextmanager

@@ -89,3 +89,25 @@ def test_any_order_duplication_and_concurrency_end_in_one_state(
     assert ranks == want_ranks
     assert bits == want_bits
     assert applied == len(log)  # every valid event went through the rule, whether it won or not
+
+
+async def test_a_large_batch_for_one_lot_applies_whole(redis_url: str) -> None:
+    """Batches far past one script chunk: 25,000 distinct berths of one lot in one call."""
+    lot = unique("big")
+    n = 25_000
+    berths = np.arange(n, dtype=np.int64)
+    ranks = (1_764_201_600_000 + berths) * 2 + (berths % 3 == 0)
+    redis = Redis.from_url(redis_url)
+    try:
+        won = await StateWriter(redis).write(Batch([LotReports(lot, n, berths, ranks)], {}, {}))
+        assert won == n
+        raw = await redis.get(keys.reports(lot))
+        assert isinstance(raw, bytes)
+        assert np.frombuffer(raw, dtype=">i8").tolist() == ranks.tolist()
+        assert await redis.bitcount(keys.occupancy(lot)) == int((berths % 3 == 0).sum())
+        assert await redis.getbit(keys.occupancy(lot), n - 1) == int((n - 1) % 3 == 0)
+        # the same batch again wins nothing and changes nothing
+        assert await StateWriter(redis).write(Batch([LotReports(lot, n, berths, ranks)], {}, {})) == 0
+        assert int(await redis.hget(keys.meta(lot), "applied") or 0) == 2 * n
+    finally:
+        await redis.aclose()
