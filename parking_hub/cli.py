@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -19,6 +20,8 @@ from parking_hub.registry import RegistryError
 log = logging.getLogger("parking_hub")
 
 EXIT_BAD_SETTING = 2
+EXIT_FORCED = 1
+SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
 _SETTING_HELP = {
     "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster",
     "mqtt-url": "MQTT broker URL; mqtts:// for TLS; user:password@ for credentials",
@@ -80,17 +83,30 @@ def _fail(message: str) -> NoReturn:
 
 
 def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order."""
+    """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order.
+
+    A second signal, or a shutdown that outlasts SHUTDOWN_TIMEOUT_S, ends the process at once.
+    """
 
     async def runner() -> None:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
+
+        def force_exit(reason: str) -> None:
+            log.error("exiting without a clean shutdown: %s", reason)
+            os._exit(EXIT_FORCED)
+
+        def on_signal(sig: signal.Signals) -> None:
+            if task.cancelling():
+                force_exit(f"second {sig.name}")
+            log.info("shutting down on %s; send it again to exit at once", sig.name)
+            task.cancel()
+            loop.call_later(SHUTDOWN_TIMEOUT_S, force_exit, f"shutdown took over {SHUTDOWN_TIMEOUT_S:.0f} s")
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            log.info("shutting down on signal")
 
     asyncio.run(runner())
 

@@ -29,6 +29,7 @@ async def load_until_saved(redis: RedisClient, files: Sequence[Sequence[Lot]]) -
     """Start-up loading waits for Redis instead of failing: loading is idempotent."""
     attempt = 0
     while True:
+        raise_if_cancelling()
         try:
             for lots in files:
                 await save_lots(redis, lots)

@@ -117,6 +117,7 @@ class _Consumer:
     async def _write(self) -> None:
         """Self-clocking batches: whatever arrived while the previous write was in flight goes next."""
         while True:
+            raise_if_cancelling()
             await self._pending.wait()
             self._pending.clear()
             builder, mids = self._builder, self._mids

@@ -42,6 +42,7 @@ class LiveCity:
     async def run(self) -> None:
         attempt = 0
         while True:
+            raise_if_cancelling()
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(keys.CHANGES_CHANNEL, keys.REGISTRY_CHANNEL)
@@ -74,6 +75,7 @@ class LiveCity:
 
     async def _listen(self, pubsub: object) -> None:
         async for message in pubsub.listen():  # type: ignore[attr-defined]
+            raise_if_cancelling()
             if message["type"] != "message":
                 continue
             if message["channel"] == keys.REGISTRY_CHANNEL.encode():
@@ -84,6 +86,7 @@ class LiveCity:
 
     async def _refresh_loop(self) -> None:
         while True:
+            raise_if_cancelling()
             await self._wake.wait()
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
@@ -93,6 +96,7 @@ class LiveCity:
     async def _tick_loop(self) -> None:
         last_resync = time.monotonic()
         while True:
+            raise_if_cancelling()
             await asyncio.sleep(TICK_S)
             if self.state is None:
                 continue

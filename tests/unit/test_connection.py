@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -38,3 +39,23 @@ async def test_a_real_redis_error_is_left_to_the_caller() -> None:
         raise RedisConnectionError("down")
     except RedisError as exc:
         raise_if_cancelling(exc)  # not cancelling: returns, so the caller's retry goes on
+
+
+async def test_a_cancel_that_was_eaten_whole_is_raised_at_the_next_checkpoint() -> None:
+    """redis-py sometimes returns normally from a cancelled pipeline; the loop's checkpoint stops it."""
+    turns = 0
+
+    async def loop() -> None:
+        nonlocal turns
+        while True:
+            raise_if_cancelling()
+            turns += 1
+            with contextlib.suppress(asyncio.CancelledError):  # a library eating the cancel
+                await asyncio.sleep(10)
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    assert turns == 1
