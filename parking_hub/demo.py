@@ -18,7 +18,7 @@ from parking_hub.service import serve
 
 log = logging.getLogger(__name__)
 
-SEED = 7
+TRAFFIC_SEED = 7
 READY_POLLS = 300
 
 
@@ -43,7 +43,7 @@ async def run_demo(settings: Settings, rate: float) -> None:
     with tempfile.TemporaryDirectory(prefix="parking-hub-demo-") as tmp:
         workdir = Path(tmp)
         registry = workdir / "seed-city.geojson"
-        city = await _simulator("city", "-o", str(registry), "--seed", str(SEED))
+        city = await _simulator("city", "-o", str(registry))  # the seed city: seeds/qingdao.geojson
         if await city.wait() != 0:
             raise RuntimeError("the simulator could not write the seed city")
         with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
@@ -82,7 +82,7 @@ async def run_demo(settings: Settings, rate: float) -> None:
                     "--rate",
                     str(rate),
                     "--seed",
-                    str(SEED),
+                    str(TRAFFIC_SEED),
                 )
                 try:
                     await sim.wait()

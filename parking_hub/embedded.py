@@ -57,7 +57,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, log: Pat
 
 
 @contextmanager
-def _process(args: list[str], port: int, name: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+def managed_process(
+    args: list[str], port: int, name: str, workdir: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
@@ -89,7 +91,7 @@ def redis_server(workdir: Path, *, appendonly: bool = False, prefer_path: bool =
         "",
     ]
     args += ["--appendonly", "yes" if appendonly else "no"]
-    with _process(args, port, "redis", workdir):
+    with managed_process(args, port, "redis", workdir):
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -124,5 +126,5 @@ def mqtt_broker(workdir: Path, *, prefer_path: bool = True) -> Iterator[str]:
             "    allow_anonymous: true\n"
         )
         args = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
-    with _process(args, port, "mqtt-broker", workdir):
+    with managed_process(args, port, "mqtt-broker", workdir):
         yield f"mqtt://127.0.0.1:{port}" + ("" if mosquitto else "?protocol=3.1.1")
