@@ -12,7 +12,7 @@ import aiomqtt
 import pytest
 from redis.asyncio import Redis
 
-from parking_hub.embedded import managed_process, free_port, redis_binary
+from parking_hub.embedded import free_port, managed_process, redis_binary
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +32,10 @@ async def test_redis_conf_starts_with_aof_and_no_eviction(tmp_path: Path) -> Non
             await redis.aclose()
 
 
+def write_password_file(path: Path, user: str, password: str) -> None:
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(path), user, password], check=True)
+
+
 @pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="needs mosquitto and mosquitto_passwd")
 async def test_mosquitto_conf_persists_and_authenticates(tmp_path: Path) -> None:
     port = free_port()
@@ -42,7 +46,7 @@ async def test_mosquitto_conf_persists_and_authenticates(tmp_path: Path) -> None
         # As root, mosquitto would switch to its own user, which cannot enter the test's temp dir.
         conf += "user root\n"
     (tmp_path / "mosquitto.conf").write_text(conf)
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(tmp_path / "passwd"), "hub", "pw"], check=True)
+    write_password_file(tmp_path / "passwd", "hub", "pw")
     (tmp_path / "acl").write_text("user hub\ntopic readwrite parking/#\n")
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with managed_process([mosquitto, "-c", str(tmp_path / "mosquitto.conf")], port, "mosquitto", tmp_path):
