@@ -83,6 +83,7 @@ class CitySpec:
     lots: int = SEED_LOTS
     berths: int = SEED_BERTHS
     seed: int = DEFAULT_SEED
+    prefix: str = "qd"  # lot ids are `{prefix}-0001` ...
 
     def __post_init__(self) -> None:
         if not 1 <= self.lots <= MAX_LOTS:
@@ -268,7 +269,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
     features: list[dict[str, Any]] = []
     for i, (cap, kerb, lon, lat, operator, codec, n_ev, n_accessible, name) in enumerate(rows):
         props: dict[str, Any] = {
-            "id": f"qd-{i + 1:0{id_width}d}",
+            "id": f"{spec.prefix}-{i + 1:0{id_width}d}",
             "name": name,
             "operator": f"op-{operator + 1:0{op_width}d}",
             "kind": "on_street" if kerb else "off_street",
