@@ -27,7 +27,6 @@ NEVER = np.iinfo(np.int64).max // 2
 
 DETECTION_MS = (2_000, 10_000)  # per device, constant
 REBOOT_EVERY_MS = 30 * DAY_MS  # mean time between reboots of one sensor
-JOIN_MS = (10_000, 60_000)  # reboot to startup uplink (join, back-off)
 STARTUP_SPREAD_MS = 60_000  # the first reports of a run come within this
 FLAP_MS = (5_000, 40_000)  # how long a flap shows the wrong state
 BATCH_WINDOW_MS = (1_000, 5_000)  # gateway batching window, per lot
@@ -122,6 +121,7 @@ class Hardware:
         self.down = np.full(len(lot_format), NEVER, dtype=np.int64)
         self.up = np.full(len(lot_format), NEVER, dtype=np.int64)
         self._offline = np.zeros(len(lot_format), dtype=bool)
+        self._ended: list[tuple[int, int, int]] = []  # outages over in this step: (lot, down, up)
 
     def start(self, occupied: BoolArray, at_ms: int) -> Uplinks:
         """Every berth reports once: sensors start up, gateways send their whole lot."""
@@ -144,20 +144,21 @@ class Hardware:
     ) -> tuple[Uplinks, list[GatewayEvent]]:
         """The uplinks caused by `changes` and by the clock reaching `until_ms`.
 
-        `next_change` and `occupied` are the demand's, after `changes`. Each report carries the
-        state its sensor or gateway had at its time, however the simulated time is cut into steps.
+        `next_change` and `occupied` are the demand's, after `changes`.
         """
         first_change = np.full(len(self.lot), NEVER, dtype=np.int64)
         np.minimum.at(first_change, changes.berth, changes.at)
-        # Heartbeats and reboots up to a berth's first change here: a change restarts the period,
-        # and a startup must not overtake the status that follows it.
+        # Up to a berth's first change here, the sensor may restart, then send heartbeats until
+        # the first uplink that restarts the period. Each report carries the state its sensor or
+        # gateway had at its time, however the simulated time is cut into steps.
         quiet = np.minimum(first_change - 1, until_ms)
-        next_status = np.minimum(first_change, next_change) + self._delay
-        parts = [self._due(self.next_beat, quiet, self._heartbeat)]
-        parts.append(self._due(self.next_reboot, quiet, lambda b, at: self._reboot(b, at, next_status[b])))
-        parts.append(self._statuses(changes, next_change))
+        self._ended = []
+        started = self._due(self.next_reboot, quiet, self._reboot)
+        np.minimum.at(quiet, started.berth, started.ts - 1)
+        beats = self._due(self.next_beat, quiet, self._heartbeat)
+        statuses = self._statuses(changes, next_change)
         gateway_events, resyncs = self._gateways(until_ms, changes, occupied)
-        return self._finish(Uplinks.concat(parts + resyncs)), gateway_events
+        return self._finish(Uplinks.concat([started, beats, statuses, *resyncs])), gateway_events
 
     # -- the reports --------------------------------------------------------------------------
 
@@ -210,17 +211,15 @@ class Hardware:
         self.next_beat[berths] = at + (self._period[berths] * jitter).astype(np.int64)
         return Uplinks.of(berths, self.reported[berths], at, HEARTBEAT)
 
-    def _reboot(self, berths: IntArray, at: IntArray, next_status: IntArray) -> Uplinks:
-        """Startups after reboots; one that would arrive after the berth's next status is skipped."""
+    def _reboot(self, berths: IntArray, at: IntArray) -> Uplinks:
+        """Startup messages: `at` is when a rebooted sensor has rejoined and sends its first uplink."""
         self.reboots[berths] += 1
-        join = self._draw["reboot"].between(*JOIN_MS, berths, self.reboots[berths], salt=1).astype(np.int64)
         self.next_reboot[berths] = at + self._reboot_gap(berths)
-        keep = at + join < next_status
-        return Uplinks.of(berths[keep], self.reported[berths[keep]], (at + join)[keep], STARTUP)
+        return Uplinks.of(berths, self.reported[berths], at, STARTUP)
 
     def _reboot_gap(self, berths: IntArray) -> IntArray:
         gap = self._draw["reboot"].exponential(berths, self.reboots[berths]) * REBOOT_EVERY_MS
-        result: IntArray = np.maximum(gap.astype(np.int64), JOIN_MS[1] + 1)
+        result: IntArray = gap.astype(np.int64) + 1
         return result
 
     # -- gateways -----------------------------------------------------------------------------
@@ -245,6 +244,7 @@ class Hardware:
                 state = _state_at(at, berths, changes, occupied)
                 resyncs.append(Uplinks.of(berths, state, np.full(len(berths), at), RESYNC))
             self._offline[back] = False
+            self._ended += [(lot, int(self.down[lot]), int(self.up[lot])) for lot in back.tolist()]
             self.outages[back] += 1
             self.down[back] = self.up[back] + self._outage_gap(back)
             self.up[back] = self.down[back] + self._outage_length(back)
@@ -294,6 +294,8 @@ class Hardware:
         # A gateway that is off the broker keeps what it gathers and sends it when it is back.
         held = (deliver >= self.down[lot]) & (deliver < self.up[lot])
         result: IntArray = np.where(held, self.up[lot], deliver)
+        for gateway, down, up in self._ended:
+            result[(lot == gateway) & (result >= down) & (result < up)] = up
         return result
 
 

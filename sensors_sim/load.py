@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import orjson
@@ -46,6 +47,10 @@ class LoadReport:
     freshness_ms: list[float] = field(default_factory=list)
     probes_lost: int = 0
     hub_applied: int | None = None
+
+    def acknowledged(self, events: int) -> None:
+        self.acked_messages += 1
+        self.acked_events += events
 
     def lines(self) -> list[str]:
         secs = max(self.seconds, 1e-9)
@@ -125,19 +130,19 @@ async def run_load(registry: Registry, url: MqttUrl, hub: Hub | None, options: L
                 _probe(prober, hub, registry, options, report), name="sensors-sim.load.probe"
             )
         deadline = started + options.duration
+        chunk = PUBLISH_WINDOW * (1 if options.per_berth else options.batch)
         while (now := time.monotonic()) < deadline:
-            due = PUBLISH_WINDOW * (options.batch if not options.per_berth else 1)
+            due = chunk
             if options.rate is not None:
                 due = min(due, int(options.rate * (now - started)) - report.events)
                 if due <= 0:
                     await asyncio.sleep(0.005)
                     continue
-            window = list(generator.messages(due))
-            report.messages += len(window)
-            report.events += due
-            await publisher.publish(message for message, _ in window)
-            report.acked_messages += len(window)
-            report.acked_events += due
+            for (topic, payload), events in generator.messages(due):
+                await publisher.send(topic, payload, then=partial(report.acknowledged, events))
+                report.messages += 1
+                report.events += events
+        await publisher.drain()
         report.seconds = time.monotonic() - started
         progress.cancel()
         if probes is not None:

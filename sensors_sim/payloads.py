@@ -29,7 +29,7 @@ class Readings:
     kind: IntArray
     fcnt: IntArray
     prev_ms: IntArray
-    temperature_c: IntArray
+    temperature_dc: IntArray  # tenths of a degree Celsius
     battery_mv: IntArray
     distance_mm: IntArray
 
@@ -38,7 +38,7 @@ class Readings:
         """The uplinks' own fields plus incidental values drawn per uplink (berth, seq)."""
         key, seq = uplinks.berth, uplinks.seq
         occupied = uplinks.occupied.astype(np.int64)
-        temperature = np.clip(np.rint(18 + 6 * values.normal(key, seq)), -30, 60).astype(np.int64)
+        temperature = np.clip(np.rint(180 + 60 * values.normal(key, seq)), -300, 600).astype(np.int64)
         battery = values.between(3_300, 3_600, key, seq, salt=2).astype(np.int64)
         # Ceiling-mounted distance sensors: a car roof is well below the threshold, the floor above it.
         factor = np.where(
@@ -60,6 +60,11 @@ def _bytes(*columns: IntArray | int, rows: int) -> U8Array:
     for i, column in enumerate(columns):
         matrix[:, i] = np.asarray(column) & 0xFF
     return matrix
+
+
+def _whole_degrees(r: Readings) -> IntArray:
+    whole: IntArray = np.rint(r.temperature_dc / 10).astype(np.int64)
+    return whole
 
 
 def _u16(value: IntArray, order: str) -> tuple[IntArray, IntArray]:
@@ -88,7 +93,7 @@ def _bosch(r: Readings, kind: int) -> tuple[int, U8Array]:
     if kind == STATUS:
         return 1, _bytes(r.occupied, rows=n)
     if kind == HEARTBEAT:
-        return 2, _bytes(r.occupied, r.temperature_c, rows=n)
+        return 2, _bytes(r.occupied, _whole_degrees(r), rows=n)
     debug = [0] * 12  # three empty debug records
     return 3, _bytes(*debug, 0, 29, 2, 2, r.occupied, rows=n)  # firmware 0.29.2, reset cause power-on
 
@@ -98,7 +103,8 @@ def _nwave_405(r: Readings, kind: int) -> tuple[int, U8Array]:
     if kind == STATUS:
         return 1, _bytes(nwave_duration_code(r.prev_ms) << 1 | r.occupied, rows=n)
     if kind == HEARTBEAT:
-        return 2, _bytes(r.occupied, (r.battery_mv - 2_500) // 4, (r.temperature_c - 10) * 2, rows=n)
+        half_degrees_above_10 = np.rint(r.temperature_dc / 5).astype(np.int64) - 20
+        return 2, _bytes(r.occupied, (r.battery_mv - 2_500) // 4, half_degrees_above_10, rows=n)
     return 3, _bytes(2, 4, 9, 2, r.occupied, rows=n)  # firmware 2.4.9, power-on
 
 
@@ -112,7 +118,7 @@ def _nwave_310(r: Readings, kind: int) -> tuple[int, U8Array]:
 def _libelium(r: Readings, kind: int) -> tuple[int, U8Array]:
     frame_type = {STATUS: 0, HEARTBEAT: 1, STARTUP: 4}[kind]  # info, keep-alive, start 1
     zeros = [0] * 7
-    return 3, _bytes(r.occupied << 7 | frame_type, r.fcnt, 0, r.temperature_c, *zeros, rows=len(r))
+    return 3, _bytes(r.occupied << 7 | frame_type, r.fcnt, 0, _whole_degrees(r), *zeros, rows=len(r))
 
 
 def _pni(r: Readings, kind: int) -> tuple[int, U8Array]:
@@ -120,18 +126,18 @@ def _pni(r: Readings, kind: int) -> tuple[int, U8Array]:
     if kind == STATUS:
         return 1, _bytes(0x15, 0x66, r.occupied, rows=n)
     if kind == HEARTBEAT:  # temperature (0.1 degC, big-endian) and the keep-alive status
-        return 1, _bytes(0x02, 0x67, *_u16(r.temperature_c * 10, "big"), 0x37, 0x66, r.occupied, rows=n)
+        return 1, _bytes(0x02, 0x67, *_u16(r.temperature_dc, "big"), 0x37, 0x66, r.occupied, rows=n)
     return 1, _bytes(0x3F, 0x01, 0x01, 0x15, 0x66, r.occupied, rows=n)  # reboot response + status
 
 
 def _tekzipark(r: Readings, kind: int) -> tuple[int, U8Array]:
     flags = r.occupied << 7 | 1 << 5 | int(kind == HEARTBEAT) | int(kind == STARTUP) << 1
-    return 1, _bytes(flags, r.temperature_c, r.berth, rows=len(r))
+    return 1, _bytes(flags, _whole_degrees(r), r.berth, rows=len(r))
 
 
 def _milesight(r: Readings, kind: int) -> tuple[int, U8Array]:
     battery_pct = (r.battery_mv - 3_000) // 6
-    temperature = _u16(r.temperature_c * 10, "little")
+    temperature = _u16(r.temperature_dc, "little")
     distance = _u16(r.distance_mm, "little")
     return 85, _bytes(
         0x01, 0x75, battery_pct, 0x03, 0x67, *temperature, 0x04, 0x82, *distance, 0x05, 0x00, 0, rows=len(r)
@@ -143,7 +149,7 @@ def _dragino(r: Readings, kind: int) -> tuple[int, U8Array]:
         *_u16(r.battery_mv, "big"),
         *_u16(r.distance_mm, "big"),
         0,
-        *_u16(r.temperature_c * 10, "big"),
+        *_u16(r.temperature_dc, "big"),
         1,
     )
     return 2, _bytes(*columns, rows=len(r))

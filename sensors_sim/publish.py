@@ -4,7 +4,7 @@ import asyncio
 import itertools
 import os
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -60,11 +60,20 @@ def client_id(role: str) -> str:
 
 
 class Publisher:
-    """An MQTT connection that publishes at QoS 1 with many messages in flight."""
+    """An MQTT connection that publishes at QoS 1 with up to PUBLISH_WINDOW messages in flight.
+
+    `send` returns as soon as the message is handed over; `then` runs when the broker has
+    acknowledged it. Leaving the context waits for every acknowledgement.
+    """
 
     def __init__(self, url: MqttUrl) -> None:
         self.url = url
         self._client: aiomqtt.Client | None = None
+        self._tasks = asyncio.TaskGroup()
+        self._slots = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def __aenter__(self) -> Self:
         # MQTT 3.1.1 works with every broker the project uses, the embedded one included.
@@ -81,33 +90,57 @@ class Publisher:
         client.pending_calls_threshold = PUBLISH_WINDOW + 1
         await client.__aenter__()
         self._client = client
+        await self._tasks.__aenter__()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            await client.__aexit__(exc_type, exc, tb)
+        try:
+            await self._tasks.__aexit__(exc_type, exc, tb)  # waits for what is in flight
+        except* aiomqtt.MqttError as failed:
+            raise failed.exceptions[0] from None
+        finally:
+            if client is not None:
+                await client.__aexit__(exc_type, exc, tb)
+
+    async def send(
+        self, topic: str, payload: bytes, *, retain: bool = False, then: Callable[[], None] | None = None
+    ) -> None:
+        """Hand one message over, waiting only while the window is full."""
+        if self._client is None:
+            raise RuntimeError("Publisher is not connected; use it as an async context manager")
+        await self._slots.acquire()
+        self._in_flight += 1
+        self._idle.clear()
+        self._tasks.create_task(self._publish(self._client, (topic, payload), retain=retain, then=then))
+
+    async def _publish(
+        self, client: aiomqtt.Client, message: Outgoing, *, retain: bool, then: Callable[[], None] | None
+    ) -> None:
+        try:
+            await client.publish(*message, qos=1, retain=retain)
+            if then is not None:
+                then()
+        finally:
+            self._slots.release()
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        """Until every message handed over so far is acknowledged."""
+        await self._idle.wait()
 
     async def publish(self, messages: Iterable[Outgoing], *, retain: bool = False) -> int:
         """Publish in order and wait for every acknowledgement; returns the number sent."""
         sent = 0
-        it = iter(messages)
-        while window := list(itertools.islice(it, PUBLISH_WINDOW)):
-            sent += await self._publish_window(window, retain)
+        for topic, payload in messages:
+            await self.send(topic, payload, retain=retain)
+            sent += 1
+        await self.drain()
         return sent
-
-    async def _publish_window(self, window: list[Outgoing], retain: bool) -> int:
-        if self._client is None:
-            raise RuntimeError("Publisher is not connected; use it as an async context manager")
-        try:
-            async with asyncio.TaskGroup() as group:
-                for topic, payload in window:
-                    group.create_task(self._client.publish(topic, payload, qos=1, retain=retain))
-        except* aiomqtt.MqttError as failed:
-            raise failed.exceptions[0] from None
-        return len(window)
 
 
 def _field(data: bytes) -> bytes:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import orjson
@@ -24,7 +25,8 @@ from sensors_sim.traffic import Clock, Step, Traffic, TrafficOptions
 from sensors_sim.truth import Truth
 
 TICK_S = 0.1  # wall time per step at a finite speed
-FAST_STEP_MS = 60_000  # simulated time per step at full speed
+# Simulated time per step, at most: the traffic does not depend on the step size below this.
+MAX_STEP_MS = 60_000
 PROGRESS_EVERY_S = 5.0
 # The hub stamps a Will with its own clock when it reads it. Without a hub to watch, a gateway's
 # "online" status after its Will is stamped at least this long after it, so the two keep their order.
@@ -55,6 +57,7 @@ class CityRun:
         self.publisher: Publisher | None = None  # None: a dry run
         self.hub: Hub | None = None  # watched, when given, for gateway Wills to land
         self._returns: asyncio.TaskGroup | None = None
+        self._acked: list[Message] = []
         self._prefix = options.traffic.topic_prefix
         self._dropped_at: dict[int, int] = {}
         self.published = 0
@@ -75,9 +78,10 @@ class CityRun:
         now = wall_ms()
         start = self.traffic.start_ms
         if self.speed is None:
-            clock, step_ms = Clock(start, now - (self.span_ms or 0), 1.0), FAST_STEP_MS
+            clock, step_ms = Clock(start, now - (self.span_ms or 0), 1.0), MAX_STEP_MS
         else:
-            clock, step_ms = Clock(start, now, self.speed), max(1, round(TICK_S * 1000 * self.speed))
+            clock = Clock(start, now, self.speed)
+            step_ms = min(MAX_STEP_MS, max(1, round(TICK_S * 1000 * self.speed)))
         await self._statuses(range(len(self.traffic.registry.lot_ids)), now)
         end = None if self.span_ms is None else start + self.span_ms
         async with asyncio.TaskGroup() as group:
@@ -89,34 +93,41 @@ class CityRun:
                 if self.speed is not None:
                     await asyncio.sleep(max(0.0, (clock.wall_at(t) - wall_ms()) / 1000))
                 await self._deliver(self.traffic.step(t, clock))
+                self._record()
+            if self.publisher is not None:
+                await self.publisher.drain()
+            self._record()
             reporter.cancel()
 
     async def _deliver(self, step: Step) -> None:
         """Messages in delivery order, with gateway Wills and reconnects where they fall."""
-        pending: list[Message] = []
         for item in _merge(step):
             if isinstance(item, Message):
-                pending.append(item)
-                continue
-            await self._publish(pending)
-            pending = []
-            if item.online and self.publisher is not None and self.hub is not None and self._returns:
+                await self._send(item)
+            elif not item.online:
+                await self._drop(item.lot)
+            elif self.publisher is not None and self.hub is not None and self._returns is not None:
                 self._returns.create_task(self._come_back(item.lot, self.hub), name="sensors-sim.gateway")
-            elif item.online:
+            else:
                 await self._statuses(
                     [item.lot], max(wall_ms(), self._dropped_at[item.lot] + ONLINE_AFTER_WILL_MS)
                 )
-            else:
-                await self._drop(item.lot)
-        await self._publish(pending)
 
-    async def _publish(self, messages: list[Message]) -> None:
-        if self.publisher is not None:
-            await self.publisher.publish((m.topic, m.payload) for m in messages)
-        self.truth.record(messages)
-        self.published += len(messages)
-        for m in messages:
-            self.traffic.stats.messages[FORMATS[m.fmt]] += 1
+    async def _send(self, message: Message) -> None:
+        self.published += 1
+        self.traffic.stats.messages[FORMATS[message.fmt]] += 1
+        if self.publisher is None:
+            self._ack(message)
+        else:
+            await self.publisher.send(message.topic, message.payload, then=partial(self._ack, message))
+
+    def _ack(self, message: Message) -> None:
+        self._acked.append(message)
+
+    def _record(self) -> None:
+        """Into the truth: what the broker has acknowledged since last time."""
+        acked, self._acked = self._acked, []
+        self.truth.record(acked)
 
     async def _statuses(self, lots: Sequence[int], at_ms: int) -> None:
         """Gateways announce they are online (retained), as they do on every (re)connect."""

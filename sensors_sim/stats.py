@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from sensors_sim.city import CODECS
 from sensors_sim.demand import DAY_MS, HOUR_MS, Changes
 from sensors_sim.hardware import HEARTBEAT, RESYNC, STARTUP, STATUS, Uplinks
 
@@ -24,6 +25,7 @@ IntArray = npt.NDArray[np.int64]
 @dataclass(slots=True)
 class Stats:
     berths_by_kind: IntArray
+    codec: IntArray  # per berth, index into CODECS (-1: none)
     simulated_ms: int = 0
     changes: int = 0
     arrivals: IntArray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
@@ -31,6 +33,7 @@ class Stats:
     stays_4h: IntArray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
     stays_8h: IntArray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
     uplinks: Counter[str] = field(default_factory=Counter)
+    heartbeats_by_codec: IntArray = field(default_factory=lambda: np.zeros(len(CODECS) + 1, dtype=np.int64))
     messages: Counter[str] = field(default_factory=Counter)
     # Occupied berth-milliseconds and observed milliseconds, per kind and local hour.
     occupied_ms: FloatArray = field(default_factory=lambda: np.zeros((2, 24)))
@@ -49,6 +52,8 @@ class Stats:
     def record_uplinks(self, uplinks: Uplinks) -> None:
         for code, name in UPLINK_KINDS.items():
             self.uplinks[name] += int((uplinks.kind == code).sum())
+        beats = self.codec[uplinks.berth[uplinks.kind == HEARTBEAT]]
+        self.heartbeats_by_codec += np.bincount(beats, minlength=len(CODECS) + 1)
 
     def record_occupancy(self, occupied_by_kind: IntArray, from_ms: int, until_ms: int) -> None:
         """Time-weighted occupancy over (from_ms, until_ms], credited to the hour it ends in."""
@@ -70,6 +75,13 @@ class Stats:
         for name in UPLINK_KINDS.values():
             out.append(f"  {name + ' uplinks':<30} {self.uplinks[name] / berth_days:8.2f}")
         out.append(f"  {'messages published':<30} {sum(self.messages.values()) / berth_days:8.2f}")
+        berths = np.bincount(self.codec, minlength=len(CODECS) + 1)
+        per_codec = [
+            f"{name} {self.heartbeats_by_codec[i] / (berths[i] * days):.1f}"
+            for i, name in enumerate(CODECS)
+            if berths[i] and days
+        ]
+        out.append(f"heartbeats per berth-day by codec: {', '.join(per_codec) or 'none'}")
         for k in (1, 0):
             if self.arrivals[k]:
                 n = int(self.arrivals[k])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from sensors_sim.city import DEFAULT_SEED
+from sensors_sim.city import CODECS, DEFAULT_SEED
 from sensors_sim.demand import DAY_MS, HOUR_MS, Demand
 from sensors_sim.encoders import FORMATS, Encoder, Message, assign_formats
 from sensors_sim.faults import Faults, Injector
@@ -73,7 +73,11 @@ class Traffic:
         self.injector = Injector(options.faults, seed)
         self.hardware = Hardware(registry, self.lot_format, seed, options.faults.flap)
         self.encoder = Encoder(registry, self.lot_format, options.topic_prefix, seed, self.injector)
-        self.stats = Stats(np.bincount(self.demand.kind, minlength=2))
+        # Berths without a codec count under the extra last index.
+        self.stats = Stats(
+            np.bincount(self.demand.kind, minlength=2),
+            np.where(registry.codec < 0, len(CODECS), registry.codec),
+        )
         self._clocked_lot = np.isin(self.lot_format, (NATIVE, PER_BERTH))  # stamped by a device's own clock
         self._pending = self.hardware.start(self.demand.occupied, self.start_ms)
         self.stats.record_uplinks(self._pending)
