@@ -12,11 +12,18 @@ from sensors_sim.truth import Truth
 from tests.unit.simcity import generated_city
 
 
-def test_city_lot_ids_take_a_prefix(tmp_path: Path) -> None:
-    out = tmp_path / "c.geojson"
-    assert main(["city", "-o", str(out), "--lots", "3", "--berths", "90", "--prefix", "test-7"]) == 0
-    ids = [f["properties"]["id"] for f in orjson.loads(out.read_bytes())["features"]]
-    assert ids == ["test-7-0001", "test-7-0002", "test-7-0003"]
+def test_city_lot_ids_and_device_euis_follow_the_prefix(tmp_path: Path) -> None:
+    devices: dict[str, set[str]] = {}
+    for prefix in ("qd", "test-7"):
+        out = tmp_path / f"{prefix}.geojson"
+        assert main(["city", "-o", str(out), "--lots", "3", "--berths", "90", "--prefix", prefix]) == 0
+        features = orjson.loads(out.read_bytes())["features"]
+        assert [f["properties"]["id"] for f in features] == [f"{prefix}-000{i}" for i in (1, 2, 3)]
+        devices[prefix] = {key for f in features for key in f["properties"].get("devices", {})}
+    assert devices["qd"]
+    assert min(devices["qd"]) == "0251440000000001"  # the seed city's
+    assert len(devices["test-7"]) == len(devices["qd"])
+    assert not devices["qd"] & devices["test-7"]  # cities side by side in one registry do not clash
 
 
 def test_a_dry_run_reports_the_simulated_day_and_writes_the_truth(
