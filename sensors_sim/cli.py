@@ -255,6 +255,7 @@ async def _load(args: argparse.Namespace, registry: Registry) -> int:
     )
     if args.hub:
         async with Hub(args.hub) as hub:
+            await wait_ready(hub, HUB_READY_S)
             report = await run_load(registry, args.mqtt_url, hub, options)
     else:
         report = await run_load(registry, args.mqtt_url, None, options)
@@ -302,7 +303,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args, registry))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (aiomqtt.MqttError, OSError) as exc:
-        return _fail(f"MQTT broker: {exc}", EXIT_MISMATCH)
-    except HubError as exc:
-        return _fail(f"hub: {exc}", EXIT_MISMATCH)
+    except (aiomqtt.MqttError, OSError, HubError, ExceptionGroup) as exc:
+        failure: BaseException = exc
+        while isinstance(failure, BaseExceptionGroup):  # from a task group: its first failure
+            failure = failure.exceptions[0]
+        if isinstance(failure, HubError):
+            return _fail(f"hub: {failure}", EXIT_MISMATCH)
+        if isinstance(failure, aiomqtt.MqttError | OSError):
+            return _fail(f"MQTT broker: {failure}", EXIT_MISMATCH)
+        raise

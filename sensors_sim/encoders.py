@@ -110,6 +110,8 @@ class Encoder:
         nanos = (self._values.uniform(up.berth, up.seq, salt=9) * 1_000_000).astype(np.int64).tolist()
         messages: list[Message] = []
         for i, row in enumerate(first.tolist()):
+            if i < len(frames):  # a gateway numbers every frame it sends, lost ones too
+                self._frames[self._lot[up.berth[row]]] += 1
             if decided.lost[i]:
                 continue
             if i < len(frames):
@@ -164,7 +166,6 @@ class Encoder:
                 ts[0] = FAR_FUTURE_MS
             else:
                 berth[0] = self._registry.capacity[lot]
-        self._frames[lot] += 1
         body = {
             "gateway": f"gw-{lot_id}",
             "seq": int(self._frames[lot]),

@@ -109,30 +109,30 @@ class Hardware:
         self._draw = {name: Stream(seed, name) for name in ("beat", "reboot", "flap", "deliver", "outage")}
         window = Stream(seed, "window").between(*BATCH_WINDOW_MS, np.arange(len(lot_format)))
         self._window = window.astype(np.int64)
-        self.reported = np.zeros(n, dtype=bool)
-        self.since = np.zeros(n, dtype=np.int64)
-        self.next_beat = np.full(n, NEVER, dtype=np.int64)
-        self.next_reboot = np.full(n, NEVER, dtype=np.int64)
-        self.reboots = np.zeros(n, dtype=np.int64)
+        self._reported = np.zeros(n, dtype=bool)
+        self._since = np.zeros(n, dtype=np.int64)
+        self._next_beat = np.full(n, NEVER, dtype=np.int64)
+        self._next_reboot = np.full(n, NEVER, dtype=np.int64)
+        self._reboots = np.zeros(n, dtype=np.int64)
         self._uplinks = np.zeros(n, dtype=np.int64)
         self._fcnt = np.zeros(n, dtype=np.int64)
         # Per lot, the gateway's current or next outage; lots without a gateway never go down.
         self.outages = np.zeros(len(lot_format), dtype=np.int64)
-        self.down = np.full(len(lot_format), NEVER, dtype=np.int64)
-        self.up = np.full(len(lot_format), NEVER, dtype=np.int64)
+        self._down = np.full(len(lot_format), NEVER, dtype=np.int64)
+        self._up = np.full(len(lot_format), NEVER, dtype=np.int64)
         self._offline = np.zeros(len(lot_format), dtype=bool)
         self._ended: list[tuple[int, int, int]] = []  # outages over in this step: (lot, down, up)
 
     def start(self, occupied: BoolArray, at_ms: int) -> Uplinks:
         """Every berth reports once: sensors start up, gateways send their whole lot."""
         every = np.arange(len(self.lot), dtype=np.int64)
-        self.reported[:] = occupied
-        self.since[:] = at_ms
+        self._reported[:] = occupied
+        self._since[:] = at_ms
         ts = at_ms + (self._draw["beat"].uniform(every, -1) * STARTUP_SPREAD_MS).astype(np.int64)
         sensors, gateways = np.flatnonzero(self._sensor), np.flatnonzero(self._format == NATIVE)
-        self.next_reboot[sensors] = at_ms + self._reboot_gap(sensors)
-        self.down[gateways] = at_ms + self._outage_gap(gateways)
-        self.up[gateways] = self.down[gateways] + self._outage_length(gateways)
+        self._next_reboot[sensors] = at_ms + self._reboot_gap(sensors)
+        self._down[gateways] = at_ms + self._outage_gap(gateways)
+        self._up[gateways] = self._down[gateways] + self._outage_length(gateways)
         started = Uplinks.of(sensors, occupied[sensors], ts[sensors], STARTUP)
         resync = np.flatnonzero(~self._sensor)
         return self._finish(
@@ -153,9 +153,9 @@ class Hardware:
         # gateway had at its time, however the simulated time is cut into steps.
         quiet = np.minimum(first_change - 1, until_ms)
         self._ended = []
-        started = self._due(self.next_reboot, quiet, self._reboot)
+        started = self._due(self._next_reboot, quiet, self._reboot)
         np.minimum.at(quiet, started.berth, started.ts - 1)
-        beats = self._due(self.next_beat, quiet, self._heartbeat)
+        beats = self._due(self._next_beat, quiet, self._heartbeat)
         statuses = self._statuses(changes, next_change)
         gateway_events, resyncs = self._gateways(until_ms, changes, occupied)
         return self._finish(Uplinks.concat([started, beats, statuses, *resyncs])), gateway_events
@@ -169,11 +169,11 @@ class Hardware:
         same_as_next = np.zeros(len(berth), dtype=bool)
         same_as_next[:-1] = berth[1:] == berth[:-1]
         same_as_prev = np.roll(same_as_next, 1)
-        prev = np.where(same_as_prev, np.append(0, ts[:-1]), self.since[berth])
+        prev = np.where(same_as_prev, np.append(0, ts[:-1]), self._since[berth])
         statuses = Uplinks.of(berth, occupied, ts, STATUS, ts - prev)
         last = ~same_as_next
-        self.reported[berth[last]] = occupied[last]
-        self.since[berth[last]] = ts[last]
+        self._reported[berth[last]] = occupied[last]
+        self._since[berth[last]] = ts[last]
         if not self._flap_rate or not len(berth):
             return statuses
         # A flap: right after a status, the old state for a few seconds, then the new one again;
@@ -208,17 +208,17 @@ class Hardware:
 
     def _heartbeat(self, berths: IntArray, at: IntArray) -> Uplinks:
         jitter = self._draw["beat"].between(0.9, 1.0, berths, at)
-        self.next_beat[berths] = at + (self._period[berths] * jitter).astype(np.int64)
-        return Uplinks.of(berths, self.reported[berths], at, HEARTBEAT)
+        self._next_beat[berths] = at + (self._period[berths] * jitter).astype(np.int64)
+        return Uplinks.of(berths, self._reported[berths], at, HEARTBEAT)
 
     def _reboot(self, berths: IntArray, at: IntArray) -> Uplinks:
         """Startup messages: `at` is when a rebooted sensor has rejoined and sends its first uplink."""
-        self.reboots[berths] += 1
-        self.next_reboot[berths] = at + self._reboot_gap(berths)
-        return Uplinks.of(berths, self.reported[berths], at, STARTUP)
+        self._reboots[berths] += 1
+        self._next_reboot[berths] = at + self._reboot_gap(berths)
+        return Uplinks.of(berths, self._reported[berths], at, STARTUP)
 
     def _reboot_gap(self, berths: IntArray) -> IntArray:
-        gap = self._draw["reboot"].exponential(berths, self.reboots[berths]) * REBOOT_EVERY_MS
+        gap = self._draw["reboot"].exponential(berths, self._reboots[berths]) * REBOOT_EVERY_MS
         result: IntArray = gap.astype(np.int64) + 1
         return result
 
@@ -231,23 +231,23 @@ class Hardware:
         events: list[GatewayEvent] = []
         resyncs: list[Uplinks] = []
         while True:
-            down = np.flatnonzero(~self._offline & (self.down <= until_ms))
-            back = np.flatnonzero(self._offline & (self.up <= until_ms))
+            down = np.flatnonzero(~self._offline & (self._down <= until_ms))
+            back = np.flatnonzero(self._offline & (self._up <= until_ms))
             if not len(down) and not len(back):
                 return sorted(events, key=lambda e: (e.at, e.lot)), resyncs
-            events += [GatewayEvent(lot, int(self.down[lot]), online=False) for lot in down.tolist()]
+            events += [GatewayEvent(lot, int(self._down[lot]), online=False) for lot in down.tolist()]
             self._offline[down] = True
             for lot in back.tolist():
-                at = int(self.up[lot])
+                at = int(self._up[lot])
                 events.append(GatewayEvent(lot, at, online=True))
                 berths = np.arange(self._offsets[lot], self._offsets[lot] + self._capacity[lot])
                 state = _state_at(at, berths, changes, occupied)
                 resyncs.append(Uplinks.of(berths, state, np.full(len(berths), at), RESYNC))
             self._offline[back] = False
-            self._ended += [(lot, int(self.down[lot]), int(self.up[lot])) for lot in back.tolist()]
+            self._ended += [(lot, int(self._down[lot]), int(self._up[lot])) for lot in back.tolist()]
             self.outages[back] += 1
-            self.down[back] = self.up[back] + self._outage_gap(back)
-            self.up[back] = self.down[back] + self._outage_length(back)
+            self._down[back] = self._up[back] + self._outage_gap(back)
+            self._up[back] = self._down[back] + self._outage_length(back)
 
     def _outage_gap(self, lots: IntArray) -> IntArray:
         gap = self._draw["outage"].exponential(lots, self.outages[lots]) * OUTAGE_EVERY_MS
@@ -279,7 +279,7 @@ class Hardware:
         self._uplinks[berth[last]] = seq[last] + 1
         self._fcnt[berth[last]] = fcnt[last] + 1
         jitter = self._draw["beat"].between(0.9, 1.0, berth[last], seq[last], salt=1)
-        self.next_beat[berth[last]] = up.ts[last] + (self._period[berth[last]] * jitter).astype(np.int64)
+        self._next_beat[berth[last]] = up.ts[last] + (self._period[berth[last]] * jitter).astype(np.int64)
         return replace(up, seq=seq, fcnt=fcnt, deliver=self._deliver(up.ts, berth, seq))
 
     def _deliver(self, ts: IntArray, berth: IntArray, seq: IntArray) -> IntArray:
@@ -292,8 +292,8 @@ class Hardware:
         direct = ts + (DIRECT_MS[0] + spread * (DIRECT_MS[1] - DIRECT_MS[0])).astype(np.int64)
         deliver = np.select([fmt == NATIVE, fmt == PER_BERTH], [flush, direct], network)
         # A gateway that is off the broker keeps what it gathers and sends it when it is back.
-        held = (deliver >= self.down[lot]) & (deliver < self.up[lot])
-        result: IntArray = np.where(held, self.up[lot], deliver)
+        held = (deliver >= self._down[lot]) & (deliver < self._up[lot])
+        result: IntArray = np.where(held, self._up[lot], deliver)
         for gateway, down, up in self._ended:
             result[(lot == gateway) & (result >= down) & (result < up)] = up
         return result

@@ -65,14 +65,14 @@ class LoadReport:
             out.append(
                 f"hub applied {self.hub_applied:,} events meanwhile ({self.hub_applied / secs:,.0f}/s)"
             )
-        if self.freshness_ms:
-            ms = sorted(self.freshness_ms)
+        if self.freshness_ms or self.probes_lost:
+            ms = sorted(self.freshness_ms) or [float("nan")]
             p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
             out.append(
-                f"freshness (acknowledged -> visible in GET /v1/lots): {len(ms)} probes, "
+                f"freshness (acknowledged -> visible in GET /v1/lots): {len(self.freshness_ms)} probes, "
                 f"p50 {statistics.median(ms):.0f} ms, p99 {p99:.0f} ms, max {ms[-1]:.0f} ms"
                 + (
-                    f", {self.probes_lost} not visible within {PROBE_GIVE_UP_S:.0f} s"
+                    f"; {self.probes_lost} not visible within {PROBE_GIVE_UP_S:.0f} s"
                     if self.probes_lost
                     else ""
                 )
@@ -130,12 +130,13 @@ async def run_load(registry: Registry, url: MqttUrl, hub: Hub | None, options: L
                 _probe(prober, hub, registry, options, report), name="sensors-sim.load.probe"
             )
         deadline = started + options.duration
-        chunk = PUBLISH_WINDOW * (1 if options.per_berth else options.batch)
+        frame = 1 if options.per_berth else options.batch
+        chunk = PUBLISH_WINDOW * frame
         while (now := time.monotonic()) < deadline:
             due = chunk
             if options.rate is not None:
                 due = min(due, int(options.rate * (now - started)) - report.events)
-                if due <= 0:
+                if due < frame:  # wait for a whole message's worth
                     await asyncio.sleep(0.005)
                     continue
             for (topic, payload), events in generator.messages(due):

@@ -134,12 +134,25 @@ class Publisher:
         await self._idle.wait()
 
     async def publish(self, messages: Iterable[Outgoing], *, retain: bool = False) -> int:
-        """Publish in order and wait for every acknowledgement; returns the number sent."""
+        """Publish in order and wait until the broker has acknowledged these; returns how many."""
+        waiting = 0
+        all_sent = False
+        done = asyncio.Event()
+
+        def acknowledged() -> None:
+            nonlocal waiting
+            waiting -= 1
+            if all_sent and not waiting:
+                done.set()
+
         sent = 0
         for topic, payload in messages:
-            await self.send(topic, payload, retain=retain)
+            waiting += 1
             sent += 1
-        await self.drain()
+            await self.send(topic, payload, retain=retain, then=acknowledged)
+        all_sent = True
+        if waiting:
+            await done.wait()
         return sent
 
 

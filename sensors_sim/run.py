@@ -4,6 +4,10 @@ At a finite `--speed`, simulated time runs that many times faster than the wall 
 carry the wall-clock time their simulated moment maps to: `--speed 60` plays an hour a minute,
 with fresh timestamps throughout. With `--speed max` the simulated span is laid out in the
 immediate past (it ends now) and published as fast as the broker takes it.
+
+Gateway outages use the broker's Last Will. Given `--hub`, each gateway drops off and comes back
+only once the hub shows its previous change, because the hub stamps a Will with its own clock
+when it reads it; a hub far behind a full-speed run then still sees each Will and return in order.
 """
 
 import asyncio
@@ -31,8 +35,8 @@ PROGRESS_EVERY_S = 5.0
 # The hub stamps a Will with its own clock when it reads it. Without a hub to watch, a gateway's
 # "online" status after its Will is stamped at least this long after it, so the two keep their order.
 ONLINE_AFTER_WILL_MS = 60_000
-WILL_SEEN_WITHIN_S = 30.0
-WILL_POLL_S = 0.05
+STATUS_SEEN_WITHIN_S = 300.0  # the hub may be far behind when the simulator runs at full speed
+STATUS_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +60,9 @@ class CityRun:
         self.truth = truth
         self.publisher: Publisher | None = None  # None: a dry run
         self.hub: Hub | None = None  # watched, when given, for gateway Wills to land
-        self._returns: asyncio.TaskGroup | None = None
+        self._tasks: asyncio.TaskGroup | None = None  # while running: progress and gateway tasks
         self._acked: list[Message] = []
+        self._gateways: dict[int, asyncio.Task[None]] = {}  # each lot's latest drop or return
         self._prefix = options.traffic.topic_prefix
         self._dropped_at: dict[int, int] = {}
         self.published = 0
@@ -85,7 +90,7 @@ class CityRun:
         await self._statuses(range(len(self.traffic.registry.lot_ids)), now)
         end = None if self.span_ms is None else start + self.span_ms
         async with asyncio.TaskGroup() as group:
-            self._returns = group
+            self._tasks = group
             reporter = group.create_task(self._progress(), name="sensors-sim.progress")
             t = start
             while end is None or t < end:
@@ -104,14 +109,31 @@ class CityRun:
         for item in _merge(step):
             if isinstance(item, Message):
                 await self._send(item)
-            elif not item.online:
-                await self._drop(item.lot)
-            elif self.publisher is not None and self.hub is not None and self._returns is not None:
-                self._returns.create_task(self._come_back(item.lot, self.hub), name="sensors-sim.gateway")
-            else:
-                await self._statuses(
-                    [item.lot], max(wall_ms(), self._dropped_at[item.lot] + ONLINE_AFTER_WILL_MS)
+            elif self._tasks is not None:
+                # Each gateway's drops and returns happen in order, but apart from the traffic:
+                # a return may wait for the hub to take the Will in.
+                previous = self._gateways.get(item.lot)
+                self._gateways[item.lot] = self._tasks.create_task(
+                    self._gateway(item, previous), name=f"sensors-sim.gateway.{item.lot}"
                 )
+
+    async def _gateway(self, event: GatewayEvent, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous
+        if self.publisher is not None and self.hub is not None:
+            # Go off (or come back) only once the hub shows the previous change, so the hub,
+            # which stamps a Will with its own clock when it reads it, sees them in order.
+            await self._hub_shows(event.lot, self.hub, online=not event.online)
+            if not event.online:
+                await self._drop(event.lot)
+            else:
+                await self._statuses([event.lot], max(wall_ms(), self._dropped_at[event.lot] + 1))
+        elif not event.online:
+            await self._drop(event.lot)
+        else:
+            await self._statuses(
+                [event.lot], max(wall_ms(), self._dropped_at[event.lot] + ONLINE_AFTER_WILL_MS)
+            )
 
     async def _send(self, message: Message) -> None:
         self.published += 1
@@ -145,16 +167,18 @@ class CityRun:
         self._dropped_at[lot] = wall_ms()
         self.truth.record_status(lot, self._dropped_at[lot], online=False)
 
-    async def _come_back(self, lot: int, hub: Hub) -> None:
-        """Reconnect once the hub has taken the Will in, so the two statuses keep their order."""
+    async def _hub_shows(self, lot: int, hub: Hub, *, online: bool) -> None:
         lot_id = self.traffic.registry.lot_ids[lot]
-        deadline = time.monotonic() + WILL_SEEN_WITHIN_S
-        while time.monotonic() < deadline:
-            body = await hub.get_ok(f"/v1/lots/{lot_id}")
-            if body.get("online") is False:
-                break
-            await asyncio.sleep(WILL_POLL_S)
-        await self._statuses([lot], max(wall_ms(), self._dropped_at[lot] + 1))
+        deadline = time.monotonic() + STATUS_SEEN_WITHIN_S
+        while (await hub.get_ok(f"/v1/lots/{lot_id}")).get("online") is not online:
+            if time.monotonic() > deadline:
+                state = "online" if online else "offline"
+                print(
+                    f"sensors-sim: the hub did not show {lot_id} {state} within {STATUS_SEEN_WITHIN_S:.0f} s",
+                    file=sys.stderr,
+                )
+                return
+            await asyncio.sleep(STATUS_POLL_S)
 
     def _status_topic(self, lot: int) -> str:
         return f"{self._prefix}/v1/lots/{self.traffic.registry.lot_ids[lot]}/status"

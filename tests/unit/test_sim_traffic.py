@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from sensors_sim.demand import HOUR_MS
@@ -142,3 +143,20 @@ def test_formats_follow_what_each_lot_can_do(tmp_path: Path) -> None:
     mixed = assign_formats(big, FORMATS, 1)
     assert set(mixed.tolist()) == {NATIVE, PER_BERTH, TTS, CHIRPSTACK}
     assert np.array_equal(mixed, assign_formats(big, FORMATS, 1))
+
+
+def test_gateway_frame_numbers_show_the_lost_frames(city: Registry) -> None:
+    traffic = Traffic(
+        city, TrafficOptions(formats=("native",), faults=Faults.parse("loss=0.2,duplicate=0.2"))
+    )
+    clock = Clock(traffic.start_ms, 1_764_201_600_000, 1.0)
+    seqs: dict[str, set[int]] = {}
+    for t in range(1, 6 * 60 + 1):
+        for m in traffic.step(traffic.start_ms + t * 60_000, clock).messages:
+            frame = orjson.loads(m.payload)
+            seqs.setdefault(frame["gateway"], set()).add(frame["seq"])
+    lost = sum(max(numbers) - len(numbers) for numbers in seqs.values())
+    assert lost > 0
+    assert abs(lost - traffic.incidents()["lost"]) <= len(
+        seqs
+    )  # a gateway's last frames may be the lost ones
