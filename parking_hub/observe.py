@@ -39,7 +39,7 @@ class IngestCounters:
 
     def record(self, batch: Batch, won: int) -> None:
         self.batches += 1
-        self.events_applied += sum(r.events for r in batch.reports)
+        self.events_applied += batch.events
         self.reports_won += won
 
     def rejected(self, code: str, count: int) -> None:

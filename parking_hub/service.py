@@ -67,7 +67,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                 tg.create_task(live.run(), name="live")
                 if ingest:
                     writer = StateWriter(redis)
-                    service = IngestService(settings, writer, live.capacity_of, health, IngestCounters())
+                    service = IngestService(settings, writer, lambda: live.layout, health, IngestCounters())
                     tg.create_task(service.run(), name="ingest")
                 if started is not None:
                     started.set()

@@ -21,6 +21,7 @@ from parking_hub.observe import Health, IngestCounters
 from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.store.layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ class IngestService:
         self,
         settings: Settings,
         writer: StateWriter,
-        capacity_of: Callable[[str], int | None],
+        layout: Callable[[], Layout],
         health: Health,
         counters: IngestCounters,
     ) -> None:
         self._settings = settings
         self._writer = writer
-        self._capacity_of = capacity_of
+        self._layout = layout
         self._health = health
         self._counters = counters
         self._topics = Topics(settings.topic_prefix)
@@ -104,7 +105,7 @@ class _Consumer:
                     None, rejections=[Rejection("unknown_topic", "the hub does not read this topic")]
                 )
             else:
-                decoded = decode(parsed, payload, self._s._capacity_of, now_ms)
+                decoded = decode(parsed, payload, self._s._layout().capacity_of, now_ms)
             if decoded.rejections:
                 self._report(parsed, topic, decoded, now_ms)
             self._builder.add(decoded)
@@ -123,7 +124,7 @@ class _Consumer:
             builder, mids = self._builder, self._mids
             self._builder, self._mids = BatchBuilder(), []
             self._room.set()
-            batch = builder.build()
+            batch = builder.build(self._s._layout())
             attempt = 0
             won = 0
             while True:
