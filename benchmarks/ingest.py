@@ -130,9 +130,12 @@ class Publisher:
 
 
 @asynccontextmanager
-async def hub_process(redis_url: str, mqtt_url: str, workdir: Path) -> AsyncIterator[tuple[str, int]]:
+async def hub_process(
+    redis_url: str, mqtt_url: str, workdir: Path, role: str = "all"
+) -> AsyncIterator[tuple[str, int]]:
+    """A `parking-hub serve` process; yields its base URL and pid once /readyz answers 200."""
     port = free_port()
-    log = (workdir / "hub.log").open("wb")
+    log = (workdir / f"hub-{role}-{port}.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -148,6 +151,8 @@ async def hub_process(redis_url: str, mqtt_url: str, workdir: Path) -> AsyncIter
         PREFIX,
         "--client-id",
         f"bench-hub-{port}",
+        "--role",
+        role,
         stdout=log,
         stderr=log,
     )
@@ -163,7 +168,7 @@ async def hub_process(redis_url: str, mqtt_url: str, workdir: Path) -> AsyncIter
                     pass
                 await asyncio.sleep(0.1)
             else:
-                raise SystemExit(f"the hub did not become ready; see {workdir / 'hub.log'}")
+                raise SystemExit(f"the hub did not become ready; see {log.name}")
         yield base, proc.pid
     finally:
         proc.terminate()
@@ -336,7 +341,11 @@ async def run(quick: bool) -> dict[str, Any]:
                 redis, [*bench_lots(lots), Lot("bench-probe", "Probe", "op", "off_street", 1, 120.0, 36.1)]
             )
             await redis.aclose()
-            async with hub_process(redis_url, mqtt_url, workdir) as (base, _):
+            # One ingest process and one API process: the deployment the hub scales out with.
+            async with (
+                hub_process(redis_url, mqtt_url, workdir, "ingest"),
+                hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
+            ):
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
                 result["frames_events_per_s"] = await hub_rate(base, mqtt_url, "frames", frames_events, lots)
                 progress(f"hub: {single_events:,} single-berth messages, QoS 1")

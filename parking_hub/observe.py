@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from parking_hub.store.apply import Batch
+
+MAX_INGEST_LAG_S = 5.0
 
 
 @dataclass(slots=True)
@@ -15,9 +18,18 @@ class Health:
     mqtt_connected: bool | None = None
     redis_ok: bool | None = None
     index_loaded: bool | None = None
+    ingest_oldest_unwritten: float | None = None  # monotonic time of the oldest message not yet in Redis
+    last_write_latency_s: float = 0.0  # first message received to batch written, for the last batch
+
+    def ingest_lag_s(self) -> float:
+        oldest = self.ingest_oldest_unwritten
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def problems(self) -> list[str]:
         reasons = []
+        lag = self.ingest_lag_s()
+        if lag > MAX_INGEST_LAG_S:
+            reasons.append(f"ingest lags: a received message has waited {lag:.1f} s for Redis")
         if self.redis_ok is False:
             reasons.append("redis is not reachable")
         if self.mqtt_connected is False:

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from parking_hub.api.app import create_app
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
-from parking_hub.ingest.consumer import IngestService
+from parking_hub.ingest.consumer import IngestDeps, IngestService
 from parking_hub.observe import Health, IngestCounters
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
@@ -66,9 +66,10 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(live.run(), name="live")
                 if ingest:
-                    writer = StateWriter(redis)
-                    service = IngestService(settings, writer, lambda: live.layout, health, IngestCounters())
-                    tg.create_task(service.run(), name="ingest")
+                    deps = IngestDeps(
+                        settings, StateWriter(redis), lambda: live.layout, health, IngestCounters()
+                    )
+                    tg.create_task(IngestService(deps).run(), name="ingest")
                 if started is not None:
                     started.set()
         finally:
