@@ -26,8 +26,9 @@ class BatchBuilder:
     """Collects decoded messages until the consumer flushes them as one Batch."""
 
     def __init__(self) -> None:
-        self._berths: defaultdict[str, list[IntArray]] = defaultdict(list)
-        self._ranks: defaultdict[str, list[IntArray]] = defaultdict(list)
+        self._lots: list[str] = []  # one entry per message with events, parallel to the arrays
+        self._berths: list[IntArray] = []
+        self._ranks: list[IntArray] = []
         self._statuses: dict[str, int] = {}
         self._rejected: defaultdict[str, int] = defaultdict(int)
         self._rejected_unattributed = 0
@@ -41,40 +42,32 @@ class BatchBuilder:
         if decoded.rejections:
             self._rejected[lot] += decoded.rejected_events
         if n := len(decoded.berths):
-            self._berths[lot].append(decoded.berths)
-            self._ranks[lot].append(decoded.ranks)
+            self._lots.append(lot)
+            self._berths.append(decoded.berths)
+            self._ranks.append(decoded.ranks)
             self.events += n
         if decoded.status_rank is not None:
             self._statuses[lot] = max(decoded.status_rank, self._statuses.get(lot, 0))
 
     def build(self, layout: Layout) -> Batch:
-        """The batch in the registry's current layout; events of a lot it no longer has are rejected."""
-        index_parts, rank_parts = [], []
-        events_by_lot: dict[int, int] = {}
-        rejected_unattributed = self._rejected_unattributed
-        for lot, parts in self._berths.items():
-            position = layout.position.get(lot)
-            n = sum(len(part) for part in parts)
-            if position is None:
-                rejected_unattributed += n
-                continue
-            berths, ranks = np.concatenate(parts), np.concatenate(self._ranks[lot])
-            fits = berths < layout.capacity[position]  # the lot may have shrunk since decoding
-            if not fits.all():
-                rejected_unattributed += int((~fits).sum())
-                berths, ranks, n = berths[fits], ranks[fits], int(fits.sum())
-            index_parts.append(berths + layout.offsets[position])
-            rank_parts.append(ranks)
-            events_by_lot[position] = n
-        index = np.concatenate(index_parts) if index_parts else _EMPTY
-        ranks = np.concatenate(rank_parts) if rank_parts else _EMPTY
-        unique_index, best = dedupe(index, ranks)
+        """The batch in the registry's current layout: events of a lot it no longer has, or of a
+        berth past a lot's new capacity, are rejected."""
+        position = np.array([layout.position.get(lot, -1) for lot in self._lots], dtype=np.int64)
+        lengths = np.array([len(part) for part in self._berths], dtype=np.int64)
+        owner = np.repeat(position, lengths)
+        berths = np.concatenate(self._berths) if self._berths else _EMPTY
+        ranks = np.concatenate(self._ranks) if self._ranks else _EMPTY
+        fits = owner >= 0
+        if fits.any():
+            fits &= berths < layout.capacity[np.where(fits, owner, 0)]
+        index, best = dedupe(berths[fits] + layout.offsets[owner[fits]], ranks[fits])
+        lots, counts = np.unique(owner[fits], return_counts=True)
         return Batch(
             layout,
-            unique_index,
+            index,
             best,
-            events_by_lot,
+            dict(zip(lots.tolist(), counts.tolist(), strict=True)),
             dict(self._statuses),
             dict(self._rejected),
-            rejected_unattributed,
+            self._rejected_unattributed + int((~fits).sum()),
         )

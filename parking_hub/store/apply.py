@@ -114,32 +114,39 @@ class StateWriter:
             keep = np.isin(layout.lot_of(index), np.fromiter(pending, dtype=np.int64))
             index, ranks = index[keep], ranks[keep]
         wins = ranks > self._ranks[index]
-        won_index = index[wins]
-        self._ranks[won_index] = ranks[wins]
+        won = index[wins]
+        self._ranks[won] = ranks[wins]
         writes = {p: _LotWrite(p, events) for p, events in pending.items()}
-        lots = layout.lot_of(won_index)
-        bounds = np.flatnonzero(np.diff(lots)) + 1
-        for lot_berths in np.split(won_index, bounds) if len(won_index) else []:
-            write = writes[int(layout.lot_of(lot_berths[:1])[0])]
-            write.won = len(lot_berths)
-            self._ranges(write, lot_berths - layout.offsets[write.position])
+        if len(won):
+            self._ranges(layout, won, writes)
         return list(writes.values())
 
-    def _ranges(self, write: _LotWrite, berths: IntArray) -> None:
-        assert self._layout is not None
-        span = self._layout.span(write.position)
-        capacity = span.stop - span.start
-        breaks = np.flatnonzero(np.diff(berths) > MERGE_GAP)
-        starts = np.concatenate(([berths[0]], berths[breaks + 1]))
-        ends = np.concatenate((berths[breaks], [berths[-1]]))
-        if len(starts) > MAX_RANGES:
-            starts, ends = np.array([0]), np.array([capacity - 1])
-        lot = self._ranks[span]
-        for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
-            write.ranges.append((first * 8, lot[first : last + 1].astype(">i8").tobytes()))
-            byte_first, byte_last = first // 8, last // 8
-            bits = (lot[byte_first * 8 : min(capacity, (byte_last + 1) * 8)] & 1).astype(np.uint8)
-            write.bitmap.append((byte_first, np.packbits(bits).tobytes()))
+    def _ranges(self, layout: Layout, won: IntArray, writes: dict[int, _LotWrite]) -> None:
+        """Cover the winning berths with runs (one lot each, gaps up to MERGE_GAP bridged); a lot
+        that would need more than MAX_RANGES runs is written whole."""
+        lots = layout.lot_of(won)
+        new_run = np.ones(len(won), dtype=bool)
+        new_run[1:] = (lots[1:] != lots[:-1]) | (np.diff(won) > MERGE_GAP)
+        starts = np.flatnonzero(new_run)
+        ends = np.append(starts[1:], len(won)) - 1
+        run_lot, first, last = lots[starts], won[starts], won[ends]
+        positions, run_counts = np.unique(run_lot, return_counts=True)
+        whole = set(positions[run_counts > MAX_RANGES].tolist())
+        for p, count in zip(*np.unique(lots, return_counts=True), strict=True):
+            writes[int(p)].won = int(count)
+        for p in whole:
+            span = layout.span(p)
+            self._append_run(writes[p], span.start, span.stop - 1, span)
+        for p, a, z in zip(run_lot.tolist(), first.tolist(), last.tolist(), strict=True):
+            if p not in whole:
+                self._append_run(writes[p], a, z, layout.span(p))
+
+    def _append_run(self, write: _LotWrite, first: int, last: int, span: slice) -> None:
+        """Flat berths first..last of one lot: its report bytes and the bitmap bytes covering them."""
+        write.ranges.append(((first - span.start) * 8, self._ranks[first : last + 1].astype(">i8").tobytes()))
+        byte_first, byte_last = (first - span.start) // 8, (last - span.start) // 8
+        bits = self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)] & 1
+        write.bitmap.append((byte_first, np.packbits(bits.astype(np.uint8)).tobytes()))
 
     async def _load(self, positions: Sequence[int]) -> None:
         """Read lots' report arrays and tokens, atomically per lot, into the copy."""
