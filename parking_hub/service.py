@@ -13,7 +13,7 @@ from parking_hub.api.app import create_app
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
 from parking_hub.ingest.consumer import IngestDeps, IngestService
-from parking_hub.observe import Health, IngestCounters
+from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
 from parking_hub.store.apply import StateWriter
@@ -52,9 +52,11 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
         mqtt_connected=False if ingest else None,
         index_loaded=False,
     )
+    metrics = Metrics(health)
     async with connect(settings.redis) as redis:
         live = LiveCity(redis, health, track_availability=api)
-        runner = web.AppRunner(create_app(live, health, serve_api=api), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        app = create_app(live, health, metrics.registry, serve_api=api)
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -66,9 +68,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(live.run(), name="live")
                 if ingest:
-                    deps = IngestDeps(
-                        settings, StateWriter(redis), lambda: live.layout, health, IngestCounters()
-                    )
+                    deps = IngestDeps(settings, StateWriter(redis), lambda: live.layout, health, metrics)
                     tg.create_task(IngestService(deps).run(), name="ingest")
                 if started is not None:
                     started.set()

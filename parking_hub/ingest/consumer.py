@@ -19,7 +19,7 @@ from parking_hub.ingest import mqtt
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded, Rejection, decode
 from parking_hub.ingest.topics import ParsedTopic, Topics
-from parking_hub.observe import Health, IngestCounters
+from parking_hub.observe import Health, Metrics
 from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import raise_if_cancelling
@@ -39,7 +39,7 @@ class IngestDeps:
     writer: StateWriter
     layout: Callable[[], Layout]  # the registry's current layout
     health: Health
-    counters: IngestCounters
+    metrics: Metrics
 
 
 class IngestService:
@@ -146,12 +146,10 @@ class _Connection:
             self._room.set()
             batch = builder.build(self._deps.layout())
             won = await self._write_until_done(batch)
-            self._deps.counters.record(batch, won)
+            self._deps.metrics.record(batch, won, time.monotonic() - first_at)
             for mid in mids:
                 self._session.ack(mid)
-            health = self._deps.health
-            health.ingest_oldest_unwritten = self._first_at if self._pending.is_set() else None
-            health.last_write_latency_s = time.monotonic() - first_at
+            self._deps.health.ingest_oldest_unwritten = self._first_at if self._pending.is_set() else None
 
     def _window_left(self) -> float:
         return max(0.0, BATCH_WINDOW_S - (time.monotonic() - self._first_at))
@@ -176,16 +174,16 @@ class _Connection:
     def _report(self, parsed: ParsedTopic | None, topic: str, decoded: Decoded, now_ms: int) -> None:
         # An unknown lot can still be named when its id is well formed; otherwise the global topic.
         lot = decoded.lot or (parsed.lot if parsed and LOT_ID.match(parsed.lot) else None)
-        counters = self._deps.counters
+        metrics = self._deps.metrics
         for rejection in decoded.rejections:
-            counters.rejected(rejection.code, rejection.count)
+            metrics.rejected.labels(rejection.code).inc(rejection.count)
             body = {"code": rejection.code, "message": rejection.message, "topic": topic, "ts": now_ms}
             if rejection.count > 1:
                 body["count"] = rejection.count
             try:
                 self._errors.put_nowait((self._topics.errors(lot), orjson.dumps(body)))
             except asyncio.QueueFull:
-                counters.error_reports_dropped += 1
+                metrics.error_reports_dropped.inc()
 
     async def _publish_errors(self) -> None:
         while True:
