@@ -54,7 +54,8 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     )
     async with connect(settings.redis) as redis:
         live = LiveCity(redis, health, track_availability=api)
-        runner = web.AppRunner(create_app(live, health, serve_api=api), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        app = create_app(live, health, serve_api=api, cors_origins=settings.cors_origins)
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 from redis.exceptions import RedisError
@@ -11,15 +12,17 @@ from redis.exceptions import RedisError
 from parking_hub.backoff import full_jitter
 from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
+from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
+from parking_hub.query.ranges import IntArray
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
 from parking_hub.store.lots import load_lots
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.5  # recount so silent berths turn unknown within the freshness bound
-RESYNC_S = 30.0  # re-read everything now and then, in case a pub/sub message was lost
+TICK_S = 0.5  # recount lots whose berths fell silent, so they turn unknown within the freshness bound
+RESYNC_S = 30.0  # every lot is re-read within this period, in case a pub/sub message was lost
 
 
 def now_ms() -> int:
@@ -33,6 +36,7 @@ class LiveCity:
         self._track = track_availability
         self.capacity: dict[str, int] = {}
         self.state: Availability | None = None
+        self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
 
@@ -70,6 +74,7 @@ class LiveCity:
             state = Availability(CityIndex.build(lots))
             await state.refresh(self._redis, self.capacity, now_ms())
             self.state = state
+            self.changes.publish()
         self._health.index_loaded = True
         log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
 
@@ -91,17 +96,26 @@ class LiveCity:
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
             if self.state is not None and dirty:
-                await self.state.refresh(self._redis, dirty, now_ms())
+                self._announce(await self.state.refresh(self._redis, dirty, now_ms()))
 
     async def _tick_loop(self) -> None:
-        last_resync = time.monotonic()
+        """Each turn recounts the lots past their staleness deadline and re-reads the next share of
+        the city, so a full re-read is spread over RESYNC_S instead of landing at once."""
+        cursor = 0
         while True:
             raise_if_cancelling()
             await asyncio.sleep(TICK_S)
-            if self.state is None:
+            state = self.state
+            if state is None:
                 continue
-            if time.monotonic() - last_resync >= RESYNC_S:
-                await self.state.refresh(self._redis, self.capacity, now_ms())
-                last_resync = time.monotonic()
-            else:
-                self.state.tick(now_ms())
+            lots = state.index.lots
+            share = max(1, math.ceil(len(lots) * TICK_S / RESYNC_S))
+            cursor = 0 if cursor >= len(lots) else cursor
+            ids = [lot.id for lot in lots[cursor : cursor + share]]
+            cursor += share
+            moved = await state.refresh(self._redis, ids, now_ms())
+            self._announce(moved, state.tick(now_ms()))
+
+    def _announce(self, *moved: IntArray) -> None:
+        if any(len(m) for m in moved):
+            self.changes.publish()
