@@ -76,7 +76,7 @@ async def lots(request: web.Request) -> web.Response:
     after = -1
     if p.after is not None:
         # The cursor need not name a lot that still exists: start after where it would sort.
-        after = state.index.ids_before(p.after) - 1
+        after = state.index.ids_up_to(p.after) - 1
     found = lots_in_box(state.index, p.box, after)
     page = found[: p.limit]
     items = lot_counts(state, page)

@@ -67,6 +67,8 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
         branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
         if branches:
             prop |= branches[0]
+        if prop.get("default", ...) is None:
+            del prop["default"]
         result.append(
             {
                 "name": name,

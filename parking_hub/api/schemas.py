@@ -18,7 +18,8 @@ MAX_LIMIT = 50
 MAX_RADIUS_M = 50_000
 MAX_PAGE = 5000
 MAX_STREAM_LOTS = 2000
-FEATURE_LIST = rf"^({'|'.join(FEATURES)})(,({'|'.join(FEATURES)}))*$"
+_FEATURE = f"({'|'.join(FEATURES)})"
+FEATURE_LIST = rf"^({_FEATURE}(,{_FEATURE})*)?$"
 LOT_ID = r"^[a-z0-9_-]{1,64}$"
 
 Timestamp = Annotated[
@@ -116,17 +117,22 @@ class LotPath(_Query):
 # -- answers -----------------------------------------------------------------------------------
 
 
-class ErrorDetail(BaseModel):
+class _Answer(BaseModel):
+    # Forbidding extra fields lets the tests catch an answer field that the description lacks.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Answer):
     code: str = Field(description="invalid_parameter, not_found, too_many_streams, unavailable, ...")
     message: str
     param: str | None = Field(None, description="the parameter at fault, when there is one")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Answer):
     error: ErrorDetail
 
 
-class LotResult(BaseModel):
+class LotResult(_Answer):
     lot_id: str
     name: str
     kind: Literal["off_street", "on_street"]
@@ -141,7 +147,7 @@ class LotResult(BaseModel):
     updated_at: Timestamp
 
 
-class BerthResult(BaseModel):
+class BerthResult(_Answer):
     lot_id: str
     berth: int
     lat: float = Field(description="the berth's own point where the registry lists bays, else the lot's")
@@ -150,12 +156,12 @@ class BerthResult(BaseModel):
     updated_at: Timestamp = Field(description="the lot's newest report")
 
 
-class NearestAnswer(BaseModel):
+class NearestAnswer(_Answer):
     as_of: str
     results: list[LotResult] | list[BerthResult] = Field(description="level=lot: lots; level=berth: berths")
 
 
-class Counts(BaseModel):
+class Counts(_Answer):
     free: int
     occupied: int
     unknown: int
@@ -165,7 +171,7 @@ class FeatureCounts(Counts):
     berths: list[int] = Field(description="the registry's berths with this feature")
 
 
-class LotDetail(BaseModel):
+class LotDetail(_Answer):
     id: str
     name: str
     operator: str
@@ -187,7 +193,7 @@ class LotDetail(BaseModel):
     events_rejected: int
 
 
-class LotCounts(BaseModel):
+class LotCounts(_Answer):
     """A lot's live counts: the items of /v1/lots and the data of each stream event."""
 
     lot_id: str
@@ -206,13 +212,13 @@ class LotListItem(LotCounts):
     lon: float
 
 
-class LotsPage(BaseModel):
+class LotsPage(_Answer):
     as_of: str
     lots: list[LotListItem] = Field(description="in lot id order")
     next_after: str | None = Field(description="pass as `after` for the next page; null on the last page")
 
 
-class Summary(BaseModel):
+class Summary(_Answer):
     lots: int
     berths: int
     free: int
@@ -224,10 +230,10 @@ class Summary(BaseModel):
     as_of: str
 
 
-class Liveness(BaseModel):
+class Liveness(_Answer):
     status: Literal["alive"]
 
 
-class Readiness(BaseModel):
+class Readiness(_Answer):
     status: Literal["ready", "not_ready"]
     reasons: list[str] | None = None

@@ -116,9 +116,9 @@ class CityIndex:
     def positions_of(self, lot_ids: Sequence[str]) -> IntArray:
         return np.array(sorted(self.position[lot_id] for lot_id in lot_ids), dtype=np.int64)
 
-    def ids_before(self, lot_id: str) -> int:
-        """How many lot ids sort before lot_id (lots are kept in id order)."""
-        return bisect.bisect_left(self.lots, lot_id, key=lambda lot: lot.id)
+    def ids_up_to(self, lot_id: str) -> int:
+        """How many lot ids sort before lot_id or equal it (lots are kept in id order)."""
+        return bisect.bisect_right(self.lots, lot_id, key=lambda lot: lot.id)
 
     def features_mask(self, features: Sequence[str]) -> BoolArray | None:
         """Berths that have every feature named, or None when no feature is asked for."""
