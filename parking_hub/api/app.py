@@ -9,6 +9,7 @@ from aiohttp import web
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.keys import health_key, live_key
+from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, streams_key
 from parking_hub.observe import Health
@@ -33,6 +34,7 @@ def create_app(
     app[health_key] = health
     app[cors_key] = CorsPolicy.of(cors_origins)
     app[streams_key] = Streams(stream_limits or StreamLimits())
+    app[lot_rows_key] = LotRows()
     app.on_response_prepare.append(add_cors_headers)
     app.on_shutdown.append(close_streams)
     setup_routes(app, serve_api=serve_api)

@@ -9,11 +9,10 @@ from aiohttp import web
 from parking_hub.api import params
 from parking_hub.api.errors import ApiError
 from parking_hub.api.keys import current_state
-from parking_hub.api.rendering import LIVE_CACHE, iso, json_response
+from parking_hub.api.rendering import LIVE_CACHE, iso, json_response, now_iso
 from parking_hub.api.schemas import LotPath, LotsParams
 from parking_hub.query.area import lots_in_box
 from parking_hub.query.availability import Availability
-from parking_hub.query.live import now_ms
 from parking_hub.query.ranges import IntArray
 from parking_hub.registry import FEATURES
 
@@ -84,7 +83,7 @@ async def lots(request: web.Request) -> web.Response:
         record = state.index.lots[i]
         item |= {"name": record.name, "kind": record.kind, "lat": record.lat, "lon": record.lon}
     more = len(found) > p.limit
-    body = {"as_of": iso(now_ms()), "lots": items, "next_after": items[-1]["lot_id"] if more else None}
+    body = {"as_of": now_iso(), "lots": items, "next_after": items[-1]["lot_id"] if more else None}
     return json_response(request, body, cache=LIVE_CACHE)
 
 
@@ -100,6 +99,6 @@ async def summary(request: web.Request) -> web.Response:
         "events_applied": int(state.applied.sum()),
         "events_rejected": int(state.rejected.sum()) + state.rejected_unattributed,
         "last_event_at": iso(int(state.updated_ms.max(initial=0))),
-        "as_of": iso(now_ms()),
+        "as_of": now_iso(),
     }
     return json_response(request, body, cache=LIVE_CACHE)

@@ -55,14 +55,33 @@ class Availability:
         self.epoch = secrets.token_hex(4)  # names this mirror in stream event ids
         self.version = 0  # bumped whenever some lot's counts change
         self.changed_in = np.zeros(n, dtype=np.int64)  # per lot: the version of its last change
+        self.recounts = 0
+        self.recounted_in = np.zeros(n, dtype=np.int64)  # per lot: the last recount that read it
 
     # -- reading Redis -------------------------------------------------------------------------
 
+    def _positions(self, lot_ids: Iterable[str]) -> IntArray:
+        known = [self.index.position[lot] for lot in lot_ids if lot in self.index.position]
+        return np.unique(np.array(known, dtype=np.int64))
+
+    async def verify(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
+        """Re-read just those of the lots named whose event counter or gateway status in Redis differs
+        from the mirror's: a cheap check that no pub/sub notice was lost. Every write of a report
+        also counts the event in the lot's meta hash, in the same script, so a changed lot shows."""
+        positions = self._positions(lot_ids)
+        pipe = redis.pipeline(transaction=False)
+        for i in positions.tolist():
+            pipe.hmget(keys.meta(self.index.lots[i].id), ["applied", "rejected", "status"])
+        meta = np.array([[int(v or 0) for v in reply] for reply in await pipe.execute()], dtype=np.int64)
+        if len(meta) == 0:
+            return positions
+        self.rejected[positions] = meta[:, 1]
+        moved = (meta[:, 0] != self.applied[positions]) | (meta[:, 2] != self.status_rank[positions])
+        return await self.refresh(redis, [self.index.lots[i].id for i in positions[moved].tolist()], now_ms)
+
     async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
         """Re-read the lots named and recount them; returns the positions whose counts changed."""
-        positions = np.unique(
-            np.array([self.index.position[lot] for lot in lot_ids if lot in self.index.position], np.int64)
-        )
+        positions = self._positions(lot_ids)
         pipe = redis.pipeline(transaction=False)
         for i in positions.tolist():
             lot = self.index.lots[i].id
@@ -93,6 +112,8 @@ class Availability:
         if len(positions) == 0:
             return positions
         idx = self.index
+        self.recounts += 1
+        self.recounted_in[positions] = self.recounts
         berths, which = idx.berths_of(positions)
         sizes = idx.capacity[positions]
         firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays

@@ -30,22 +30,25 @@ def unit_vector(lat: float, lon: float) -> FloatArray:
     return np.array([math.cos(phi) * math.cos(lmb), math.cos(phi) * math.sin(lmb), math.sin(phi)])
 
 
-def distances_m(origin: FloatArray, points: FloatArray) -> FloatArray:
-    """Great-circle distances from one unit vector to (n, 3) unit vectors."""
+_SUM_XYZ = np.ones(3)
+
+
+def chords_squared(origin: FloatArray, points: FloatArray) -> FloatArray:
+    """Squared chord lengths from a unit vector (or one per point) to (n, 3) unit vectors."""
     diff = points - origin
-    half_chord = np.sqrt(np.einsum("ij,ij->i", diff, diff)) * 0.5
-    result: FloatArray = (2 * EARTH_RADIUS_M) * np.arcsin(np.minimum(half_chord, 1.0))
+    np.square(diff, out=diff)
+    result: FloatArray = diff @ _SUM_XYZ
     return result
 
 
-def haversine_m(lat: float, lon: float, lats: FloatArray, lons: FloatArray) -> FloatArray:
-    """The textbook formula, for checks and for callers without unit vectors."""
-    phi1, phi2 = math.radians(lat), np.radians(lats)
-    dphi = phi2 - phi1
-    dlmb = np.radians(lons) - math.radians(lon)
-    a = np.sin(dphi / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    result: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+def chord_squared_to_m(chord_squared: FloatArray) -> FloatArray:
+    result: FloatArray = (2 * EARTH_RADIUS_M) * np.arcsin(np.minimum(np.sqrt(chord_squared) * 0.5, 1.0))
     return result
+
+
+def distances_m(origin: FloatArray, points: FloatArray) -> FloatArray:
+    """Great-circle distances from a unit vector (or one per point) to (n, 3) unit vectors."""
+    return chord_squared_to_m(chords_squared(origin, points))
 
 
 def lon_half_width_deg(lat: float, radius_m: float) -> float | None:

@@ -17,13 +17,24 @@ from typing import TypeVar
 import numpy as np
 
 from parking_hub.query.availability import Availability
-from parking_hub.query.geo import EARTH_RADIUS_M, FloatArray, distances_m, unit_vector
+from parking_hub.query.geo import (
+    EARTH_RADIUS_M,
+    FloatArray,
+    chord_squared_to_m,
+    chords_squared,
+    distances_m,
+    unit_vector,
+)
 from parking_hub.query.grid import Grid
 from parking_hub.query.index import BoolArray
 from parking_hub.query.ranges import IntArray
 
-FIRST_REACH_M = 250.0
+MIN_REACH_M = 100.0
 GROWTH = 4.0
+# A first reach expected to hold this many times `limit` lots, judged by the density of the
+# query's own grid cell, so most searches end after one pass and few read far more than they need.
+FIRST_REACH_MARGIN = 3.0
+SORT_ALL_BELOW = 256  # up to this many candidates one sort is cheaper than a partition first
 
 Hit = TypeVar("Hit")
 
@@ -68,7 +79,7 @@ def nearest_berths(state: Availability, query: NearestQuery) -> list[BerthHit]:
 def _widening(search: Search[Hit], state: Availability, query: NearestQuery) -> list[Hit]:
     """The answers within radius_m. A search within a smaller reach that already finds `limit`
     answers has found the nearest ones: everything it did not read lies farther than its reach."""
-    reach = min(FIRST_REACH_M, query.radius_m)
+    reach = _first_reach(state, query)
     while True:
         hits = search(state, query, reach)
         if len(hits) >= query.limit or reach >= query.radius_m:
@@ -76,48 +87,51 @@ def _widening(search: Search[Hit], state: Availability, query: NearestQuery) -> 
         reach = min(reach * GROWTH, query.radius_m)
 
 
+def _first_reach(state: Availability, query: NearestQuery) -> float:
+    count, area = state.index.grid.cell_count_and_area(query.lat, query.lon)
+    if count == 0:
+        reach = math.sqrt(area)
+    else:
+        reach = math.sqrt(FIRST_REACH_MARGIN * query.limit * area / (math.pi * count))
+    return min(max(reach, MIN_REACH_M), query.radius_m)
+
+
 def _chord_squared(distance_m: float) -> float:
     return (2 * math.sin(min(distance_m / (2 * EARTH_RADIUS_M), math.pi / 2))) ** 2
 
 
-def _to_metres(chord_squared: FloatArray) -> FloatArray:
-    metres: FloatArray = (2 * EARTH_RADIUS_M) * np.arcsin(np.minimum(np.sqrt(chord_squared) * 0.5, 1.0))
-    return metres
-
-
 def _nearest_first(key: FloatArray, limit: int, *tie_breaks: IntArray) -> IntArray:
     """Indexes of the `limit` smallest keys, smallest first, ties in tie_breaks order."""
-    if len(key) > limit:
+    if len(key) > max(limit, SORT_ALL_BELOW):
         # Keep every candidate as near as the limit-th one, so ties at the cut are decided by id.
         near = np.flatnonzero(key <= np.partition(key, limit - 1)[limit - 1])
         order = np.lexsort((*[t[near] for t in reversed(tie_breaks)], key[near]))
         result: IntArray = near[order[:limit]]
         return result
-    return np.lexsort((*reversed(tie_breaks), key))
+    return np.lexsort((*reversed(tie_breaks), key))[:limit]
 
 
 def _candidates(
     state: Availability, query: NearestQuery, reach_m: float, min_free: int
 ) -> tuple[IntArray, FloatArray]:
-    """Lots in the grid cells within reach that have room and are of the kind asked, with their
-    squared chord to the query point."""
+    """Lots within reach that have room and are of the kind asked, with their squared chord."""
     idx = state.index
     runs = idx.grid.near(query.lat, query.lon, reach_m)
     lots = Grid.take(idx.grid.order, runs)
-    diff = Grid.take(idx.xyz_by_cell, runs) - unit_vector(query.lat, query.lon)
-    chord2 = np.einsum("ij,ij->i", diff, diff)
-    keep: BoolArray = state.free_counts(query.features)[lots] >= min_free
+    chord2 = chords_squared(unit_vector(query.lat, query.lon), Grid.take(idx.xyz_by_cell, runs))
+    keep: BoolArray = (chord2 <= _chord_squared(reach_m)) & (
+        state.free_counts(query.features)[lots] >= min_free
+    )
     if query.kind is not None:
         keep &= idx.on_street[lots] == (query.kind == "on_street")
-    return lots[keep], chord2[keep]
+    kept = np.flatnonzero(keep)
+    return lots[kept], chord2[kept]
 
 
 def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
     lots, chord2 = _candidates(state, query, reach_m, query.min_free)
-    inside = np.flatnonzero(chord2 <= _chord_squared(reach_m))
-    lots, chord2 = lots[inside], chord2[inside]
     picked = _nearest_first(chord2, query.limit, lots)
-    metres = _to_metres(chord2[picked]).tolist()
+    metres = chord_squared_to_m(chord2[picked]).tolist()
     return [LotHit(p, d) for p, d in zip(lots[picked].tolist(), metres, strict=True) if d <= reach_m]
 
 
@@ -126,7 +140,7 @@ def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> 
     distance d has no bay nearer than d - extent nor farther than d + extent."""
     idx, bays = state.index, state.index.bays
     lots, chord2 = _candidates(state, query, reach_m + idx.max_extent_m, 1)
-    lot_distance = _to_metres(chord2)
+    lot_distance = chord_squared_to_m(chord2)
     extent = bays.extent_m[lots]
     nearest_bay = np.maximum(lot_distance - extent, 0.0)
     in_reach = nearest_bay <= reach_m

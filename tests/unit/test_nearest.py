@@ -10,7 +10,7 @@ import pytest
 
 from parking_hub.query.area import Box, lots_in_box
 from parking_hub.query.availability import Availability
-from parking_hub.query.geo import EARTH_RADIUS_M, distances_m, haversine_m, unit_vector, unit_vectors
+from parking_hub.query.geo import EARTH_RADIUS_M, distances_m, unit_vector, unit_vectors
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
 from parking_hub.registry import MAX_LAT, Lot
@@ -23,6 +23,17 @@ CITIES = [
     (4, (84.9, 10.0), 0.05),  # high latitude
     (5, (85.0, -179.97), 0.08),  # both, and clamped at the map's edge
 ]
+
+
+def haversine_m(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """The textbook formula, written here apart from the code under test."""
+    phi1, phi2 = math.radians(lat), np.radians(lats)
+    a = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * np.cos(phi2) * np.sin((np.radians(lons) - math.radians(lon)) / 2) ** 2
+    )
+    result: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return result
 
 
 def wrap(lon: float) -> float:
