@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from parking_hub.query.geo import (
     EARTH_RADIUS_M,
     FloatArray,
     chord_squared_to_m,
+    chord_squared_to_metres,
     chords_squared,
     distances_m,
     unit_vector,
@@ -50,8 +51,7 @@ class NearestQuery:
     kind: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LotHit:
+class LotHit(NamedTuple):  # a tuple: made several times per request, and quicker to make
     position: int
     distance_m: float
 
@@ -131,8 +131,11 @@ def _candidates(
 def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
     lots, chord2 = _candidates(state, query, reach_m, query.min_free)
     picked = _nearest_first(chord2, query.limit, lots)
-    metres = chord_squared_to_m(chord2[picked]).tolist()
-    return [LotHit(p, d) for p, d in zip(lots[picked].tolist(), metres, strict=True) if d <= reach_m]
+    hits = (
+        LotHit(p, chord_squared_to_metres(c))
+        for p, c in zip(lots[picked].tolist(), chord2[picked].tolist(), strict=True)
+    )
+    return [hit for hit in hits if hit.distance_m <= reach_m]
 
 
 def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> list[BerthHit]:
