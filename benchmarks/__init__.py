@@ -1,1 +1,1 @@
-"""Load and throughput benchmarks, run as `python -m benchmarks.<name>`; see README.md."""
+"""Benchmarks: `python -m benchmarks.NAME`; each prints one JSON line of figures."""

@@ -76,9 +76,12 @@ def managed_process(
 
 
 @contextmanager
-def redis_server(workdir: Path, *, appendonly: bool = False, prefer_path: bool = True) -> Iterator[str]:
-    """Yields the server's URL."""
-    port = free_port()
+def redis_server(
+    workdir: Path, *, appendonly: bool = False, prefer_path: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Yields the server's URL. With `appendonly`, a server started again on the same workdir and
+    port comes back with its data."""
+    port = port or free_port()
     args = [
         redis_binary(prefer_path=prefer_path),
         "--port",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.keys import health_key, live_key
+from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, streams_key
@@ -21,6 +23,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 def create_app(
     live: LiveCity,
     health: Health,
+    metrics: CollectorRegistry,
     *,
     serve_api: bool = True,
     cors_origins: Sequence[str] = ("*",),
@@ -32,6 +35,7 @@ def create_app(
     )
     app[live_key] = live
     app[health_key] = health
+    app[metrics_key] = metrics
     app[cors_key] = CorsPolicy.of(cors_origins)
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()

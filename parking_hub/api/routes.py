@@ -6,6 +6,7 @@ from aiohttp import web
 
 from parking_hub.api.docs_page import docs, docs_key, render
 from parking_hub.api.lots import lot, lots, summary
+from parking_hub.api.metrics import metrics
 from parking_hub.api.nearest import nearest
 from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
 from parking_hub.api.probes import healthz, readyz
@@ -33,6 +34,13 @@ NOT_LOADED = {503: Answer("the lot index is not loaded yet; retry in a few secon
 NOT_MODIFIED = {304: Answer("unchanged since the ETag sent in If-None-Match")}
 
 PROBES = (
+    Endpoint(
+        "/metrics",
+        metrics,
+        "Prometheus metrics of this process",
+        "operations",
+        {200: Answer("text exposition format, version 0.0.4", media_type="text/plain")},
+    ),
     Endpoint(
         "/healthz",
         healthz,

@@ -19,6 +19,7 @@ from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient
 
 NEVER = np.iinfo(np.int64).max
+META_FIELDS = ("applied", "rejected", "status", "token")  # read from each lot's meta hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class Availability:
         self.applied = np.zeros(n, dtype=np.int64)
         self.rejected = np.zeros(n, dtype=np.int64)
         self.rejected_unattributed = 0
+        self.tokens: list[bytes | None] = [None] * n  # per lot: its write token as last read
         self.updated_ms = np.zeros(n, dtype=np.int64)
         self.known_n = np.zeros(n, dtype=np.int64)
         # Per lot, free berths having each feature combination a query can ask for.
@@ -65,18 +67,23 @@ class Availability:
         return np.unique(np.array(known, dtype=np.int64))
 
     async def verify(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
-        """Re-read just those of the lots named whose event counter or gateway status in Redis differs
-        from the mirror's: a cheap check that no pub/sub notice was lost. Every write of a report
-        also counts the event in the lot's meta hash, in the same script, so a changed lot shows."""
+        """Re-read just those of the lots named whose meta hash in Redis differs from what the mirror
+        last read (event counter, gateway status, write token): a cheap check that no pub/sub notice
+        was lost. Ingest sets a fresh token and counts the events in the same script that writes a
+        lot's reports, so a lot whose reports moved shows here."""
         positions = self._positions(lot_ids)
         pipe = redis.pipeline(transaction=False)
         for i in positions.tolist():
-            pipe.hmget(keys.meta(self.index.lots[i].id), ["applied", "rejected", "status"])
-        meta = np.array([[int(v or 0) for v in reply] for reply in await pipe.execute()], dtype=np.int64)
-        if len(meta) == 0:
+            pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
+        replies = await pipe.execute()
+        if not replies:
             return positions
+        # The token is the writer's business: compared as the bytes it is, never parsed.
+        tokens = [reply[3] for reply in replies]
+        meta = np.array([[int(v or 0) for v in reply[:3]] for reply in replies], dtype=np.int64)
         self.rejected[positions] = meta[:, 1]
         moved = (meta[:, 0] != self.applied[positions]) | (meta[:, 2] != self.status_rank[positions])
+        moved |= np.array([t != self.tokens[i] for t, i in zip(tokens, positions.tolist(), strict=True)])
         return await self.refresh(redis, [self.index.lots[i].id for i in positions[moved].tolist()], now_ms)
 
     async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
@@ -86,7 +93,7 @@ class Availability:
         for i in positions.tolist():
             lot = self.index.lots[i].id
             pipe.get(keys.reports(lot))
-            pipe.hmget(keys.meta(lot), ["applied", "rejected", "status"])
+            pipe.hmget(keys.meta(lot), META_FIELDS)
         pipe.get(keys.REJECTED_UNATTRIBUTED)
         replies = await pipe.execute()
         for k, i in enumerate(positions.tolist()):
@@ -99,7 +106,8 @@ class Availability:
         raw = np.frombuffer(reports or b"", dtype=">i8")[: span.stop - span.start]
         self.ranks[span.start : span.start + len(raw)] = raw
         self.ranks[span.start + len(raw) : span.stop] = 0
-        self.applied[i], self.rejected[i], self.status_rank[i] = (int(v or 0) for v in meta)
+        self.applied[i], self.rejected[i], self.status_rank[i] = (int(v or 0) for v in meta[:3])
+        self.tokens[i] = meta[3]
 
     # -- counting ------------------------------------------------------------------------------
 

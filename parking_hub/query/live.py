@@ -18,6 +18,7 @@ from parking_hub.query.index import CityIndex
 from parking_hub.query.ranges import IntArray
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
+from parking_hub.store.layout import Layout
 from parking_hub.store.lots import load_lots
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,11 @@ class LiveCity:
         self._health = health
         self._track = track_availability
         self.capacity: dict[str, int] = {}
+        self.layout = Layout.build({})
         self.state: Availability | None = None
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
-
-    def capacity_of(self, lot: str) -> int | None:
-        return self.capacity.get(lot)
 
     async def run(self) -> None:
         attempt = 0
@@ -71,6 +70,7 @@ class LiveCity:
         """Read the registry and, when tracking, every lot's state."""
         lots = await load_lots(self._redis)
         self.capacity = {lot.id: lot.capacity for lot in lots}
+        self.layout = Layout.build(self.capacity)
         if self._track:
             state = Availability(CityIndex.build(lots))
             await state.refresh(self._redis, self.capacity, now_ms())

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
+from prometheus_client import CollectorRegistry
 
 from parking_hub.api.app import create_app
 from parking_hub.observe import Health
@@ -18,7 +19,7 @@ def app(*, serve_api: bool) -> web.Application:
     health = Health(redis_ok=True, index_loaded=False)
     # A mirror that never connects: these tests need the routes, not the city.
     live = LiveCity(cast(Any, None), health, track_availability=serve_api)
-    return create_app(live, health, serve_api=serve_api)
+    return create_app(live, health, CollectorRegistry(), serve_api=serve_api)
 
 
 async def described(application: web.Application) -> tuple[set[tuple[str, str]], dict[str, Any]]:
@@ -59,12 +60,12 @@ async def test_a_route_added_without_a_description_is_caught() -> None:
     """The check above is not vacuous: a route registered behind the table's back shows up."""
     application = app(serve_api=True)
 
-    async def metrics(request: web.Request) -> web.Response:
+    async def debug(request: web.Request) -> web.Response:
         return web.Response(text="")
 
-    application.router.add_get("/metrics", metrics)
+    application.router.add_get("/debug", debug)
     operations, _ = await described(application)
-    assert routed(application) - operations == {("GET", "/metrics")}
+    assert routed(application) - operations == {("GET", "/debug")}
 
 
 async def test_v1_answers_503_until_the_index_is_loaded() -> None:

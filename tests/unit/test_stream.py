@@ -12,6 +12,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
 
 from parking_hub.api.app import create_app
 from parking_hub.api.schemas import LotCounts
@@ -54,7 +55,7 @@ async def served(n: int = 3, **limits: Any) -> AsyncIterator[tuple[TestClient[An
     mirror = Mirror(live, live.state)
     for lot in range(n):
         mirror.report(lot, 0, 0)
-    app = create_app(live, health, stream_limits=StreamLimits(**limits))
+    app = create_app(live, health, CollectorRegistry(), stream_limits=StreamLimits(**limits))
     async with TestClient(TestServer(app)) as client:
         yield client, mirror
 
