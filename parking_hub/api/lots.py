@@ -19,23 +19,23 @@ from parking_hub.registry import FEATURES
 
 def lot_counts(state: Availability, positions: IntArray) -> list[dict[str, Any]]:
     """Lots' live counts: /v1/lots items without their place, and the data of stream events."""
-    free = state.free_n[()][positions].tolist()
-    known = state.known_n[positions].tolist()
-    capacity = state.index.capacity[positions].tolist()
     online = state.online_mask(positions).tolist()
     updated = state.updated_ms[positions].tolist()
-    return [
-        {
-            "lot_id": state.index.lots[i].id,
-            "free": free[k],
-            "occupied": known[k] - free[k],
-            "unknown": capacity[k] - known[k],
-            "capacity": capacity[k],
-            "online": online[k],
-            "updated_at": iso(updated[k]),
-        }
-        for k, i in enumerate(positions.tolist())
-    ]
+    rows = []
+    for k, i in enumerate(positions.tolist()):
+        counts = state.lot_counts(i)
+        rows.append(
+            {
+                "lot_id": state.index.lots[i].id,
+                "free": counts.free,
+                "occupied": counts.occupied,
+                "unknown": counts.unknown,
+                "capacity": state.index.lots[i].capacity,
+                "online": online[k],
+                "updated_at": iso(updated[k]),
+            }
+        )
+    return rows
 
 
 async def lot(request: web.Request) -> web.Response:

@@ -40,13 +40,13 @@ class LotRows:
     @staticmethod
     def _halves(state: Availability, i: int, features: tuple[str, ...]) -> tuple[bytes, bytes]:
         lot = state.index.lots[i]
-        known, capacity = int(state.known_n[i]), lot.capacity
+        whole_lot = state.lot_counts(i)
         place = {"lot_id": lot.id, "name": lot.name, "kind": lot.kind, "lat": lot.lat, "lon": lot.lon}
         counts = {
             "free": int(state.free_counts(features)[i]),
-            "occupied": known - int(state.free_n[()][i]),
-            "unknown": capacity - known,
-            "capacity": capacity,
+            "occupied": whole_lot.occupied,
+            "unknown": whole_lot.unknown,
+            "capacity": lot.capacity,
             "free_berths": state.free_berths(i, features, FREE_BERTHS_SHOWN),
             "updated_at": iso(int(state.updated_ms[i])),
         }

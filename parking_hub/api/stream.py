@@ -137,7 +137,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if len(moved):
                 await writer.send(_events(state, moved))
                 await asyncio.sleep(streams.limits.min_interval_s)
-            elif state.version == seen and not await live.changes.wait(streams.limits.keepalive_s):
+            elif not await live.changes.wait(streams.limits.keepalive_s):
                 await writer.send(b": keep-alive\n\n")
     except _CutOff:
         log.info("stream client %s cut off: it fell behind", request.remote)

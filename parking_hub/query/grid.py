@@ -1,9 +1,9 @@
 """A fixed grid of cells over longitude and latitude: which points may lie near a place or in a box.
 
 Points are sorted by cell key (row * columns + column), so a row's run of cells is one contiguous
-run of the sorted points, found with two binary searches. A query costs a few numpy calls for all
-its rows at once, whatever the number of points in the city; callers that keep their own arrays
-in grid order (`order`) read a run as a slice, without gathering.
+run of the sorted points, found with two binary searches: a query costs two searches per grid row
+it spans, whatever the number of points in the city. Callers that keep their own arrays in grid
+order (`order`) read a run as a slice, without gathering.
 """
 
 from __future__ import annotations

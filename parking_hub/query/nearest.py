@@ -1,8 +1,9 @@
 """Nearest lots with room, and nearest free berths: grid candidates, then exact great-circle distances.
 
-Only lots in grid cells near the point are read, and the search widens from a small circle only
-while it has found fewer than `limit` answers: in a dense centre the answer lies a few hundred metres
-away, and a sparse suburb has few lots to read at any radius. Candidates are ranked by squared chord
+Only lots in grid cells near the point are read. The search starts from a circle sized by the
+density of lots around the point and widens only while it has found fewer than `limit` answers:
+in a dense centre the answer lies a few hundred metres away, and a sparse suburb has few lots to
+read at any radius. Candidates are ranked by squared chord
 length, which orders them exactly as great-circle distance does (see geo.py); ties go by lot id
 (lots are in id order, so by position) and berth number.
 """
