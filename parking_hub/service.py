@@ -55,7 +55,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     metrics = Metrics(health)
     async with connect(settings.redis) as redis:
         live = LiveCity(redis, health, track_availability=api)
-        app = create_app(live, health, metrics.registry, serve_api=api)
+        app = create_app(live, health, metrics.registry, serve_api=api, cors_origins=settings.cors_origins)
         runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:

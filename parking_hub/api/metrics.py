@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+metrics_key = web.AppKey("metrics", CollectorRegistry)
 
-def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def metrics(request: web.Request) -> web.Response:
-        response = web.Response(body=generate_latest(registry))
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-        return response
 
-    return metrics
+async def metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest(request.app[metrics_key]))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
