@@ -116,9 +116,9 @@ def redis_server(
 
 
 @contextmanager
-def mqtt_broker(workdir: Path, *, prefer_path: bool = True) -> Iterator[str]:
+def mqtt_broker(workdir: Path, *, prefer_path: bool = True, port: int | None = None) -> Iterator[str]:
     """Yields the broker's URL."""
-    port = free_port()
+    port = port or free_port()
     mosquitto = prefer_path and (
         shutil.which("mosquitto")
         or next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None)

@@ -24,6 +24,7 @@ from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import raise_if_cancelling
 from parking_hub.store.layout import Layout
+from parking_hub.tasks import until_first_error
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,13 @@ class _Connection:
         self._errors: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(MAX_ERROR_BACKLOG)
 
     async def run(self) -> None:
+        loops = {
+            "ingest.receive": self._receive(),
+            "ingest.write": self._write(),
+            "ingest.errors": self._publish_errors(),
+        }
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(), name="ingest.receive")
-                tg.create_task(self._write(), name="ingest.write")
-                tg.create_task(self._publish_errors(), name="ingest.errors")
+            await until_first_error(loops, (aiomqtt.MqttError,))
         finally:
             self._deps.health.ingest_oldest_unwritten = None
 

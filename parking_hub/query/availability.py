@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from redis.asyncio import Redis
 
 from parking_hub.query.index import FEATURE_COMBOS, BoolArray, CityIndex
 from parking_hub.query.ranges import IntArray
@@ -89,7 +90,9 @@ class Availability:
     async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
         """Re-read the lots named and recount them; returns the positions whose counts changed."""
         positions = self._positions(lot_ids)
-        pipe = redis.pipeline(transaction=False)
+        # One transaction: an ingest write landing between a lot's two reads would pair old reports
+        # with the new counter and token, and the lost-notice check would then never see a difference.
+        pipe = redis.pipeline(transaction=isinstance(redis, Redis))
         for i in positions.tolist():
             lot = self.index.lots[i].id
             pipe.get(keys.reports(lot))

@@ -20,6 +20,7 @@ from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import load_lots
+from parking_hub.tasks import until_first_error
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,16 @@ class LiveCity:
                     await self._reload()
                     attempt = 0
                     self._health.redis_ok = True
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._listen(pubsub), name="live.listen")
-                        if self._track:
-                            tg.create_task(self._refresh_loop(), name="live.refresh")
-                            tg.create_task(self._tick_loop(), name="live.tick")
-            except* (RedisError, OSError) as group:
-                raise_if_cancelling(group)
+                    loops = {"live.listen": self._listen(pubsub)}
+                    if self._track:
+                        loops |= {"live.refresh": self._refresh_loop(), "live.tick": self._tick_loop()}
+                    await until_first_error(loops, (RedisError, OSError))
+            except (RedisError, OSError) as exc:
+                raise_if_cancelling(exc)
                 self._health.redis_ok = False
                 delay = full_jitter(attempt)
                 attempt += 1
-                log.warning("redis unavailable (%s); retrying in %.1f s", group.exceptions[0], delay)
+                log.warning("redis unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
 
     async def _reload(self) -> None:

@@ -4,6 +4,7 @@ metrics, and no loss when the hub is killed mid-stream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from parking_hub.config import parse_mqtt_url
-from parking_hub.embedded import free_port
+from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
 from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, now_ms, publish
@@ -260,3 +261,64 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
             hub.send_signal(signal.SIGTERM)
             await hub.wait()
         await redis.aclose()
+
+
+async def test_a_redis_outage_delays_events_but_loses_none(mqtt_url: str, tmp_path: Path) -> None:
+    """Redis stops mid-stream: the hub turns unready, retries, and applies everything once it is back."""
+    lot_id = unique("outage")
+    registry = write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 100)])
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server(workdir, appendonly=True, port=port))
+        assert load(redis_url, registry).returncode == 0
+        async with running_hub(redis_url, mqtt_url) as hub:
+            topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+            t = now_ms()
+            await publish(
+                mqtt_url, [(topic, {"berth": list(range(50)), "occupied": [1] * 50, "ts": [t] * 50})]
+            )
+            await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 50)
+
+            stack.close()  # Redis stops (and writes its append-only file)
+            frame = {"berth": list(range(50, 100)), "occupied": [0] * 50, "ts": [t + 1] * 50}
+            await publish(mqtt_url, [(topic, frame)])
+            status, body = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 503)
+            assert status == 503
+            assert "redis is not reachable" in body["reasons"]
+
+            stack.enter_context(redis_server(workdir, appendonly=True, port=port))  # back, same data
+            state = await eventually(
+                lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 100, within=30
+            )
+            assert (state["occupied"], state["free"], state["unknown"]) == (50, 50, 0)
+            status, _ = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200)
+            assert status == 200
+
+
+async def test_the_hub_reconnects_after_the_broker_restarts(redis_url: str, tmp_path: Path) -> None:
+    lot_id = unique("brk")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 4)])).returncode
+        == 0
+    )
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        mqtt_url = stack.enter_context(mqtt_broker(tmp_path, port=port))
+        async with running_hub(redis_url, mqtt_url) as hub:
+            topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+            t = now_ms()
+            await publish(mqtt_url, [(topic, {"berth": [0], "occupied": [1], "ts": [t]})])
+            await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 1)
+
+            stack.close()  # the broker goes away
+            status, body = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 503)
+            assert "mqtt broker is not connected" in body["reasons"]
+
+            stack.enter_context(mqtt_broker(tmp_path, port=port))
+            status, _ = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200, within=30)
+            assert status == 200
+            await publish(mqtt_url, [(topic, {"berth": [1], "occupied": [1], "ts": [t + 1]})])
+            state = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 2)
+            assert state["occupied"] == 2
