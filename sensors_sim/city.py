@@ -12,6 +12,7 @@ arguments give byte-identical output.
 """
 
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class CitySpec:
     lots: int = SEED_LOTS
     berths: int = SEED_BERTHS
     seed: int = DEFAULT_SEED
+    prefix: str = "qd"  # lot ids are `{prefix}-0001` ...
 
     def __post_init__(self) -> None:
         if not 1 <= self.lots <= MAX_LOTS:
@@ -123,6 +125,12 @@ def allocate(total: int, weights: FloatArray, low: int, high: int) -> IntArray:
     by_fraction = np.argsort(parts - ideal, kind="stable")  # largest fractional part first
     parts[by_fraction[:short]] += 1
     return parts + low
+
+
+def deveui_base(prefix: str) -> int:
+    """Cities with different lot id prefixes get different DevEUIs (the seed city's are the base)."""
+    offset = (zlib.crc32(prefix.encode()) ^ zlib.crc32(b"qd")) & 0xFFFFF
+    return DEVEUI_BASE + (offset << 28)  # 2**28 devices per city, within the same locally administered range
 
 
 def hex_euis(first: int, count: int) -> list[str]:
@@ -247,7 +255,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
     coords, first_bay = _bay_coordinates(lots, rng)
     device_counts = np.where(lots.has_devices, lots.capacity, 0)
     device_starts = np.cumsum(device_counts) - device_counts
-    euis = hex_euis(DEVEUI_BASE + 1, int(device_counts.sum()))
+    euis = hex_euis(deveui_base(spec.prefix) + 1, int(device_counts.sum()))
     # Distance sensors need a threshold: roughly the ceiling height less a car's, per device.
     thresholds = rng.integers(120, 201, len(euis)) * 10
 
@@ -268,7 +276,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
     features: list[dict[str, Any]] = []
     for i, (cap, kerb, lon, lat, operator, codec, n_ev, n_accessible, name) in enumerate(rows):
         props: dict[str, Any] = {
-            "id": f"qd-{i + 1:0{id_width}d}",
+            "id": f"{spec.prefix}-{i + 1:0{id_width}d}",
             "name": name,
             "operator": f"op-{operator + 1:0{op_width}d}",
             "kind": "on_street" if kerb else "off_street",

@@ -1,0 +1,13 @@
+"""LoRaWAN network servers as input: envelope parsing, vendor payloads, the registry's devices.
+
+Pure functions, no I/O. The ingest loop calls `decode_uplink` for every message on `SUBSCRIPTIONS`.
+"""
+
+from parking_hub.ingest.lorawan.decode import decode_uplink
+from parking_hub.ingest.lorawan.devices import DeviceEntry, DeviceIndex
+from parking_hub.ingest.lorawan.envelopes import parse_topic
+
+# The Things Stack v3 (with or without a tenant in the application id) and ChirpStack v4 uplinks.
+SUBSCRIPTIONS = ("v3/+/devices/+/up", "application/+/device/+/event/up")
+
+__all__ = ["SUBSCRIPTIONS", "DeviceEntry", "DeviceIndex", "decode_uplink", "parse_topic"]

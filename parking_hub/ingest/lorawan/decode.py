@@ -1,0 +1,69 @@
+"""One LoRaWAN uplink from a network server's MQTT integration to the hub's berth report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parking_hub.ingest.formats import MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MAX_TS_MS, Decoded, Rejection
+from parking_hub.ingest.lorawan.devices import DeviceIndex
+from parking_hub.ingest.lorawan.envelopes import EnvelopeError, LnsTopic, parse_topic, parse_uplink
+from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
+
+
+class _Rejected(ValueError):
+    def __init__(self, lot: str | None, code: str, message: str) -> None:
+        super().__init__(message)
+        self.lot = lot
+        self.code = code
+
+
+def decode_uplink(topic: str, payload: bytes, devices: DeviceIndex, now_ms: int) -> Decoded:
+    """The berth report an uplink carries; never raises for bad input, everything wrong is a Rejection.
+
+    The observation time is the network's receive time (`received_at` / `time`), else `now_ms`.
+    A well-formed uplink that carries no occupancy (device info, debug) gives an empty Decoded.
+    """
+    where = parse_topic(topic)
+    if where is None:
+        return Decoded(None, rejections=[Rejection("unknown_topic", "the hub does not read this topic")])
+    try:
+        return _decode(where, payload, devices, now_ms)
+    except _Rejected as exc:
+        return Decoded(exc.lot, rejections=[Rejection(exc.code, str(exc))])
+
+
+def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) -> Decoded:
+    by_topic = devices.find((where.device,))
+    topic_lot = by_topic[1].lot if by_topic else None  # names the lot in envelope errors
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        size = f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
+        raise _Rejected(topic_lot, "payload_too_large", size)
+    try:
+        uplink = parse_uplink(where, payload)
+    except EnvelopeError as exc:
+        raise _Rejected(topic_lot, exc.code, str(exc)) from None
+    found = devices.find(uplink.device_keys)
+    if found is None:
+        names = " or ".join(repr(key) for key in uplink.device_keys)
+        raise _Rejected(None, "unknown_device", f"device {names} is not in the registry")
+    key, device = found
+    ts = now_ms if uplink.time_ms is None else uplink.time_ms
+    if not 0 < ts <= MAX_TS_MS:
+        raise _Rejected(device.lot, "invalid_ts", f"device {key!r}: receive time {ts} ms is not usable")
+    if ts > now_ms + MAX_FUTURE_MS:
+        ahead = f"device {key!r}: received {ts - now_ms} ms in the future"
+        raise _Rejected(device.lot, "ts_in_future", ahead)
+    decoder = DECODERS.get(device.codec or "")
+    if decoder is None:
+        raise _Rejected(device.lot, "unknown_codec", f"device {key!r} has no known codec in the registry")
+    try:
+        occupied = decoder(uplink.f_port, uplink.payload, device.threshold_mm)
+    except PayloadError as exc:
+        raise _Rejected(device.lot, exc.code, f"device {key!r} ({device.codec}): {exc}") from None
+    if occupied is None:
+        return Decoded(device.lot)
+    return Decoded(
+        device.lot,
+        np.array([device.berth], dtype=np.int64),
+        np.array([ts * 2 + int(occupied)], dtype=np.int64),
+    )

@@ -1,0 +1,188 @@
+"""Vendor payload decoders: the occupancy a parking sensor's uplink carries (refs: sensor-formats.md).
+
+Each decoder takes the LoRaWAN port, the frame payload and the device's distance threshold, and
+returns True (occupied), False (free), or None for a well-formed message that carries no occupancy
+(device information, debug and service frames). Status, heartbeat and startup messages all carry
+the occupancy. Anything else raises PayloadError with the rejection code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+Decoder = Callable[[int | None, bytes, int | None], bool | None]
+
+
+class PayloadError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _unknown_port(port: int | None) -> PayloadError:
+    return PayloadError("unknown_port", f"port {port} is not one this sensor sends" if port else "no f_port")
+
+
+def _undecodable(why: str) -> PayloadError:
+    return PayloadError("undecodable_payload", why)
+
+
+def _length(data: bytes, allowed: range, what: str) -> None:
+    if len(data) not in allowed:
+        raise _undecodable(f"{what} is {len(data)} bytes; expected {allowed.start}..{allowed.stop - 1}")
+
+
+def bosch_pls(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """Bosch PLS TPS110: port 1 status, 2 heartbeat (+ temperature), 3 startup (17 bytes), 4-6 info."""
+    if port == 1:
+        _length(data, range(1, 2), "a status")
+        return bool(data[0] & 1)
+    if port == 2:
+        _length(data, range(1, 3), "a heartbeat")
+        return bool(data[0] & 1)
+    if port == 3:
+        _length(data, range(17, 18), "a startup message")
+        return bool(data[16] & 1)
+    if port in (4, 5, 6):  # device information, usage, debug
+        return None
+    raise _unknown_port(port)
+
+
+def _nwave(port: int | None, data: bytes, heartbeat_min: int) -> bool | None:
+    if port in (1, 10):  # status; BLE-tag registration carries the same first byte
+        _length(data, range(1, 2) if port == 1 else range(5, 7), "a status")
+        return bool(data[0] & 1)
+    if port == 2:
+        _length(data, range(heartbeat_min, 256), "a heartbeat")
+        return bool(data[0] & 1)
+    if port == 3:
+        _length(data, range(5, 256), "a startup message")
+        return bool(data[4] & 1)
+    if port == 6:  # debug
+        return None
+    raise _unknown_port(port)
+
+
+def nwave_nps405(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """Nwave NPS405: port 1 status (bit 0; bits 7..1 the previous state's duration), 2, 3, 6, 10."""
+    return _nwave(port, data, heartbeat_min=3)
+
+
+def nwave_nps310(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """Nwave NPS310SM: 1-byte status and heartbeat, 5-byte startup."""
+    if port == 10:
+        raise _unknown_port(port)
+    return _nwave(port, data, heartbeat_min=1)
+
+
+_LIBELIUM_OCCUPANCY = {0: "info", 1: "keep-alive", 2: "daily update", 4: "start 1", 5: "start 2"}
+_LIBELIUM_OTHER = {3: "error", 6: "service", 7: "downlink", 8: "rssi"}
+
+
+def libelium_parking(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """Libelium Smart Parking v2/v3: 11-byte frames; header bit 7 = slot occupied, bits 3..0 = type."""
+    _length(data, range(11, 12), "a frame")
+    frame_type = data[0] & 0x0F
+    if frame_type in _LIBELIUM_OCCUPANCY:
+        return bool(data[0] >> 7)
+    if frame_type in _LIBELIUM_OTHER:
+        return None
+    raise _undecodable(f"frame type {frame_type} is not a Libelium frame type")
+
+
+def _records(data: bytes, sizes: Mapping[tuple[int, int], int]) -> list[tuple[int, int, bytes]]:
+    """(channel, type, value) records up to the first one of unknown type; trailing bytes are ignored."""
+    records = []
+    i = 0
+    while i + 2 <= len(data) and (data[i], data[i + 1]) in sizes:
+        size = sizes[data[i], data[i + 1]]
+        if i + 2 + size > len(data):
+            break
+        records.append((data[i], data[i + 1], data[i + 2 : i + 2 + size]))
+        i += 2 + size
+    if not records:
+        raise _undecodable("no record of a known channel and type")
+    return records
+
+
+_PNI_SIZES = {
+    (0x01, 0x01): 1,  # recalibrate response
+    (0x02, 0x67): 2,  # temperature, 0.1 degC
+    (0x03, 0x02): 2,  # battery, 0.01 V
+    (0x15, 0x66): 1,  # parking status
+    (0x1C, 0x01): 1,  # deactivate response
+    (0x21, 0x00): 1,  # vehicle count
+    (0x37, 0x66): 1,  # keep-alive with status
+    (0x37, 0x00): 1,  # keep-alive with count
+    (0x3F, 0x01): 1,  # reboot response
+}
+
+
+def pni_placepod(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """PNI PlacePod: (channel, type, value) records; `15 66 xx` status, `37 66 xx` keep-alive."""
+    occupied = None
+    for channel, kind, value in _records(data, _PNI_SIZES):
+        if kind == 0x66 and channel in (0x15, 0x37):
+            if value[0] > 1:
+                raise _undecodable(f"parking status {value[0]} is neither 0 nor 1")
+            occupied = bool(value[0])
+    return occupied
+
+
+def tekzipark(port: int | None, data: bytes, _: int | None) -> bool | None:
+    """TEKZIPARK: port 1 = flags (bit 7 occupied; keep-alive and reset flags), temperature, id."""
+    if port == 1:
+        _length(data, range(3, 256), "a status")
+        return bool(data[0] >> 7)
+    if port == 2:  # magnetometer debug
+        return None
+    raise _unknown_port(port)
+
+
+_MILESIGHT_SIZES = {
+    (0x01, 0x75): 1,  # battery, %
+    (0x03, 0x67): 2,  # temperature, int16 LE, 0.1 degC
+    (0x04, 0x82): 2,  # distance, uint16 LE, mm
+    (0x05, 0x00): 1,  # position: 0 normal, 1 tilt
+}
+
+
+def _below(distance_mm: int, threshold_mm: int | None) -> bool:
+    if threshold_mm is None:
+        raise PayloadError("invalid_device", "a distance sensor needs threshold_mm in the registry")
+    return distance_mm < threshold_mm
+
+
+def milesight_em400(port: int | None, data: bytes, threshold_mm: int | None) -> bool | None:
+    """Milesight EM400-MUD: channel records on port 85; occupied when the distance is below threshold."""
+    if port != 85:
+        raise _unknown_port(port)
+    occupied = None
+    for channel, kind, value in _records(data, _MILESIGHT_SIZES):
+        if (channel, kind) == (0x04, 0x82):
+            occupied = _below(int.from_bytes(value, "little"), threshold_mm)
+    return occupied
+
+
+def dragino_ldds75(port: int | None, data: bytes, threshold_mm: int | None) -> bool | None:
+    """Dragino LDDS75: port 2, battery (2) + distance in mm (2, big-endian) [+ flag, temperature, flag]."""
+    if port != 2:
+        raise _unknown_port(port)
+    if len(data) not in (5, 8):
+        raise _undecodable(f"a reading is 5 or 8 bytes, not {len(data)} (the sensor reports no distance)")
+    distance = int.from_bytes(data[2:4], "big")
+    if distance < 20:  # 0 = no sensor attached; below 20 mm = invalid reading
+        raise _undecodable(f"distance {distance} mm is not a valid reading")
+    return _below(distance, threshold_mm)
+
+
+DECODERS: dict[str, Decoder] = {
+    "bosch-pls": bosch_pls,
+    "nwave-nps405": nwave_nps405,
+    "nwave-nps310": nwave_nps310,
+    "libelium-parking": libelium_parking,
+    "pni-placepod": pni_placepod,
+    "tekzipark": tekzipark,
+    "milesight-em400": milesight_em400,
+    "dragino-ldds75": dragino_ldds75,
+}
