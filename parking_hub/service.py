@@ -68,7 +68,14 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(live.run(), name="live")
                 if ingest:
-                    deps = IngestDeps(settings, StateWriter(redis), lambda: live.layout, health, metrics)
+                    deps = IngestDeps(
+                        settings,
+                        StateWriter(redis),
+                        lambda: live.layout,
+                        lambda: live.devices,
+                        health,
+                        metrics,
+                    )
                     tg.create_task(IngestService(deps).run(), name="ingest")
                 if started is not None:
                     started.set()

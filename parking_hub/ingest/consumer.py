@@ -15,9 +15,10 @@ from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
-from parking_hub.ingest import mqtt
+from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
-from parking_hub.ingest.formats import Decoded, Rejection, decode
+from parking_hub.ingest.formats import Decoded, decode
+from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import ParsedTopic, Topics
 from parking_hub.observe import Health, Metrics
 from parking_hub.registry import LOT_ID
@@ -39,6 +40,7 @@ class IngestDeps:
     settings: Settings
     writer: StateWriter
     layout: Callable[[], Layout]  # the registry's current layout
+    devices: Callable[[], DeviceIndex]  # the registry's current LoRaWAN devices
     health: Health
     metrics: Metrics
 
@@ -58,7 +60,7 @@ class IngestService:
         while True:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
-                    for topic in topics.subscriptions():
+                    for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
                         await session.client.subscribe(topic, qos=1)
                     attempt = 0
                     health.mqtt_connected = True
@@ -113,13 +115,11 @@ class _Connection:
             now_ms = time.time_ns() // 1_000_000
             topic = str(message.topic)
             parsed = self._topics.parse(topic)
-            if parsed is None:
-                decoded = Decoded(
-                    None, rejections=[Rejection("unknown_topic", "the hub does not read this topic")]
-                )
-            else:
-                payload = message.payload if isinstance(message.payload, bytes) else b""
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if parsed is not None:
                 decoded = decode(parsed, payload, layout().capacity_of, now_ms)
+            else:  # a network server's uplink, or a topic the hub does not read
+                decoded = lorawan.decode_uplink(topic, payload, self._deps.devices(), now_ms)
             if decoded.rejections:
                 self._report(parsed, topic, decoded, now_ms)
             if not self._pending.is_set():

@@ -11,6 +11,7 @@ import time
 from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
+from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
 from parking_hub.query.changes import ChangeFeed
@@ -39,6 +40,7 @@ class LiveCity:
         self._track = track_availability
         self.capacity: dict[str, int] = {}
         self.layout = Layout.build({})
+        self.devices = DeviceIndex(())
         self.state: Availability | None = None
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
@@ -71,6 +73,7 @@ class LiveCity:
         lots = await load_lots(self._redis)
         self.capacity = {lot.id: lot.capacity for lot in lots}
         self.layout = Layout.build(self.capacity)
+        self.devices = DeviceIndex(lots)
         if self._track:
             state = Availability(CityIndex.build(lots))
             await state.refresh(self._redis, self.capacity, now_ms())
