@@ -269,6 +269,12 @@ async def freshness(
     }
 
 
+async def memory_kib(pid: int, field: str) -> int:
+    """A process's memory figure from /proc: VmRSS now, VmHWM at its peak."""
+    status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:"))
+
+
 async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths: int) -> dict[str, float]:
     """Redis memory and hub RSS with every berth of a large city reported once."""
     city = workdir / "big-city.geojson"
@@ -310,8 +316,7 @@ async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths
         info = await redis.info("memory")
         redis_bytes = float(info["used_memory"])
         async with hub_process(redis_url, mqtt_url, workdir) as (_, pid):
-            status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
-            rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            rss_kb = await memory_kib(pid, "VmRSS")
     finally:
         await redis.aclose()
     mib = 1024 * 1024
@@ -343,7 +348,7 @@ async def run(quick: bool) -> dict[str, Any]:
             await redis.aclose()
             # One ingest process and one API process: the deployment the hub scales out with.
             async with (
-                hub_process(redis_url, mqtt_url, workdir, "ingest"),
+                hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, ingest_pid),
                 hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
             ):
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
@@ -355,6 +360,7 @@ async def run(quick: bool) -> dict[str, Any]:
                 result["freshness_at_half_load"] = await freshness(
                     base, mqtt_url, half, 5 if quick else 20, lots
                 )
+                result["ingest_peak_rss_mib"] = await memory_kib(ingest_pid, "VmHWM") / 1024
             progress("baseline: mosquitto_sub, the same single-event stream")
             result["mosquitto_sub_per_s"] = await mosquitto_sub_rate(mqtt_url, single_events, lots)
             progress(

@@ -130,7 +130,7 @@ def mqtt_broker(workdir: Path, *, prefer_path: bool = True, port: int | None = N
             "allow_anonymous true\n"
             # A subscriber that falls behind must not lose queued QoS 1 messages.
             "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
+            "max_inflight_messages 1000\n"
             "persistence false\n"
             # Started as root, mosquitto would switch users, which also drops die_with_parent.
             f"user {getpass.getuser()}\n"
