@@ -30,6 +30,7 @@ _SETTING_HELP = {
     "client-id": "MQTT client id; keep it stable so the broker queues for it",
     "topic-prefix": "MQTT topic prefix",
     "role": "all, ingest (MQTT to Redis) or api (HTTP), for scale-out",
+    "cors-origins": "browser origins allowed to read the API, comma separated; * for any, none for none",
 }
 
 

@@ -64,6 +64,7 @@ class Settings:
     client_id: str = "parking-hub"
     topic_prefix: str = "parking"
     role: Role = Role.ALL
+    cors_origins: tuple[str, ...] = ("*",)
 
 
 DEFAULTS: dict[str, str] = {
@@ -74,6 +75,7 @@ DEFAULTS: dict[str, str] = {
     "client-id": "parking-hub",
     "topic-prefix": "parking",
     "role": "all",
+    "cors-origins": "*",
 }
 
 
@@ -142,6 +144,22 @@ def parse_http(text: str) -> tuple[str, int]:
     return host, port
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def parse_cors_origins(text: str) -> tuple[str, ...]:
+    """Browser origins allowed to read the API: "*" for any, "none" for no cross-origin reads."""
+    origins = tuple(o for o in re.split(r"[,\s]+", text.strip()) if o)
+    if origins in {("*",), ("none",)}:
+        return () if origins == ("none",) else origins
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin like https://app.example.com[:port], nor * or none"
+            )
+    return origins
+
+
 def _checked(name: str, parse: Callable[[str], T], values: dict[str, str]) -> T:
     try:
         return parse(values[name])
@@ -169,4 +187,7 @@ def build_settings(values: dict[str, str]) -> Settings:
         role = Role(values["role"])
     except ValueError:
         raise SettingError("role", "must be one of all, ingest, api") from None
-    return Settings(redis, mqtt, http_host, http_port, lots, client_id, prefix, role)
+    # Callers that predate the setting (test helpers building values by hand) get the default.
+    values = {"cors-origins": DEFAULTS["cors-origins"]} | values
+    cors_origins = _checked("cors-origins", parse_cors_origins, values)
+    return Settings(redis, mqtt, http_host, http_port, lots, client_id, prefix, role, cors_origins)

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from parking_hub.config import Settings, parse_mqtt_url, parse_redis_url
-from parking_hub.embedded import mqtt_broker, redis_server
+from parking_hub.embedded import die_with_parent, mqtt_broker, redis_server
 from parking_hub.service import serve
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,13 @@ READY_POLLS = 300
 
 async def _simulator(*args: str) -> asyncio.subprocess.Process:
     # The simulator is an independent client of the hub, so it runs as its own process.
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "sensors_sim", *args)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sensors_sim",
+        *args,
+        preexec_fn=die_with_parent,
+    )
 
 
 async def _until_ready(base: str) -> None:

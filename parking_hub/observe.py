@@ -1,11 +1,15 @@
-"""Process health and ingest counters, shared by the ingest loop and the HTTP endpoints."""
+"""Process health (for /readyz) and Prometheus metrics (for /metrics), one registry per hub."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from parking_hub.store.apply import Batch
+
+MAX_INGEST_LAG_S = 5.0
 
 
 @dataclass(slots=True)
@@ -15,9 +19,17 @@ class Health:
     mqtt_connected: bool | None = None
     redis_ok: bool | None = None
     index_loaded: bool | None = None
+    ingest_oldest_unwritten: float | None = None  # monotonic time of the oldest message not yet in Redis
+
+    def ingest_lag_s(self) -> float:
+        oldest = self.ingest_oldest_unwritten
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def problems(self) -> list[str]:
         reasons = []
+        lag = self.ingest_lag_s()
+        if lag > MAX_INGEST_LAG_S:
+            reasons.append(f"ingest lags: a received message has waited {lag:.1f} s for Redis")
         if self.redis_ok is False:
             reasons.append("redis is not reachable")
         if self.mqtt_connected is False:
@@ -27,20 +39,54 @@ class Health:
         return reasons
 
 
-@dataclass(slots=True)
-class IngestCounters:
-    """This process's own ingest figures; the city-wide totals live in Redis."""
+class Metrics:
+    """This process's figures; the city-wide totals live in Redis and /v1/summary."""
 
-    batches: int = 0
-    events_applied: int = 0
-    reports_won: int = 0
-    rejected_by_code: Counter[str] = field(default_factory=Counter)
-    error_reports_dropped: int = 0
+    def __init__(self, health: Health) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "parking_hub_ingest_events",
+            "Valid events through the order rule, by result: won (changed the berth) or stale "
+            "(not newer than the stored report: duplicates, replays, late arrivals)",
+            ["result"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "parking_hub_ingest_rejected_events", "Rejected events, by reason code", ["code"], registry=r
+        )
+        self.error_reports_dropped = Counter(
+            "parking_hub_ingest_error_reports_dropped",
+            "Error reports not published because the backlog was full (the events are still counted)",
+            registry=r,
+        )
+        self.batches = Counter("parking_hub_ingest_batches", "Batches written to Redis", registry=r)
+        self.batch_events = Histogram(
+            "parking_hub_ingest_batch_events",
+            "Valid events per batch",
+            buckets=(1, 10, 100, 1_000, 10_000, 50_000, 100_000, 200_000),
+            registry=r,
+        )
+        self.write_latency = Histogram(
+            "parking_hub_ingest_write_seconds",
+            "From a batch's first message received to the batch written (the hub's share of freshness)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+            registry=r,
+        )
+        lag = Gauge(
+            "parking_hub_ingest_lag_seconds",
+            "Age of the oldest received message not yet in Redis",
+            registry=r,
+        )
+        lag.set_function(health.ingest_lag_s)
+        mqtt = Gauge("parking_hub_mqtt_connected", "1 while the MQTT session is up", registry=r)
+        mqtt.set_function(lambda: float(health.mqtt_connected is True))
+        redis = Gauge("parking_hub_redis_connected", "1 while Redis answers", registry=r)
+        redis.set_function(lambda: float(health.redis_ok is True))
 
-    def record(self, batch: Batch, won: int) -> None:
-        self.batches += 1
-        self.events_applied += sum(r.events for r in batch.reports)
-        self.reports_won += won
-
-    def rejected(self, code: str, count: int) -> None:
-        self.rejected_by_code[code] += count
+    def record(self, batch: Batch, won: int, latency_s: float) -> None:
+        self.batches.inc()
+        self.batch_events.observe(batch.events)
+        self.events.labels("won").inc(won)
+        self.events.labels("stale").inc(batch.events - won)
+        self.write_latency.observe(latency_s)

@@ -12,8 +12,8 @@ from redis.exceptions import RedisError
 from parking_hub.api.app import create_app
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
-from parking_hub.ingest.consumer import IngestService
-from parking_hub.observe import Health, IngestCounters
+from parking_hub.ingest.consumer import IngestDeps, IngestService
+from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
 from parking_hub.store.apply import StateWriter
@@ -52,9 +52,11 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
         mqtt_connected=False if ingest else None,
         index_loaded=False,
     )
+    metrics = Metrics(health)
     async with connect(settings.redis) as redis:
         live = LiveCity(redis, health, track_availability=api)
-        runner = web.AppRunner(create_app(live, health, serve_api=api), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        app = create_app(live, health, metrics.registry, serve_api=api, cors_origins=settings.cors_origins)
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -66,9 +68,15 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(live.run(), name="live")
                 if ingest:
-                    writer = StateWriter(redis)
-                    service = IngestService(settings, writer, live.capacity_of, health, IngestCounters())
-                    tg.create_task(service.run(), name="ingest")
+                    deps = IngestDeps(
+                        settings,
+                        StateWriter(redis),
+                        lambda: live.layout,
+                        lambda: live.devices,
+                        health,
+                        metrics,
+                    )
+                    tg.create_task(IngestService(deps).run(), name="ingest")
                 if started is not None:
                     started.set()
         finally:

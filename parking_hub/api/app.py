@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Sequence
 
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.keys import health_key, live_key
+from parking_hub.api.metrics import metrics_key
+from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.routes import setup_routes
+from parking_hub.api.stream import StreamLimits, Streams, close_streams, streams_key
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-def create_app(live: LiveCity, health: Health, *, serve_api: bool = True) -> web.Application:
+def create_app(
+    live: LiveCity,
+    health: Health,
+    metrics: CollectorRegistry,
+    *,
+    serve_api: bool = True,
+    cors_origins: Sequence[str] = ("*",),
+    stream_limits: StreamLimits | None = None,
+) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        middlewares=[preflight_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
+    )
     app[live_key] = live
     app[health_key] = health
+    app[metrics_key] = metrics
+    app[cors_key] = CorsPolicy.of(cors_origins)
+    app[streams_key] = Streams(stream_limits or StreamLimits())
+    app[lot_rows_key] = LotRows()
+    app.on_response_prepare.append(add_cors_headers)
+    app.on_shutdown.append(close_streams)
     setup_routes(app, serve_api=serve_api)
     return app

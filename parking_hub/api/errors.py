@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from aiohttp import web
@@ -12,23 +13,35 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.param = param
+        self.headers = headers
 
 
 def invalid(param: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, param)
 
 
-def error_response(status: int, code: str, message: str, param: str | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, param: str | None = None, headers: Mapping[str, str] | None = None
+) -> web.Response:
     body: dict[str, str] = {"code": code, "message": message}
     if param is not None:
         body["param"] = param
-    return web.Response(status=status, body=orjson.dumps({"error": body}), content_type="application/json")
+    return web.Response(
+        status=status, body=orjson.dumps({"error": body}), content_type="application/json", headers=headers
+    )
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
@@ -39,12 +52,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.param)
+        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, exc.reason)
+        return error_response(exc.status, code, exc.reason, headers=_kept_headers(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "the server failed to answer; it has been logged")
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    # 405 must say which methods the resource allows.
+    return {k: v for k, v in exc.headers.items() if k == "Allow"}

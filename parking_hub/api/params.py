@@ -1,62 +1,79 @@
-"""Query-string parsing with the contract's limits; every failure names the parameter."""
+"""Request parameters checked against their pydantic model; a failure names the parameter and why."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from parking_hub.api.errors import invalid
+from annotated_types import Ge, Gt, Le, Lt
+from multidict import MultiMapping
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from parking_hub.api.errors import ApiError, invalid
+
+Model = TypeVar("Model", bound=BaseModel)
+
+_BOUND_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
+_FIXED_REASONS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a parameter of this endpoint",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a number",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+}
 
 
-def number(
-    query: Mapping[str, str], name: str, low: float, high: float, default: float | None = None
-) -> float:
-    text = query.get(name)
-    if text is None or text == "":
-        if default is None:
-            raise invalid(name, f"{name} is required")
-        return default
+def parse(model: type[Model], values: MultiMapping[str] | Mapping[str, str]) -> Model:
+    single: dict[str, str] = {}
+    for name, value in values.items():
+        if name in single:
+            raise invalid(name, f"{name} is given more than once")
+        single[name] = value
     try:
-        value = float(text)
-    except ValueError:
-        raise invalid(name, f"{name} must be a number") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise invalid(name, f"{name} must be between {_fmt(low)} and {_fmt(high)}")
-    return value
+        return model.model_validate(single)
+    except ValidationError as exc:
+        raise _first_error(model, exc) from None
 
 
-def integer(query: Mapping[str, str], name: str, low: int, high: int | None, default: int) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise invalid(name, f"{name} must be an integer") from None
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid(name, f"{name} must be {bound}")
-    return value
+def _first_error(model: type[BaseModel], exc: ValidationError) -> ApiError:
+    # Report the first failing parameter in the model's own order, so the answer is stable.
+    order = list(model.model_fields)
+    errors = sorted(exc.errors(), key=lambda e: order.index(_name(e)) if _name(e) in order else len(order))
+    error = errors[0]
+    name = _name(error)
+    return invalid(name, f"{name} {_reason(model, name, error)}")
 
 
-def choice(query: Mapping[str, str], name: str, options: Sequence[str], default: str | None) -> str | None:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    if text not in options:
-        raise invalid(name, f"{name} must be one of {', '.join(options)}")
-    return text
+def _name(error: ErrorDetails) -> str:
+    return str(error["loc"][0]) if error["loc"] else "query"
 
 
-def name_list(query: Mapping[str, str], name: str, options: Sequence[str]) -> tuple[str, ...]:
-    """A comma list of names from options, sorted and without repeats."""
-    text = query.get(name, "")
-    names = tuple(sorted({part.strip() for part in text.split(",") if part.strip()}))
-    for part in names:
-        if part not in options:
-            raise invalid(name, f"{name} may list only {', '.join(options)}; got {part!r}")
-    return names
+def _reason(model: type[BaseModel], name: str, error: ErrorDetails) -> str:
+    kind = error["type"]
+    field = model.model_fields.get(name)
+    if kind in _FIXED_REASONS or field is None:
+        return _FIXED_REASONS.get(kind, _FIXED_REASONS["extra_forbidden"])
+    context = error.get("ctx", {})
+    if kind in _BOUND_ERRORS:
+        return _bounds(field.metadata)
+    if kind == "literal_error":
+        return f"must be one of {context.get('expected', '')}".replace("'", "")
+    if kind == "value_error":
+        return str(context.get("error", "is not valid"))
+    return f"is not valid: {field.description}"
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
+def _bounds(metadata: list[Any]) -> str:
+    low = next((m.ge if isinstance(m, Ge) else m.gt for m in metadata if isinstance(m, Ge | Gt)), None)
+    high = next((m.le if isinstance(m, Le) else m.lt for m in metadata if isinstance(m, Le | Lt)), None)
+    if low is not None and high is not None:
+        return f"must be between {_fmt(low)} and {_fmt(high)}"
+    return f"must be at least {_fmt(low)}" if low is not None else f"must be at most {_fmt(high)}"
+
+
+def _fmt(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

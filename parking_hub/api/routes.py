@@ -1,144 +1,157 @@
-"""The /v1 endpoints and the health probes."""
+"""Every route, declared once: registered on the app and described in /openapi.json from the same entry."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-import orjson
 from aiohttp import web
 
-from parking_hub.api import params
-from parking_hub.api.errors import ApiError
-from parking_hub.api.keys import health_key, live_key
-from parking_hub.query.availability import Availability
-from parking_hub.query.live import now_ms
-from parking_hub.query.nearest import NearestQuery, nearest_lots
-from parking_hub.registry import FEATURES, KINDS, MAX_LAT
+from parking_hub.api.docs_page import docs, docs_key, render
+from parking_hub.api.lots import lot, lots, summary
+from parking_hub.api.metrics import metrics
+from parking_hub.api.nearest import nearest
+from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
+from parking_hub.api.probes import healthz, readyz
+from parking_hub.api.schemas import (
+    MAX_STREAM_LOTS,
+    ErrorBody,
+    Liveness,
+    LotCounts,
+    LotDetail,
+    LotPath,
+    LotsPage,
+    LotsParams,
+    NearestAnswer,
+    NearestParams,
+    Readiness,
+    StreamParams,
+    Summary,
+)
+from parking_hub.api.stream import stream
 
-FREE_BERTHS_SHOWN = 10
-MAX_LIMIT = 50
-MAX_RADIUS_M = 50_000
+BAD_PARAMETER = {
+    400: Answer("a parameter is missing, malformed or out of range; `param` names it", ErrorBody)
+}
+NOT_LOADED = {503: Answer("the lot index is not loaded yet; retry in a few seconds", ErrorBody)}
+NOT_MODIFIED = {304: Answer("unchanged since the ETag sent in If-None-Match")}
 
-
-def iso(ms: int) -> str | None:
-    if ms <= 0:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
-
-
-def _state(request: web.Request) -> Availability:
-    state = request.app[live_key].state
-    if state is None:
-        raise ApiError(503, "unavailable", "the lot index is not loaded yet; retry in a few seconds")
-    return state
-
-
-async def nearest(request: web.Request) -> web.Response:
-    q = request.query
-    query = NearestQuery(
-        lat=params.number(q, "lat", -MAX_LAT, MAX_LAT),
-        lon=params.number(q, "lon", -180, 180),
-        limit=params.integer(q, "limit", 1, MAX_LIMIT, 5),
-        radius_m=params.number(q, "radius_m", 1, MAX_RADIUS_M, 2000),
-        min_free=params.integer(q, "min_free", 1, None, 1),
-        features=params.name_list(q, "features", FEATURES),
-        kind=params.choice(q, "kind", KINDS, None),
-    )
-    params.choice(q, "level", ("lot",), "lot")
-    state = _state(request)
-    as_of = now_ms()
-    results = []
-    for hit in nearest_lots(state, query):
-        lot = state.index.lots[hit.position]
-        counts = state.lot_counts(hit.position)
-        results.append(
-            {
-                "lot_id": lot.id,
-                "name": lot.name,
-                "kind": lot.kind,
-                "lat": lot.lat,
-                "lon": lot.lon,
-                "distance_m": round(hit.distance_m, 1),
-                "free": int(state.free_counts(query.features)[hit.position]),
-                "occupied": counts.occupied,
-                "unknown": counts.unknown,
-                "capacity": lot.capacity,
-                "free_berths": state.free_berths(hit.position, query.features, FREE_BERTHS_SHOWN),
-                "updated_at": iso(int(state.updated_ms[hit.position])),
-            }
-        )
-    return json_response({"as_of": iso(as_of), "results": results})
-
-
-async def lot(request: web.Request) -> web.Response:
-    state = _state(request)
-    lot_id = request.match_info["lot_id"]
-    position = state.index.position.get(lot_id)
-    if position is None:
-        raise ApiError(404, "not_found", f"no lot {lot_id!r} in the registry", "lot_id")
-    record = state.index.lots[position]
-    props = record.to_feature()["properties"]
-    counts = state.lot_counts(position)
-    # The registry's berth lists and the live counts, per feature, side by side.
-    features = {}
-    for name in FEATURES:
-        c = state.lot_counts(position, (name,))
-        berths = props["features"].get(name, [])
-        features[name] = {"free": c.free, "occupied": c.occupied, "unknown": c.unknown, "berths": berths}
-    body = {
-        **props,
-        "lat": record.lat,
-        "lon": record.lon,
-        "free": counts.free,
-        "occupied": counts.occupied,
-        "unknown": counts.unknown,
-        "updated_at": iso(int(state.updated_ms[position])),
-        "online": state.online(position),
-        "features": features,
-        "events_applied": int(state.applied[position]),
-        "events_rejected": int(state.rejected[position]),
-    }
-    return json_response(body)
-
-
-async def summary(request: web.Request) -> web.Response:
-    state = _state(request)
-    city = state.city_counts()
-    return json_response(
+PROBES = (
+    Endpoint(
+        "/metrics",
+        metrics,
+        "Prometheus metrics of this process",
+        "operations",
+        {200: Answer("text exposition format, version 0.0.4", media_type="text/plain")},
+    ),
+    Endpoint(
+        "/healthz",
+        healthz,
+        "Liveness: 200 while the process runs",
+        "operations",
+        {200: Answer("alive", Liveness)},
+    ),
+    Endpoint(
+        "/readyz",
+        readyz,
+        "Readiness: 200 when Redis (and, in roles that ingest, MQTT) is connected",
+        "operations",
+        {200: Answer("ready", Readiness), 503: Answer("not ready, with the reasons", Readiness)},
+    ),
+)
+DESCRIPTION = (
+    Endpoint(
+        "/openapi.json",
+        openapi_json,
+        "This description, OpenAPI 3.1",
+        "documentation",
+        {200: Answer("the OpenAPI document", media_type="application/json"), **NOT_MODIFIED},
+    ),
+    Endpoint(
+        "/docs",
+        docs,
+        "This description as a web page",
+        "documentation",
+        {200: Answer("the page", media_type="text/html")},
+    ),
+)
+API = (
+    Endpoint(
+        "/v1/nearest",
+        nearest,
+        "Nearest lots with room, or nearest free berths",
+        "availability",
         {
-            "lots": len(state.index.lots),
-            "berths": state.index.berth_count,
-            "free": city.free,
-            "occupied": city.occupied,
-            "unknown": city.unknown,
-            "events_applied": int(state.applied.sum()),
-            "events_rejected": int(state.rejected.sum()) + state.rejected_unattributed,
-            "last_event_at": iso(int(state.updated_ms.max(initial=0))),
-            "as_of": iso(now_ms()),
-        }
-    )
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "alive"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    problems = request.app[health_key].problems()
-    if problems:
-        return json_response({"status": "not_ready", "reasons": problems}, status=503)
-    return json_response({"status": "ready"})
+            200: Answer("nearest first; ties by lot id, then berth number", NearestAnswer),
+            **BAD_PARAMETER,
+            **NOT_LOADED,
+        },
+        description=(
+            "level=lot: every lot within radius_m with at least min_free matching free berths, sorted by "
+            "great-circle distance then lot id, cut at limit. level=berth: individual free berths, at "
+            "their own coordinates where the registry lists them, else at the lot's point."
+        ),
+        query=NearestParams,
+    ),
+    Endpoint(
+        "/v1/lots/{lot_id}",
+        lot,
+        "One lot: its registry fields and live counts",
+        "availability",
+        {
+            200: Answer("free + occupied + unknown = capacity", LotDetail),
+            **NOT_MODIFIED,
+            **BAD_PARAMETER,
+            404: Answer("no such lot", ErrorBody),
+            **NOT_LOADED,
+        },
+        path_params=LotPath,
+    ),
+    Endpoint(
+        "/v1/lots",
+        lots,
+        "Lots inside a box, with their counts, in lot id order",
+        "availability",
+        {200: Answer("one page of lots", LotsPage), **BAD_PARAMETER, **NOT_LOADED},
+        description="Page through a box with `after`: each page's next_after is the next page's cursor.",
+        query=LotsParams,
+    ),
+    Endpoint(
+        "/v1/summary",
+        summary,
+        "City-wide counts and event totals",
+        "availability",
+        {200: Answer("the whole city", Summary), **NOT_LOADED},
+    ),
+    Endpoint(
+        "/v1/stream",
+        stream,
+        "Server-Sent Events: each lot's counts whenever they change",
+        "availability",
+        {
+            200: Answer(
+                "text/event-stream of `availability` events whose data is a LotCounts object",
+                media_type="text/event-stream",
+            ),
+            **BAD_PARAMETER,
+            404: Answer("a lot named in `lots` is not in the registry", ErrorBody),
+            429: Answer("this server is at its stream limit; see Retry-After", ErrorBody),
+            **NOT_LOADED,
+        },
+        description=(
+            f"Give bbox or lots (at most {MAX_STREAM_LOTS} lots). The stream opens with every lot's counts, "
+            "then sends a lot again whenever its counts change, at most four batches a second. Each event's "
+            "id resumes the stream: reconnect with Last-Event-ID to get only what changed since. A ': "
+            "keep-alive' comment comes every 15 s; a client that stops reading is disconnected."
+        ),
+        query=StreamParams,
+        extra={"x-event-data": {"$ref": "#/components/schemas/LotCounts"}},
+        schemas=(LotCounts,),
+    ),
+)
 
 
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    if serve_api:
-        app.router.add_get("/v1/nearest", nearest)
-        app.router.add_get("/v1/lots/{lot_id}", lot)
-        app.router.add_get("/v1/summary", summary)
+    """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
+    endpoints = PROBES + DESCRIPTION + (API if serve_api else ())
+    for endpoint in endpoints:
+        app.router.add_get(endpoint.path, endpoint.handler)
+    app[spec_key] = build_spec(endpoints)
+    app[docs_key] = render(app[spec_key]).encode()

@@ -1,4 +1,4 @@
-"""Coalesce many decoded messages into one Redis batch: grouped by lot, de-duplicated per berth."""
+"""Coalesce many decoded messages into one Redis batch: flat berth indexes, de-duplicated."""
 
 from __future__ import annotations
 
@@ -6,25 +6,29 @@ from collections import defaultdict
 
 import numpy as np
 
-from parking_hub.ingest.formats import Decoded, Int64Array
-from parking_hub.store.apply import Batch, LotReports
+from parking_hub.ingest.formats import Decoded
+from parking_hub.store.apply import Batch
+from parking_hub.store.layout import IntArray, Layout
+
+_EMPTY = np.empty(0, dtype=np.int64)
 
 
-def dedupe(berths: Int64Array, ranks: Int64Array) -> tuple[Int64Array, Int64Array]:
-    """Keep only the greatest rank per berth: the one report that can win the order rule."""
-    order = np.lexsort((ranks, berths))
-    b, r = berths[order], ranks[order]
-    last_of_berth = np.ones(len(b), dtype=bool)
-    last_of_berth[:-1] = b[1:] != b[:-1]
-    return b[last_of_berth], r[last_of_berth]
+def dedupe(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
+    """Keep only the greatest rank per index, ascending by index: the one report that can win."""
+    order = np.lexsort((ranks, index))
+    b, r = index[order], ranks[order]
+    last = np.ones(len(b), dtype=bool)
+    last[:-1] = b[1:] != b[:-1]
+    return b[last], r[last]
 
 
 class BatchBuilder:
     """Collects decoded messages until the consumer flushes them as one Batch."""
 
     def __init__(self) -> None:
-        self._berths: defaultdict[str, list[Int64Array]] = defaultdict(list)
-        self._ranks: defaultdict[str, list[Int64Array]] = defaultdict(list)
+        self._lots: list[str] = []  # one entry per message with events, parallel to the arrays
+        self._berths: list[IntArray] = []
+        self._ranks: list[IntArray] = []
         self._statuses: dict[str, int] = {}
         self._rejected: defaultdict[str, int] = defaultdict(int)
         self._rejected_unattributed = 0
@@ -37,18 +41,33 @@ class BatchBuilder:
             return
         if decoded.rejections:
             self._rejected[lot] += decoded.rejected_events
-        if len(decoded.berths):
-            self._berths[lot].append(decoded.berths)
-            self._ranks[lot].append(decoded.ranks)
-            self.events += len(decoded.berths)
+        if n := len(decoded.berths):
+            self._lots.append(lot)
+            self._berths.append(decoded.berths)
+            self._ranks.append(decoded.ranks)
+            self.events += n
         if decoded.status_rank is not None:
             self._statuses[lot] = max(decoded.status_rank, self._statuses.get(lot, 0))
 
-    def build(self) -> Batch:
-        reports = []
-        for lot, berth_parts in self._berths.items():
-            berths = np.concatenate(berth_parts)
-            ranks = np.concatenate(self._ranks[lot])
-            unique_berths, best_ranks = dedupe(berths, ranks)
-            reports.append(LotReports(lot, len(berths), unique_berths, best_ranks))
-        return Batch(reports, dict(self._statuses), dict(self._rejected), self._rejected_unattributed)
+    def build(self, layout: Layout) -> Batch:
+        """The batch in the registry's current layout: events of a lot it no longer has, or of a
+        berth past a lot's new capacity, are rejected."""
+        position = np.array([layout.position.get(lot, -1) for lot in self._lots], dtype=np.int64)
+        lengths = np.array([len(part) for part in self._berths], dtype=np.int64)
+        owner = np.repeat(position, lengths)
+        berths = np.concatenate(self._berths) if self._berths else _EMPTY
+        ranks = np.concatenate(self._ranks) if self._ranks else _EMPTY
+        fits = owner >= 0
+        if fits.any():
+            fits &= berths < layout.capacity[np.where(fits, owner, 0)]
+        index, best = dedupe(berths[fits] + layout.offsets[owner[fits]], ranks[fits])
+        lots, counts = np.unique(owner[fits], return_counts=True)
+        return Batch(
+            layout,
+            index,
+            best,
+            dict(zip(lots.tolist(), counts.tolist(), strict=True)),
+            dict(self._statuses),
+            dict(self._rejected),
+            self._rejected_unattributed + int((~fits).sum()),
+        )

@@ -1,11 +1,13 @@
-"""The ingest loop: receive, decode, batch while the previous batch is written, ack after the write."""
+"""The ingest loop: receive and decode, gather a batch, write it, acknowledge after the write."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiomqtt
 import orjson
@@ -13,147 +15,178 @@ from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
-from parking_hub.ingest import mqtt
+from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
-from parking_hub.ingest.formats import Decoded, Rejection, decode
+from parking_hub.ingest.formats import Decoded, decode
+from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import ParsedTopic, Topics
-from parking_hub.observe import Health, IngestCounters
+from parking_hub.observe import Health, Metrics
 from parking_hub.registry import LOT_ID
-from parking_hub.store.apply import StateWriter
+from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.store.layout import Layout
+from parking_hub.tasks import until_first_error
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_EVENTS = 200_000
-MAX_ERROR_BACKLOG = 10_000
+BATCH_WINDOW_S = 0.005  # a batch gathers for at most this long after its first message ...
+BATCH_TARGET_EVENTS = 20_000  # ... or until it holds this many events
+MAX_BATCH_EVENTS = 200_000  # past this, reading stops until the batch is written (backpressure)
+MAX_ERROR_BACKLOG = 10_000  # error reports waiting to be published; more are counted and dropped
+
+
+@dataclass(frozen=True, slots=True)
+class IngestDeps:
+    settings: Settings
+    writer: StateWriter
+    layout: Callable[[], Layout]  # the registry's current layout
+    devices: Callable[[], DeviceIndex]  # the registry's current LoRaWAN devices
+    health: Health
+    metrics: Metrics
 
 
 class IngestService:
     """Reads the lot topics and applies them to Redis; acknowledges each message after its write."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        writer: StateWriter,
-        capacity_of: Callable[[str], int | None],
-        health: Health,
-        counters: IngestCounters,
-    ) -> None:
-        self._settings = settings
-        self._writer = writer
-        self._capacity_of = capacity_of
-        self._health = health
-        self._counters = counters
-        self._topics = Topics(settings.topic_prefix)
-        self._memo = mqtt.ProtocolMemo(settings.mqtt)
+    def __init__(self, deps: IngestDeps) -> None:
+        self._deps = deps
+        self._memo = mqtt.ProtocolMemo(deps.settings.mqtt)
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting with jittered backoff."""
+        settings, health = self._deps.settings, self._deps.health
+        topics = Topics(settings.topic_prefix)
         attempt = 0
-        target = self._settings.mqtt
         while True:
             try:
-                async with mqtt.session(target, self._settings.client_id, self._memo) as session:
-                    attempt = 0
-                    for topic in self._topics.subscriptions():
+                async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
+                    for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
                         await session.client.subscribe(topic, qos=1)
-                    self._health.mqtt_connected = True
+                    attempt = 0
+                    health.mqtt_connected = True
                     log.info(
-                        "mqtt connected to %s:%d as %r", target.host, target.port, self._settings.client_id
+                        "mqtt connected to %s:%d as %r",
+                        settings.mqtt.host,
+                        settings.mqtt.port,
+                        settings.client_id,
                     )
-                    await _Consumer(self, session).run()
+                    await _Connection(self._deps, topics, session).run()
             except aiomqtt.MqttError as exc:
-                self._health.mqtt_connected = False
                 delay = full_jitter(attempt)
                 attempt += 1
                 log.warning("mqtt connection lost (%s); reconnecting in %.1f s", exc, delay)
+                health.mqtt_connected = False
                 await asyncio.sleep(delay)
             finally:
-                self._health.mqtt_connected = False
+                health.mqtt_connected = False
 
 
-class _Consumer:
-    """One connection's worth of consuming: a receiver, a writer and an error publisher."""
+class _Connection:
+    """One connection's consuming: a receiver, a writer and an error publisher, in one TaskGroup."""
 
-    def __init__(self, service: IngestService, session: mqtt.Session) -> None:
-        self._s = service
+    def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session) -> None:
+        self._deps = deps
+        self._topics = topics
         self._session = session
         self._builder = BatchBuilder()
         self._mids: list[int] = []
-        self._pending = asyncio.Event()
-        self._room = asyncio.Event()
+        self._first_at = 0.0  # monotonic time of the current batch's first message
+        self._pending = asyncio.Event()  # the batch has something
+        self._enough = asyncio.Event()  # the batch reached its target size
+        self._room = asyncio.Event()  # the batch is below its hard limit: keep reading
         self._room.set()
         self._errors: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(MAX_ERROR_BACKLOG)
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._receive(), name="ingest.receive")
-            tg.create_task(self._write(), name="ingest.write")
-            tg.create_task(self._publish_errors(), name="ingest.errors")
+        loops = {
+            "ingest.receive": self._receive(),
+            "ingest.write": self._write(),
+            "ingest.errors": self._publish_errors(),
+        }
+        try:
+            await until_first_error(loops, (aiomqtt.MqttError,))
+        finally:
+            self._deps.health.ingest_oldest_unwritten = None
 
     async def _receive(self) -> None:
-        topics = self._s._topics
+        layout = self._deps.layout
         async for message in self._session.client.messages:
             await self._room.wait()
             now_ms = time.time_ns() // 1_000_000
             topic = str(message.topic)
-            parsed = topics.parse(topic)
+            parsed = self._topics.parse(topic)
             payload = message.payload if isinstance(message.payload, bytes) else b""
-            if parsed is None:
-                decoded = Decoded(
-                    None, rejections=[Rejection("unknown_topic", "the hub does not read this topic")]
-                )
-            else:
-                decoded = decode(parsed, payload, self._s._capacity_of, now_ms)
+            if parsed is not None:
+                decoded = decode(parsed, payload, layout().capacity_of, now_ms)
+            else:  # a network server's uplink, or a topic the hub does not read
+                decoded = lorawan.decode_uplink(topic, payload, self._deps.devices(), now_ms)
             if decoded.rejections:
                 self._report(parsed, topic, decoded, now_ms)
+            if not self._pending.is_set():
+                self._first_at = time.monotonic()
+                self._deps.health.ingest_oldest_unwritten = self._first_at
+                self._pending.set()
             self._builder.add(decoded)
             if message.qos > 0:
                 self._mids.append(message.mid)
-            self._pending.set()
+            if self._builder.events >= BATCH_TARGET_EVENTS:
+                self._enough.set()
             if self._builder.events >= MAX_BATCH_EVENTS:
                 self._room.clear()
 
     async def _write(self) -> None:
-        """Self-clocking batches: whatever arrived while the previous write was in flight goes next."""
+        """Whatever arrives while a write is in flight forms the next batch, so batches grow with load."""
         while True:
             raise_if_cancelling()
             await self._pending.wait()
-            self._pending.clear()
-            builder, mids = self._builder, self._mids
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(asyncio.get_running_loop().time() + self._window_left()):
+                    await self._enough.wait()
+            builder, mids, first_at = self._builder, self._mids, self._first_at
             self._builder, self._mids = BatchBuilder(), []
+            self._pending.clear()
+            self._enough.clear()
             self._room.set()
-            batch = builder.build()
-            attempt = 0
-            won = 0
-            while True:
-                try:
-                    won = await self._s._writer.write(batch)
-                    break
-                except RedisError as exc:
-                    raise_if_cancelling(exc)
-                    self._s._health.redis_ok = False
-                    delay = full_jitter(attempt)
-                    attempt += 1
-                    log.warning("redis write failed (%s); retrying the batch in %.1f s", exc, delay)
-                    await asyncio.sleep(delay)
-            self._s._health.redis_ok = True
-            self._s._counters.record(batch, won)
+            batch = builder.build(self._deps.layout())
+            won = await self._write_until_done(batch)
+            self._deps.metrics.record(batch, won, time.monotonic() - first_at)
             for mid in mids:
                 self._session.ack(mid)
+            self._deps.health.ingest_oldest_unwritten = self._first_at if self._pending.is_set() else None
+
+    def _window_left(self) -> float:
+        return max(0.0, BATCH_WINDOW_S - (time.monotonic() - self._first_at))
+
+    async def _write_until_done(self, batch: Batch) -> int:
+        """Redis errors are retried with jittered backoff until the batch lands; nothing is dropped."""
+        attempt = 0
+        while True:
+            try:
+                won = await self._deps.writer.write(batch)
+            except RedisError as exc:
+                raise_if_cancelling(exc)
+                self._deps.health.redis_ok = False
+                delay = full_jitter(attempt)
+                attempt += 1
+                log.warning("redis write failed (%s); retrying the batch in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+            else:
+                self._deps.health.redis_ok = True
+                return won
 
     def _report(self, parsed: ParsedTopic | None, topic: str, decoded: Decoded, now_ms: int) -> None:
         # An unknown lot can still be named when its id is well formed; otherwise the global topic.
         lot = decoded.lot or (parsed.lot if parsed and LOT_ID.match(parsed.lot) else None)
+        metrics = self._deps.metrics
         for rejection in decoded.rejections:
-            self._s._counters.rejected(rejection.code, rejection.count)
+            metrics.rejected.labels(rejection.code).inc(rejection.count)
             body = {"code": rejection.code, "message": rejection.message, "topic": topic, "ts": now_ms}
             if rejection.count > 1:
                 body["count"] = rejection.count
             try:
-                self._errors.put_nowait((self._s._topics.errors(lot), orjson.dumps(body)))
+                self._errors.put_nowait((self._topics.errors(lot), orjson.dumps(body)))
             except asyncio.QueueFull:
-                self._s._counters.error_reports_dropped += 1
+                metrics.error_reports_dropped.inc()
 
     async def _publish_errors(self) -> None:
         while True:

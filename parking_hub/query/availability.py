@@ -1,19 +1,26 @@
 """The API's in-memory mirror of Redis: every berth's winning report, and per-lot counts derived from it.
 
-Redis changes reach it as lot ids on a pub/sub channel; `refresh` then reads just those lots.
-Counts depend on the clock too (a silent berth turns unknown), so `tick` recounts the whole city.
+Redis changes reach it as lot ids on a pub/sub channel; `refresh` then reads just those lots and
+recounts them. Counts depend on the clock too (a silent berth turns unknown): each lot keeps the
+time its next counted berth goes stale, and `tick` recounts only the lots whose time has come.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from redis.asyncio import Redis
 
-from parking_hub.query.index import BoolArray, CityIndex, IntArray
+from parking_hub.query.index import FEATURE_COMBOS, BoolArray, CityIndex
+from parking_hub.query.ranges import IntArray
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient
+
+NEVER = np.iinfo(np.int64).max
+META_FIELDS = ("applied", "rejected", "status", "token")  # read from each lot's meta hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,103 +41,153 @@ class Availability:
         self.index = index
         n, b = len(index.lots), index.berth_count
         self.ranks = np.zeros(b, dtype=np.int64)
+        self.known = np.zeros(b, dtype=bool)  # fresh report and lot online
+        self.free = np.zeros(b, dtype=bool)  # known and reported free
         self.status_rank = np.zeros(n, dtype=np.int64)
         self.applied = np.zeros(n, dtype=np.int64)
         self.rejected = np.zeros(n, dtype=np.int64)
-        self.updated_ms = np.zeros(n, dtype=np.int64)
         self.rejected_unattributed = 0
-        self.counted_at_ms = 0
-        self._known = np.zeros(b, dtype=bool)
-        # Per lot, free berths with each feature combination the nearest query can ask for.
-        self._free: dict[tuple[str, ...], IntArray] = {
-            combo: np.zeros(n, dtype=np.int64) for combo in [(), *index.feature_masks]
+        self.tokens: list[bytes | None] = [None] * n  # per lot: its write token as last read
+        self.updated_ms = np.zeros(n, dtype=np.int64)
+        self.known_n = np.zeros(n, dtype=np.int64)
+        # Per lot, free berths having each feature combination a query can ask for.
+        self.free_n: dict[tuple[str, ...], IntArray] = {
+            combo: np.zeros(n, dtype=np.int64) for combo in FEATURE_COMBOS
         }
+        self.expires_ms = np.full(n, NEVER, dtype=np.int64)  # when a counted berth next turns stale
+        self.epoch = secrets.token_hex(4)  # names this mirror in stream event ids
+        self.version = 0  # bumped whenever some lot's counts change
+        self.changed_in = np.zeros(n, dtype=np.int64)  # per lot: the version of its last change
+        self.recounts = 0
+        self.recounted_in = np.zeros(n, dtype=np.int64)  # per lot: the last recount that read it
 
     # -- reading Redis -------------------------------------------------------------------------
 
-    async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> None:
-        positions = sorted({self.index.position[lot] for lot in lot_ids if lot in self.index.position})
+    def _positions(self, lot_ids: Iterable[str]) -> IntArray:
+        known = [self.index.position[lot] for lot in lot_ids if lot in self.index.position]
+        return np.unique(np.array(known, dtype=np.int64))
+
+    async def verify(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
+        """Re-read just those of the lots named whose meta hash in Redis differs from what the mirror
+        last read (event counter, gateway status, write token): a cheap check that no pub/sub notice
+        was lost. Ingest sets a fresh token and counts the events in the same script that writes a
+        lot's reports, so a lot whose reports moved shows here."""
+        positions = self._positions(lot_ids)
         pipe = redis.pipeline(transaction=False)
-        for i in positions:
+        for i in positions.tolist():
+            pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
+        replies = await pipe.execute()
+        if not replies:
+            return positions
+        # The token is the writer's business: compared as the bytes it is, never parsed.
+        tokens = [reply[3] for reply in replies]
+        meta = np.array([[int(v or 0) for v in reply[:3]] for reply in replies], dtype=np.int64)
+        self.rejected[positions] = meta[:, 1]
+        moved = (meta[:, 0] != self.applied[positions]) | (meta[:, 2] != self.status_rank[positions])
+        moved |= np.array([t != self.tokens[i] for t, i in zip(tokens, positions.tolist(), strict=True)])
+        return await self.refresh(redis, [self.index.lots[i].id for i in positions[moved].tolist()], now_ms)
+
+    async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
+        """Re-read the lots named and recount them; returns the positions whose counts changed."""
+        positions = self._positions(lot_ids)
+        # One transaction: an ingest write landing between a lot's two reads would pair old reports
+        # with the new counter and token, and the lost-notice check would then never see a difference.
+        pipe = redis.pipeline(transaction=isinstance(redis, Redis))
+        for i in positions.tolist():
             lot = self.index.lots[i].id
             pipe.get(keys.reports(lot))
-            pipe.hmget(keys.meta(lot), ["applied", "rejected", "status"])
+            pipe.hmget(keys.meta(lot), META_FIELDS)
         pipe.get(keys.REJECTED_UNATTRIBUTED)
         replies = await pipe.execute()
-        for k, i in enumerate(positions):
+        for k, i in enumerate(positions.tolist()):
             self._store_lot(i, replies[2 * k], replies[2 * k + 1])
         self.rejected_unattributed = int(replies[-1] or 0)
-        self._count(now_ms, positions)
+        return self.recount(positions, now_ms)
 
     def _store_lot(self, i: int, reports: bytes | None, meta: Sequence[bytes | None]) -> None:
         span = self.index.span(i)
-        capacity = span.stop - span.start
-        raw = np.frombuffer(reports or b"", dtype=">i8")[:capacity]
+        raw = np.frombuffer(reports or b"", dtype=">i8")[: span.stop - span.start]
         self.ranks[span.start : span.start + len(raw)] = raw
         self.ranks[span.start + len(raw) : span.stop] = 0
-        applied, rejected, status = (int(v or 0) for v in meta)
-        self.applied[i], self.rejected[i], self.status_rank[i] = applied, rejected, status
-        self.updated_ms[i] = int(raw.max()) >> 1 if len(raw) else 0
+        self.applied[i], self.rejected[i], self.status_rank[i] = (int(v or 0) for v in meta[:3])
+        self.tokens[i] = meta[3]
 
     # -- counting ------------------------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
-        """Recount every lot, so berths that fell silent turn unknown."""
-        self._count(now_ms, None)
+    def tick(self, now_ms: int) -> IntArray:
+        """Recount the lots where some berth fell silent long enough to turn unknown."""
+        return self.recount(np.flatnonzero(self.expires_ms < now_ms), now_ms)
 
-    def _count(self, now_ms: int, positions: Sequence[int] | None) -> None:
+    def recount(self, positions: IntArray, now_ms: int) -> IntArray:
+        """Recount the lots given (sorted, unique); returns those whose counts changed."""
+        if len(positions) == 0:
+            return positions
         idx = self.index
-        if positions is None:
-            berths: slice | IntArray = slice(None)
-            lots: slice | IntArray = slice(None)
-            self.counted_at_ms = now_ms
-        else:
-            if not positions:
-                return
-            lots = np.asarray(positions, dtype=np.int64)
-            berths = np.concatenate([np.arange(idx.span(i).start, idx.span(i).stop) for i in positions])
+        self.recounts += 1
+        self.recounted_in[positions] = self.recounts
+        berths, which = idx.berths_of(positions)
+        sizes = idx.capacity[positions]
+        firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays
         ranks = self.ranks[berths]
-        owner = idx.lot_of_berth[berths]
-        online = _status_online(self.status_rank)[owner]
-        fresh = (ranks > 0) & (now_ms - (ranks >> 1) <= idx.stale_after_ms[owner])
-        known = fresh & online
-        self._known[berths] = known
+        deadline = (ranks >> 1) + idx.stale_after_ms[positions][which]
+        online = _status_online(self.status_rank[positions])
+        known = (ranks > 0) & (deadline >= now_ms) & online[which]
         free = known & (ranks & 1 == 0)
-        n = len(idx.lots)
-        for combo, counts in self._free.items():
+        self.known[berths] = known
+        self.free[berths] = free
+
+        known_n = np.add.reduceat(known.astype(np.int64), firsts)
+        changed = known_n != self.known_n[positions]
+        self.known_n[positions] = known_n
+        for combo, counts in self.free_n.items():
             mask = idx.features_mask(combo)
-            weights = free if mask is None else free & mask[berths]
-            counts[lots] = np.bincount(owner, weights=weights, minlength=n).astype(np.int64)[lots]
+            per_lot = np.add.reduceat(
+                (free if mask is None else free & mask[berths]).astype(np.int64), firsts
+            )
+            changed |= per_lot != counts[positions]
+            counts[positions] = per_lot
+        self.expires_ms[positions] = np.minimum.reduceat(np.where(known, deadline, NEVER), firsts)
+        self.updated_ms[positions] = np.maximum.reduceat(ranks, firsts) >> 1
+
+        moved: IntArray = positions[changed]
+        if len(moved):
+            self.version += 1
+            self.changed_in[moved] = self.version
+        return moved
+
+    # -- reading counts ------------------------------------------------------------------------
 
     def free_counts(self, features: Sequence[str] = ()) -> IntArray:
-        return self._free[tuple(sorted(set(features)))]
+        return self.free_n[tuple(sorted(set(features)))]
 
     def lot_counts(self, i: int, features: Sequence[str] = ()) -> Counts:
         """Counts of one lot, over its berths that have every feature named."""
-        span = self.index.span(i)
-        known = self._known[span]
-        occupied = known & (self.ranks[span] & 1 == 1)
         mask = self.index.features_mask(features)
-        if mask is not None:
-            known, occupied = known & mask[span], occupied & mask[span]
-            total = int(mask[span].sum())
-        else:
-            total = span.stop - span.start
-        n_known, n_occ = int(known.sum()), int(occupied.sum())
-        return Counts(free=n_known - n_occ, occupied=n_occ, unknown=total - n_known)
+        if mask is None:
+            known = int(self.known_n[i])
+            free = int(self.free_n[()][i])
+            return Counts(free=free, occupied=known - free, unknown=int(self.index.capacity[i]) - known)
+        span = self.index.span(i)
+        has = mask[span]
+        known = int((self.known[span] & has).sum())
+        free = int((self.free[span] & has).sum())
+        return Counts(free=free, occupied=known - free, unknown=int(has.sum()) - known)
 
     def city_counts(self) -> Counts:
-        known = int(self._known.sum())
-        free = int(self._free[()].sum())
+        known = int(self.known_n.sum())
+        free = int(self.free_n[()].sum())
         return Counts(free=free, occupied=known - free, unknown=self.index.berth_count - known)
 
     def free_berths(self, i: int, features: Sequence[str], limit: int) -> list[int]:
         span = self.index.span(i)
-        free = self._known[span] & (self.ranks[span] & 1 == 0)
+        free = self.free[span]
         mask = self.index.features_mask(features)
         if mask is not None:
-            free &= mask[span]
+            free = free & mask[span]
         return np.flatnonzero(free)[:limit].tolist()  # type: ignore[no-any-return]
 
     def online(self, i: int) -> bool:
-        return bool(_status_online(self.status_rank[i : i + 1])[0])
+        return bool(self.online_mask(np.array([i]))[0])
+
+    def online_mask(self, positions: IntArray) -> BoolArray:
+        return _status_online(self.status_rank[positions])

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import math
 import time
 
 from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
+from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
+from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
+from parking_hub.query.ranges import IntArray
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
+from parking_hub.store.layout import Layout
 from parking_hub.store.lots import load_lots
+from parking_hub.tasks import until_first_error
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.5  # recount so silent berths turn unknown within the freshness bound
-RESYNC_S = 30.0  # re-read everything now and then, in case a pub/sub message was lost
+TICK_S = 0.5  # recount lots whose berths fell silent, so they turn unknown within the freshness bound
+RESYNC_S = 30.0  # every lot is checked against Redis within this period, in case a notice was lost
 
 
 def now_ms() -> int:
@@ -32,12 +39,12 @@ class LiveCity:
         self._health = health
         self._track = track_availability
         self.capacity: dict[str, int] = {}
+        self.layout = Layout.build({})
+        self.devices = DeviceIndex(())
         self.state: Availability | None = None
+        self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
-
-    def capacity_of(self, lot: str) -> int | None:
-        return self.capacity.get(lot)
 
     async def run(self) -> None:
         attempt = 0
@@ -49,27 +56,34 @@ class LiveCity:
                     await self._reload()
                     attempt = 0
                     self._health.redis_ok = True
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._listen(pubsub), name="live.listen")
-                        if self._track:
-                            tg.create_task(self._refresh_loop(), name="live.refresh")
-                            tg.create_task(self._tick_loop(), name="live.tick")
-            except* (RedisError, OSError) as group:
-                raise_if_cancelling(group)
+                    loops = {"live.listen": self._listen(pubsub)}
+                    if self._track:
+                        loops |= {"live.refresh": self._refresh_loop(), "live.tick": self._tick_loop()}
+                    await until_first_error(loops, (RedisError, OSError))
+            except (RedisError, OSError) as exc:
+                raise_if_cancelling(exc)
                 self._health.redis_ok = False
                 delay = full_jitter(attempt)
                 attempt += 1
-                log.warning("redis unavailable (%s); retrying in %.1f s", group.exceptions[0], delay)
+                log.warning("redis unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
 
     async def _reload(self) -> None:
         """Read the registry and, when tracking, every lot's state."""
         lots = await load_lots(self._redis)
         self.capacity = {lot.id: lot.capacity for lot in lots}
+        self.layout = Layout.build(self.capacity)
+        self.devices = DeviceIndex(lots)
         if self._track:
             state = Availability(CityIndex.build(lots))
             await state.refresh(self._redis, self.capacity, now_ms())
             self.state = state
+            self.changes.publish()
+        # A big registry is millions of long-lived objects (lots, bays, devices). Left to the cyclic
+        # garbage collector, each full collection walks all of them: a pause of a few hundred ms
+        # under load. Freezing moves them out of its sight; they are still freed when unreferenced.
+        gc.collect()
+        gc.freeze()
         self._health.index_loaded = True
         log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
 
@@ -91,17 +105,26 @@ class LiveCity:
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
             if self.state is not None and dirty:
-                await self.state.refresh(self._redis, dirty, now_ms())
+                self._announce(await self.state.refresh(self._redis, dirty, now_ms()))
 
     async def _tick_loop(self) -> None:
-        last_resync = time.monotonic()
+        """Each turn recounts the lots past their staleness deadline and checks the next share of the
+        city against Redis, so the whole city is checked every RESYNC_S without a burst of work."""
+        cursor = 0
         while True:
             raise_if_cancelling()
             await asyncio.sleep(TICK_S)
-            if self.state is None:
+            state = self.state
+            if state is None:
                 continue
-            if time.monotonic() - last_resync >= RESYNC_S:
-                await self.state.refresh(self._redis, self.capacity, now_ms())
-                last_resync = time.monotonic()
-            else:
-                self.state.tick(now_ms())
+            lots = state.index.lots
+            share = max(1, math.ceil(len(lots) * TICK_S / RESYNC_S))
+            cursor = 0 if cursor >= len(lots) else cursor
+            ids = [lot.id for lot in lots[cursor : cursor + share]]
+            cursor += share
+            moved = await state.verify(self._redis, ids, now_ms())
+            self._announce(moved, state.tick(now_ms()))
+
+    def _announce(self, *moved: IntArray) -> None:
+        if any(len(m) for m in moved):
+            self.changes.publish()

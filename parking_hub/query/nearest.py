@@ -1,17 +1,44 @@
-"""Nearest lots with room: a bounding-box prefilter, then exact haversine on the candidates."""
+"""Nearest lots with room, and nearest free berths: grid candidates, then exact great-circle distances.
+
+Only lots in grid cells near the point are read. The search starts from a circle sized by the
+density of lots around the point and widens only while it has found fewer than `limit` answers:
+in a dense centre the answer lies a few hundred metres away, and a sparse suburb has few lots to
+read at any radius. Candidates are ranked by squared chord
+length, which orders them exactly as great-circle distance does (see geo.py); ties go by lot id
+(lots are in id order, so by position) and berth number.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from parking_hub.query.availability import Availability
-from parking_hub.query.index import FloatArray, IntArray
+from parking_hub.query.geo import (
+    EARTH_RADIUS_M,
+    FloatArray,
+    chord_squared_to_m,
+    chord_squared_to_metres,
+    chords_squared,
+    distances_m,
+    unit_vector,
+)
+from parking_hub.query.grid import Grid
+from parking_hub.query.index import BoolArray
+from parking_hub.query.ranges import IntArray
 
-EARTH_RADIUS_M = 6_371_008.8
-METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
+MIN_REACH_M = 100.0
+GROWTH = 4.0
+# A first reach expected to hold this many times `limit` lots, judged by the density of the
+# query's own grid cell, so most searches end after one pass and few read far more than they need.
+FIRST_REACH_MARGIN = 3.0
+SORT_ALL_BELOW = 256  # up to this many candidates one sort is cheaper than a partition first
+
+Hit = TypeVar("Hit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,44 +52,132 @@ class NearestQuery:
     kind: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LotHit:
+class LotHit(NamedTuple):  # a tuple: made several times per request, and quicker to make
     position: int
     distance_m: float
 
 
-def haversine_m(lat: float, lon: float, lats: FloatArray, lons: FloatArray) -> FloatArray:
-    phi1, phi2 = math.radians(lat), np.radians(lats)
-    dphi = phi2 - phi1
-    dlmb = np.radians(lons) - math.radians(lon)
-    a = np.sin(dphi / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    result: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    return result
+@dataclass(frozen=True, slots=True)
+class BerthHit:
+    position: int  # the lot
+    berth: int
+    lat: float
+    lon: float
+    distance_m: float
 
 
-def _within_box(lat: float, lon: float, radius_m: float, lats: FloatArray, lons: FloatArray) -> IntArray:
-    """Positions that may lie within radius_m: a box that is never smaller than the circle."""
-    dlat = radius_m / METRES_PER_DEGREE
-    near = np.abs(lats - lat) <= dlat
-    widest = abs(lat) + dlat
-    if widest < 89.0:
-        dlon = dlat / math.cos(math.radians(widest))
-        if dlon < 180:
-            near &= np.abs((lons - lon + 180.0) % 360.0 - 180.0) <= dlon
-    return np.flatnonzero(near)
+Search = Callable[[Availability, NearestQuery, float], list[Hit]]
 
 
 def nearest_lots(state: Availability, query: NearestQuery) -> list[LotHit]:
+    return _widening(_lots_within, state, query)
+
+
+def nearest_berths(state: Availability, query: NearestQuery) -> list[BerthHit]:
+    return _widening(_berths_within, state, query)
+
+
+def _widening(search: Search[Hit], state: Availability, query: NearestQuery) -> list[Hit]:
+    """The answers within radius_m. A search within a smaller reach that already finds `limit`
+    answers has found the nearest ones: everything it did not read lies farther than its reach."""
+    reach = _first_reach(state, query)
+    while True:
+        hits = search(state, query, reach)
+        if len(hits) >= query.limit or reach >= query.radius_m:
+            return hits
+        reach = min(reach * GROWTH, query.radius_m)
+
+
+def _first_reach(state: Availability, query: NearestQuery) -> float:
+    count, area = state.index.grid.cell_count_and_area(query.lat, query.lon)
+    if count == 0:
+        reach = math.sqrt(area)
+    else:
+        reach = math.sqrt(FIRST_REACH_MARGIN * query.limit * area / (math.pi * count))
+    return min(max(reach, MIN_REACH_M), query.radius_m)
+
+
+def _chord_squared(distance_m: float) -> float:
+    return (2 * math.sin(min(distance_m / (2 * EARTH_RADIUS_M), math.pi / 2))) ** 2
+
+
+def _nearest_first(key: FloatArray, limit: int, *tie_breaks: IntArray) -> IntArray:
+    """Indexes of the `limit` smallest keys, smallest first, ties in tie_breaks order."""
+    if len(key) > max(limit, SORT_ALL_BELOW):
+        # Keep every candidate as near as the limit-th one, so ties at the cut are decided by id.
+        near = np.flatnonzero(key <= np.partition(key, limit - 1)[limit - 1])
+        order = np.lexsort((*[t[near] for t in reversed(tie_breaks)], key[near]))
+        result: IntArray = near[order[:limit]]
+        return result
+    return np.lexsort((*reversed(tie_breaks), key))[:limit]
+
+
+def _candidates(
+    state: Availability, query: NearestQuery, reach_m: float, min_free: int
+) -> tuple[IntArray, FloatArray]:
+    """Lots within reach that have room and are of the kind asked, with their squared chord."""
     idx = state.index
-    candidates = _within_box(query.lat, query.lon, query.radius_m, idx.lat, idx.lon)
-    free = state.free_counts(query.features)
-    keep = free[candidates] >= query.min_free
+    runs = idx.grid.near(query.lat, query.lon, reach_m)
+    lots = Grid.take(idx.grid.order, runs)
+    chord2 = chords_squared(unit_vector(query.lat, query.lon), Grid.take(idx.xyz_by_cell, runs))
+    keep: BoolArray = (chord2 <= _chord_squared(reach_m)) & (
+        state.free_counts(query.features)[lots] >= min_free
+    )
     if query.kind is not None:
-        keep &= idx.on_street[candidates] == (query.kind == "on_street")
-    candidates = candidates[keep]
-    distance = haversine_m(query.lat, query.lon, idx.lat[candidates], idx.lon[candidates])
-    inside = distance <= query.radius_m
-    candidates, distance = candidates[inside], distance[inside]
-    # Lots are in id order, so the position breaks distance ties by lot_id.
-    order = np.lexsort((candidates, distance))[: query.limit]
-    return [LotHit(int(candidates[k]), float(distance[k])) for k in order]
+        keep &= idx.on_street[lots] == (query.kind == "on_street")
+    kept = np.flatnonzero(keep)
+    return lots[kept], chord2[kept]
+
+
+def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
+    lots, chord2 = _candidates(state, query, reach_m, query.min_free)
+    picked = _nearest_first(chord2, query.limit, lots)
+    hits = (
+        LotHit(p, chord_squared_to_metres(c))
+        for p, c in zip(lots[picked].tolist(), chord2[picked].tolist(), strict=True)
+    )
+    return [hit for hit in hits if hit.distance_m <= reach_m]
+
+
+def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> list[BerthHit]:
+    """Free berths nearest first. A lot's bays lie within its extent of its point, so a lot at
+    distance d has no bay nearer than d - extent nor farther than d + extent."""
+    idx, bays = state.index, state.index.bays
+    lots, chord2 = _candidates(state, query, reach_m + idx.max_extent_m, 1)
+    lot_distance = chord_squared_to_m(chord2)
+    extent = bays.extent_m[lots]
+    nearest_bay = np.maximum(lot_distance - extent, 0.0)
+    in_reach = nearest_bay <= reach_m
+    lots, lot_distance = lots[in_reach], lot_distance[in_reach]
+    nearest_bay, extent = nearest_bay[in_reach], extent[in_reach]
+    # Walk lots by their nearest possible bay until `limit` free berths are in hand: no berth of
+    # a lot whose nearest possible bay is farther than the farthest of those can make the cut.
+    by_reach = np.argsort(nearest_bay, kind="stable")
+    enough = int(np.searchsorted(np.cumsum(state.free_counts(query.features)[lots[by_reach]]), query.limit))
+    bound = reach_m
+    if enough < len(lots):
+        bound = min(bound, float((lot_distance + extent)[by_reach[: enough + 1]].max()))
+    read = nearest_bay <= bound
+    lots, lot_distance = lots[read], lot_distance[read]
+
+    berths, which = idx.berths_of(lots)
+    free = state.free[berths]
+    mask = idx.features_mask(query.features)
+    if mask is not None:
+        free &= mask[berths]
+    berths, which = berths[free], which[free]
+    owner = lots[which]
+    number = berths - idx.offsets[owner]
+    distance = lot_distance[which]
+    bay = bays.first[owner]
+    has_bay = bay >= 0
+    bay[has_bay] += number[has_bay]
+    distance[has_bay] = distances_m(unit_vector(query.lat, query.lon), bays.xyz[bay[has_bay]])
+    inside = np.flatnonzero(distance <= reach_m)
+    rows = inside[_nearest_first(distance[inside], query.limit, owner[inside], number[inside])]
+    hits = []
+    for k in rows.tolist():
+        i, b = int(owner[k]), int(bay[k])
+        lat, lon = (idx.lat[i], idx.lon[i]) if b < 0 else (bays.lat[b], bays.lon[b])
+        hits.append(BerthHit(i, int(number[k]), float(lat), float(lon), float(distance[k])))
+    return hits

@@ -1,41 +1,33 @@
--- Apply one lot's batch of berth reports under the order rule.
--- KEYS: occupancy bitmap, report ranks (i64 per berth), meta hash.
--- ARGV: n, the number of valid events this batch holds for the lot before de-duplication,
--- then n berth numbers, then n ranks (ts * 2 + occupied), one per berth, already the
--- greatest of the batch for that berth. A rank wins only if greater than the stored one, so the
--- outcome is the same in any order and under any number of concurrent writers.
--- Returns the number of reports that won.
-local n = tonumber(ARGV[1])
-local CHUNK = 1000 -- 4 arguments an event keeps each BITFIELD call inside Lua's 8000-slot stack
-
-local won = 0
-local first = 1
-while first <= n do
-  local last = math.min(first + CHUNK - 1, n)
-  local get = {}
-  for i = first, last do
-    local j = #get
-    get[j + 1] = 'GET'; get[j + 2] = 'i64'; get[j + 3] = '#' .. ARGV[2 + i]
-  end
-  local stored = redis.call('BITFIELD', KEYS[2], unpack(get))
-  local set_rank, set_occ = {}, {}
-  for i = first, last do
-    local rank = tonumber(ARGV[2 + n + i])
-    if rank > stored[i - first + 1] then
-      local berth = ARGV[2 + i]
-      local j = #set_rank
-      set_rank[j + 1] = 'SET'; set_rank[j + 2] = 'i64'; set_rank[j + 3] = '#' .. berth
-      set_rank[j + 4] = ARGV[2 + n + i]
-      set_occ[j + 1] = 'SET'; set_occ[j + 2] = 'u1'; set_occ[j + 3] = berth
-      set_occ[j + 4] = rank % 2
-      won = won + 1
+-- Write lots whose reports the hub has merged under the order rule, each only if nobody else wrote
+-- the lot since the hub read it (compare-and-set on the lot's token).
+-- KEYS: per lot, its occupancy bitmap, report array and meta hash.
+-- ARGV: per lot: the token the hub read, the new token, the number of events it applied, the number
+-- of report ranges and of bitmap ranges, then (byte offset, bytes) for each range.
+-- A lot with no ranges only counts its events: its state did not change, so no check is needed.
+-- Returns per lot 1 when written (or only counted), 0 when the token moved: the hub re-reads it.
+local results = {}
+local a = 1
+for k = 1, #KEYS / 3 do
+  local occ, rep, meta = KEYS[3 * k - 2], KEYS[3 * k - 1], KEYS[3 * k]
+  local expected, token, events = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local ranges = tonumber(ARGV[a + 3]) + tonumber(ARGV[a + 4])
+  local n_rep = tonumber(ARGV[a + 3])
+  a = a + 5
+  if ranges > 0 and (redis.call('HGET', meta, 'token') or '0') ~= expected then
+    results[k] = 0
+  else
+    for i = 1, ranges do
+      redis.call('SETRANGE', i <= n_rep and rep or occ, ARGV[a], ARGV[a + 1])
+      a = a + 2
     end
+    if ranges > 0 then
+      redis.call('HSET', meta, 'token', token)
+    end
+    redis.call('HINCRBY', meta, 'applied', events)
+    results[k] = 1
   end
-  if #set_rank > 0 then
-    redis.call('BITFIELD', KEYS[2], unpack(set_rank))
-    redis.call('BITFIELD', KEYS[1], unpack(set_occ))
+  if results[k] == 0 then
+    a = a + 2 * ranges
   end
-  first = last + 1
 end
-redis.call('HINCRBY', KEYS[3], 'applied', ARGV[2])
-return won
+return results

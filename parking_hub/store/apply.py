@@ -1,82 +1,242 @@
-"""Apply batches of berth reports and gateway statuses to Redis under the order rule."""
+"""Apply batches of berth reports to Redis under the order rule.
+
+The hub keeps a copy of every report array it writes. For a batch it compares, in numpy, each
+report with the stored one (the greater `ts * 2 + occupied` wins), then writes only the changed
+byte ranges of the lot's report array and bitmap with one script call. The script writes a lot
+only if its token still is the one the hub read, so a concurrent writer (another hub process)
+makes the call fail for that lot, and the hub re-reads it and merges again: any number of hubs
+end in the same state. Redis does no per-event work, and the hub sends bytes, not one argument
+per event.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from redis.asyncio import Redis
 
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient
+from parking_hub.store.layout import IntArray, Layout
 
 _APPLY_LUA = files("parking_hub.store").joinpath("apply.lua").read_text()
+_READ_LUA = files("parking_hub.store").joinpath("read.lua").read_text()
 _STATUS_LUA = files("parking_hub.store").joinpath("status.lua").read_text()
 
-
-@dataclass(frozen=True, slots=True)
-class LotReports:
-    """One lot's share of a batch: de-duplicated berths with their greatest rank."""
-
-    lot: str
-    events: int  # valid events before de-duplication; all of them went through the order rule
-    berths: npt.NDArray[np.int64]
-    ranks: npt.NDArray[np.int64]
+LOTS_PER_CALL = 500  # bounds how long one script call holds the server
+MERGE_GAP = 16  # changed berths closer than this are written as one range
+MAX_RANGES = 32  # past this many ranges a lot is written whole
 
 
 @dataclass(slots=True)
 class Batch:
-    """Everything one Redis round trip writes."""
+    """Everything one round trip writes, addressed in one Layout."""
 
-    reports: list[LotReports]
-    statuses: dict[str, int]  # lot -> greatest status rank (ts * 2 + online) in the batch
-    rejected: dict[str, int]  # lot -> rejected events
+    layout: Layout
+    index: IntArray  # flat berth indexes, unique, ascending
+    ranks: IntArray  # the greatest rank (ts * 2 + occupied) this batch holds for each index
+    events_by_lot: dict[int, int]  # lot position -> valid events, before de-duplication
+    statuses: dict[str, int] = field(default_factory=dict)  # lot -> greatest status rank (ts * 2 + online)
+    rejected: dict[str, int] = field(default_factory=dict)  # lot -> rejected events
     rejected_unattributed: int = 0
 
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_lot.values())
+
     def touched_lots(self) -> list[str]:
-        return sorted({r.lot for r in self.reports} | set(self.statuses) | set(self.rejected))
+        ids = self.layout.ids
+        return sorted({ids[p] for p in self.events_by_lot} | set(self.statuses) | set(self.rejected))
+
+
+@dataclass(slots=True)
+class _LotWrite:
+    position: int
+    events: int
+    won: int = 0
+    ranges: list[tuple[int, bytes]] = field(default_factory=list)  # report array ranges
+    bitmap: list[tuple[int, bytes]] = field(default_factory=list)  # occupancy bitmap ranges
 
 
 class StateWriter:
-    """Writes a batch in one pipelined round trip (standalone) and announces the lots it touched."""
+    """One per ingest process; `write` raises on Redis errors, leaving the caller to retry."""
 
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
+        self._read = redis.register_script(_READ_LUA)
         self._status = redis.register_script(_STATUS_LUA)
+        self._standalone = isinstance(redis, Redis)
+        self._layout: Layout | None = None
+        self._ranks = np.zeros(0, dtype=np.int64)
+        self._token: list[str | None] = []  # per lot; None until read from Redis
 
     async def write(self, batch: Batch) -> int:
-        """Returns how many reports won; raises on Redis errors so the caller can retry the batch."""
-        calls: list[tuple[Any, list[str], list[int | str]]] = []
-        for r in batch.reports:
-            args: list[int | str] = [len(r.berths), r.events, *r.berths.tolist(), *r.ranks.tolist()]
-            calls.append((self._apply, [keys.occupancy(r.lot), keys.reports(r.lot), keys.meta(r.lot)], args))
-        for lot, rank in batch.statuses.items():
-            calls.append((self._status, [keys.meta(lot)], [rank]))
-        if isinstance(self._redis, Redis):
+        """Apply a batch; returns how many reports won."""
+        self._adopt(batch.layout)
+        pending = dict(batch.events_by_lot)
+        won = 0
+        try:
+            while pending:
+                await self._load([p for p in pending if self._token[p] is None])
+                writes = self._plan(batch, pending)
+                done = await self._send(writes)
+                for write, ok in zip(writes, done, strict=True):
+                    if ok:
+                        won += write.won
+                        del pending[write.position]
+                    else:
+                        self._token[write.position] = None  # moved under us: read it again
+            await self._send_rest(batch)
+        except BaseException:
+            for p in batch.events_by_lot:
+                self._token[p] = None  # unknown whether the write landed
+            raise
+        return won
+
+    def _adopt(self, layout: Layout) -> None:
+        if layout is not self._layout:
+            self._layout = layout
+            self._ranks = np.zeros(layout.berth_count, dtype=np.int64)
+            self._token = [None] * len(layout.ids)
+
+    def _plan(self, batch: Batch, pending: dict[int, int]) -> list[_LotWrite]:
+        """Merge the batch into the copy for the pending lots; describe the byte ranges to write."""
+        layout = batch.layout
+        index, ranks = batch.index, batch.ranks
+        if len(pending) < len(batch.events_by_lot):
+            keep = np.isin(layout.lot_of(index), np.fromiter(pending, dtype=np.int64))
+            index, ranks = index[keep], ranks[keep]
+        wins = ranks > self._ranks[index]
+        won = index[wins]
+        self._ranks[won] = ranks[wins]
+        writes = {p: _LotWrite(p, events) for p, events in pending.items()}
+        if len(won):
+            self._ranges(layout, won, writes)
+        return list(writes.values())
+
+    def _ranges(self, layout: Layout, won: IntArray, writes: dict[int, _LotWrite]) -> None:
+        """Cover the winning berths with runs (one lot each, gaps up to MERGE_GAP bridged); a lot
+        that would need more than MAX_RANGES runs is written whole."""
+        lots = layout.lot_of(won)
+        new_run = np.ones(len(won), dtype=bool)
+        new_run[1:] = (lots[1:] != lots[:-1]) | (np.diff(won) > MERGE_GAP)
+        starts = np.flatnonzero(new_run)
+        ends = np.append(starts[1:], len(won)) - 1
+        run_lot, first, last = lots[starts], won[starts], won[ends]
+        positions, run_counts = np.unique(run_lot, return_counts=True)
+        whole = set(positions[run_counts > MAX_RANGES].tolist())
+        for p, count in zip(*np.unique(lots, return_counts=True), strict=True):
+            writes[int(p)].won = int(count)
+        for p in whole:
+            span = layout.span(p)
+            self._append_run(writes[p], span.start, span.stop - 1, span)
+        for p, a, z in zip(run_lot.tolist(), first.tolist(), last.tolist(), strict=True):
+            if p not in whole:
+                self._append_run(writes[p], a, z, layout.span(p))
+
+    def _append_run(self, write: _LotWrite, first: int, last: int, span: slice) -> None:
+        """Flat berths first..last of one lot: its report bytes and the bitmap bytes covering them."""
+        write.ranges.append(((first - span.start) * 8, self._ranks[first : last + 1].astype(">i8").tobytes()))
+        byte_first, byte_last = (first - span.start) // 8, (last - span.start) // 8
+        bits = self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)] & 1
+        write.bitmap.append((byte_first, np.packbits(bits.astype(np.uint8)).tobytes()))
+
+    async def _load(self, positions: Sequence[int]) -> None:
+        """Read lots' report arrays and tokens, atomically per lot, into the copy."""
+        if not positions:
+            return
+        assert self._layout is not None
+        ids = self._layout.ids
+        replies = await self._call(
+            self._read, positions, lambda p: [keys.reports(ids[p]), keys.meta(ids[p])], lambda p: []
+        )
+        for k, p in enumerate(positions):
+            raw, token = replies[2 * k], replies[2 * k + 1]
+            span = self._layout.span(p)
+            stored = np.frombuffer(raw, dtype=">i8")[: span.stop - span.start]
+            self._ranks[span] = 0
+            self._ranks[span.start : span.start + len(stored)] = stored
+            self._token[p] = token.decode() if isinstance(token, bytes) else str(token)
+
+    async def _send(self, writes: list[_LotWrite]) -> list[bool]:
+        assert self._layout is not None
+        ids = self._layout.ids
+        tokens: dict[int, str] = {}
+
+        def arguments(p: int) -> list[Any]:
+            write = by_position[p]
+            if write.ranges:
+                tokens[p] = str(random.getrandbits(62) + 1)
+            args: list[Any] = [
+                self._token[p],
+                tokens.get(p, ""),
+                write.events,
+                len(write.ranges),
+                len(write.bitmap),
+            ]
+            for offset, blob in (*write.ranges, *write.bitmap):
+                args += (offset, blob)
+            return args
+
+        by_position = {w.position: w for w in writes}
+        positions = list(by_position)
+        replies = await self._call(
+            self._apply,
+            positions,
+            lambda p: [keys.occupancy(ids[p]), keys.reports(ids[p]), keys.meta(ids[p])],
+            arguments,
+        )
+        for p, ok in zip(positions, replies, strict=True):
+            if ok and p in tokens:
+                self._token[p] = tokens[p]
+        return [bool(ok) for ok in replies]
+
+    async def _call(self, script: Any, positions: Sequence[int], keys_of: Any, args_of: Any) -> list[Any]:
+        """One script call per group of lots (many on one server, one lot's slot on a cluster); the
+        scripts' replies, concatenated in the order of `positions`."""
+        size = LOTS_PER_CALL if self._standalone else 1
+        groups = [positions[i : i + size] for i in range(0, len(positions), size)]
+        calls = []
+        for group in groups:
+            call_keys: list[str] = []
+            call_args: list[Any] = []
+            for p in group:
+                call_keys += keys_of(p)
+                call_args += args_of(p)
+            calls.append((call_keys, call_args))
+        if self._standalone:
+            assert isinstance(self._redis, Redis)
             pipe = self._redis.pipeline(transaction=False)
-            for script, script_keys, args in calls:
-                await script(keys=script_keys, args=args, client=pipe)
-            self._queue_counters(pipe, batch)
+            for call_keys, call_args in calls:
+                await script(keys=call_keys, args=call_args, client=pipe)
             results = await pipe.execute()
         else:
-            # Cluster pipelines do not carry scripts; each call still touches one lot, one slot.
-            results = await asyncio.gather(*(s(keys=k, args=a) for s, k, a in calls))
-            counters = self._redis.pipeline()
-            self._queue_counters(counters, batch)
-            await counters.execute()
-        touched = batch.touched_lots()
-        if touched:
-            await self._redis.publish(keys.CHANGES_CHANNEL, " ".join(touched))
-        return int(sum(results[: len(batch.reports)]))
+            results = await asyncio.gather(*(script(keys=k, args=a) for k, a in calls))
+        return [item for result in results for item in result]
 
-    @staticmethod
-    def _queue_counters(pipe: Any, batch: Batch) -> None:
+    async def _send_rest(self, batch: Batch) -> None:
+        """Gateway statuses, rejection counters, and the notice to API processes."""
+        pipe: Any = self._redis.pipeline(transaction=False)
+        if self._standalone:
+            for lot, rank in batch.statuses.items():
+                await self._status(keys=[keys.meta(lot)], args=[rank], client=pipe)
+        else:
+            statuses = batch.statuses.items()
+            await asyncio.gather(
+                *(self._status(keys=[keys.meta(lot)], args=[rank]) for lot, rank in statuses)
+            )
         for lot, count in batch.rejected.items():
             pipe.hincrby(keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
             pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
+        touched = batch.touched_lots()
+        if touched:
+            pipe.publish(keys.CHANGES_CHANNEL, " ".join(touched))
+        await pipe.execute()

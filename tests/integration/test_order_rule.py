@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from parking_hub.ingest.batch import dedupe
+from parking_hub.ingest.batch import BatchBuilder
+from parking_hub.ingest.formats import Decoded
 from parking_hub.store import keys
-from parking_hub.store.apply import Batch, LotReports, StateWriter
+from parking_hub.store.apply import Batch, StateWriter
+from parking_hub.store.layout import Layout
 from tests.integration.hub import unique
 
 pytestmark = pytest.mark.integration
@@ -29,16 +31,17 @@ event_logs = st.lists(
 
 
 def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
+    """The log cut into batches as the ingest path builds them: one Decoded message per event."""
+    layout = Layout.build({lot: CAPACITY})
     batches = []
     bounds = [0, *sorted(c % (len(events) + 1) for c in cuts), len(events)]
     for start, stop in itertools.pairwise(bounds):
-        chunk = events[start:stop]
-        if not chunk:
+        if start == stop:
             continue
-        berths = np.array([b for b, _, _ in chunk], dtype=np.int64)
-        ranks = np.array([ts * 2 + occ for _, ts, occ in chunk], dtype=np.int64)
-        b, r = dedupe(berths, ranks)
-        batches.append(Batch([LotReports(lot, len(chunk), b, r)], {}, {}))
+        builder = BatchBuilder()
+        for berth, ts, occ in events[start:stop]:
+            builder.add(Decoded(lot, np.array([berth]), np.array([ts * 2 + occ])))
+        batches.append(builder.build(layout))
     return batches
 
 
@@ -92,14 +95,17 @@ def test_any_order_duplication_and_concurrency_end_in_one_state(
 
 
 async def test_a_large_batch_for_one_lot_applies_whole(redis_url: str) -> None:
-    """Batches far past one script chunk: 25,000 distinct berths of one lot in one call."""
+    """25,000 berths of one lot in one batch, written as whole ranges."""
     lot = unique("big")
     n = 25_000
     berths = np.arange(n, dtype=np.int64)
     ranks = (1_764_201_600_000 + berths) * 2 + (berths % 3 == 0)
+    builder = BatchBuilder()
+    builder.add(Decoded(lot, berths, ranks))
+    batch = builder.build(Layout.build({lot: n}))
     redis = Redis.from_url(redis_url)
     try:
-        won = await StateWriter(redis).write(Batch([LotReports(lot, n, berths, ranks)], {}, {}))
+        won = await StateWriter(redis).write(batch)
         assert won == n
         raw = await redis.get(keys.reports(lot))
         assert isinstance(raw, bytes)
@@ -107,7 +113,7 @@ async def test_a_large_batch_for_one_lot_applies_whole(redis_url: str) -> None:
         assert await redis.bitcount(keys.occupancy(lot)) == int((berths % 3 == 0).sum())
         assert await redis.getbit(keys.occupancy(lot), n - 1) == int((n - 1) % 3 == 0)
         # the same batch again wins nothing and changes nothing
-        assert await StateWriter(redis).write(Batch([LotReports(lot, n, berths, ranks)], {}, {})) == 0
+        assert await StateWriter(redis).write(batch) == 0
         assert int(await redis.hget(keys.meta(lot), "applied") or 0) == 2 * n
     finally:
         await redis.aclose()

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from parking_hub.ingest.batch import BatchBuilder, dedupe
 from parking_hub.ingest.formats import Decoded, Rejection
+from parking_hub.store.layout import Layout
 
 reports = st.lists(st.tuples(st.integers(0, 20), st.integers(1, 2**45)), max_size=200)
 
@@ -24,7 +25,7 @@ def test_dedupe_keeps_the_greatest_rank_per_berth(events: list[tuple[int, int]])
     assert got_b.tolist() == sorted(expected)
 
 
-def test_builder_groups_by_lot_and_counts_everything() -> None:
+def test_builder_flattens_dedupes_and_counts_everything() -> None:
     builder = BatchBuilder()
     arr = np.array
     builder.add(Decoded("a", arr([1, 2], dtype=np.int64), arr([10, 20], dtype=np.int64)))
@@ -35,14 +36,14 @@ def test_builder_groups_by_lot_and_counts_everything() -> None:
     builder.add(Decoded("a", status_rank=7))
     builder.add(Decoded("a", status_rank=6))
     builder.add(Decoded(None, rejections=[Rejection("unknown_lot", "m")]))
-    assert builder.events == 4
-    batch = builder.build()
-    by_lot = {r.lot: r for r in batch.reports}
-    assert by_lot["a"].events == 3
-    assert by_lot["a"].berths.tolist() == [1, 2]
-    assert by_lot["a"].ranks.tolist() == [11, 20]
-    assert by_lot["b"].events == 1
+    builder.add(Decoded("gone", np.array([0]), np.array([9])))  # dropped from the registry meanwhile
+    assert builder.events == 5
+    batch = builder.build(Layout.build({"a": 3, "b": 2}))
+    assert batch.index.tolist() == [1, 2, 4]  # lot b's berths follow lot a's three
+    assert batch.ranks.tolist() == [11, 20, 5]
+    assert batch.events_by_lot == {0: 3, 1: 1}
+    assert batch.events == 4
     assert batch.statuses == {"a": 7}
     assert batch.rejected == {"a": 2}
-    assert batch.rejected_unattributed == 1
+    assert batch.rejected_unattributed == 2
     assert batch.touched_lots() == ["a", "b"]

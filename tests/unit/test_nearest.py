@@ -1,4 +1,4 @@
-"""The nearest search equals a brute-force haversine answer over the same state."""
+"""The nearest search and the box listing equal a brute-force answer over the same state."""
 
 from __future__ import annotations
 
@@ -8,39 +8,75 @@ import random
 import numpy as np
 import pytest
 
+from parking_hub.query.area import Box, lots_in_box
 from parking_hub.query.availability import Availability
+from parking_hub.query.geo import EARTH_RADIUS_M, distances_m, unit_vector, unit_vectors
 from parking_hub.query.index import CityIndex
-from parking_hub.query.nearest import EARTH_RADIUS_M, NearestQuery, haversine_m, nearest_lots
-from parking_hub.registry import Lot
+from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
+from parking_hub.registry import MAX_LAT, Lot
 
 NOW = 1_764_201_600_000
+CITIES = [
+    (1, (36.07, 120.38), 0.05),
+    (2, (36.07, 120.38), 0.3),
+    (3, (0.0, 179.99), 0.05),  # across the antimeridian
+    (4, (84.9, 10.0), 0.05),  # high latitude
+    (5, (85.0, -179.97), 0.08),  # both, and clamped at the map's edge
+]
 
 
-def brute_haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
+def haversine_m(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """The textbook formula, written here apart from the code under test."""
+    phi1, phi2 = math.radians(lat), np.radians(lats)
     a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+        np.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * np.cos(phi2) * np.sin((np.radians(lons) - math.radians(lon)) / 2) ** 2
     )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+    result: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return result
+
+
+def wrap(lon: float) -> float:
+    return (lon + 180) % 360 - 180
+
+
+def clamp_lat(lat: float) -> float:
+    return max(-MAX_LAT, min(MAX_LAT, lat))
+
+
+def bays(rng: random.Random, lat: float, lon: float, capacity: int) -> tuple[tuple[float, float], ...]:
+    """Bays scattered up to about 400 m from the lot's point."""
+    scale = 1 / 111_320
+    return tuple(
+        (
+            wrap(lon + rng.uniform(-400, 400) * scale / max(math.cos(math.radians(lat)), 0.05)),
+            clamp_lat(lat + rng.uniform(-400, 400) * scale),
+        )
+        for _ in range(capacity)
+    )
 
 
 def city(rng: random.Random, n: int, centre: tuple[float, float], spread: float) -> list[Lot]:
     lots = []
     for i in range(n):
         capacity = rng.randint(1, 40)
-        ev = tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(3, capacity)))))
+        ev = tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(6, capacity)))))
+        accessible = tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(6, capacity)))))
+        lat = clamp_lat(centre[0] + rng.uniform(-spread, spread))
+        lon = wrap(centre[1] + rng.uniform(-spread, spread))
+        on_street = rng.random() < 0.4
         lots.append(
             Lot(
                 id=f"lot-{i:04d}",
                 name=f"Lot {i}",
                 operator="op",
-                kind=rng.choice(("off_street", "on_street")),
+                kind="on_street" if on_street else "off_street",
                 capacity=capacity,
-                lat=max(-85.0, min(85.0, centre[0] + rng.uniform(-spread, spread))),
-                lon=(centre[1] + rng.uniform(-spread, spread) + 180) % 360 - 180,
+                lat=lat,
+                lon=lon,
                 heartbeat_s=rng.choice((60, 3600)),
-                features={"ev": ev} if ev else {},
+                features={k: v for k, v in (("ev", ev), ("accessible", accessible)) if v},
+                berths=bays(rng, lat, lon, capacity) if on_street else None,
             )
         )
     # Two lots at the same point: ties are broken by lot id.
@@ -56,60 +92,156 @@ def random_state(rng: random.Random, lots: list[Lot]) -> Availability:
     ts = NOW - np_rng.integers(0, 4 * 3600 * 1000, size=b)
     state.ranks[:] = np.where(np_rng.random(b) < 0.1, 0, ts * 2 + np_rng.integers(0, 2, size=b))
     state.status_rank[:] = np.where(np_rng.random(len(lots)) < 0.1, NOW * 2, 0)  # a few lots offline
-    state.tick(NOW)
+    state.recount(np.arange(len(lots)), NOW)
     return state
 
 
-def expected(state: Availability, q: NearestQuery) -> list[tuple[str, float]]:
-    rows = []
-    for i, lot in enumerate(state.index.lots):
-        d = brute_haversine(q.lat, q.lon, lot.lat, lot.lon)
-        if d > q.radius_m or (q.kind and lot.kind != q.kind):
-            continue
-        free = 0
-        online = state.status_rank[i] == 0 or state.status_rank[i] % 2 == 1
-        for berth in range(lot.capacity):
-            rank = int(state.ranks[state.index.offsets[i] + berth])
-            fresh = rank > 0 and NOW - (rank >> 1) <= 3 * lot.heartbeat_s * 1000
-            has = all(berth in lot.features.get(f, ()) for f in q.features)
-            free += online and fresh and rank % 2 == 0 and has
-        if free >= q.min_free:
-            rows.append((d, lot.id))
-    rows.sort()
-    return [(lot_id, d) for d, lot_id in rows[: q.limit]]
+class BruteCity:
+    """Every berth as a row, from the Lot records and the raw reports, counted one by one."""
+
+    def __init__(self, state: Availability) -> None:
+        lots = sorted(state.index.lots, key=lambda lot: lot.id)
+        rows: list[tuple[int, int, float, float, bool, bool, bool]] = []
+        for i, lot in enumerate(lots):
+            status = int(state.status_rank[i])
+            online = status == 0 or status % 2 == 1
+            for berth in range(lot.capacity):
+                rank = int(state.ranks[state.index.offsets[i] + berth])
+                fresh = rank > 0 and NOW - (rank >> 1) <= 3 * lot.heartbeat_s * 1000
+                lon, lat = lot.berths[berth] if lot.berths else (lot.lon, lot.lat)
+                free = online and fresh and rank % 2 == 0
+                rows.append((i, berth, lat, lon, free, berth in lot.features.get("ev", ()),
+                             berth in lot.features.get("accessible", ())))  # fmt: skip
+        self.lots = lots
+        self.lot = np.array([r[0] for r in rows])
+        self.berth = np.array([r[1] for r in rows])
+        self.lat = np.array([r[2] for r in rows])
+        self.lon = np.array([r[3] for r in rows])
+        self.free = np.array([r[4] for r in rows])
+        self.has = {"ev": np.array([r[5] for r in rows]), "accessible": np.array([r[6] for r in rows])}
+        self.lot_lat = np.array([lot.lat for lot in lots])
+        self.lot_lon = np.array([lot.lon for lot in lots])
+        self.on_street = np.array([lot.kind == "on_street" for lot in lots])
+
+    def matching_free(self, q: NearestQuery) -> np.ndarray:
+        ok = self.free.copy()
+        for name in q.features:
+            ok &= self.has[name]
+        if q.kind is not None:
+            ok &= self.on_street[self.lot] == (q.kind == "on_street")
+        return ok
+
+    def lots_answer(self, q: NearestQuery) -> list[tuple[str, float]]:
+        free = np.bincount(self.lot[self.matching_free(q)], minlength=len(self.lots))
+        d = haversine_m(q.lat, q.lon, self.lot_lat, self.lot_lon)
+        ok = np.flatnonzero((d <= q.radius_m) & (free >= q.min_free))
+        rows = sorted((float(d[i]), self.lots[i].id) for i in ok)[: q.limit]
+        return [(lot_id, dist) for dist, lot_id in rows]
+
+    def berths_answer(self, q: NearestQuery) -> list[tuple[str, int, float]]:
+        d = haversine_m(q.lat, q.lon, self.lat, self.lon)
+        ok = np.flatnonzero(self.matching_free(q) & (d <= q.radius_m))
+        rows = sorted((float(d[k]), self.lots[self.lot[k]].id, int(self.berth[k])) for k in ok)[: q.limit]
+        return [(lot_id, berth, dist) for dist, lot_id, berth in rows]
 
 
-@pytest.mark.parametrize(
-    ("seed", "centre", "spread"),
-    [
-        (1, (36.07, 120.38), 0.05),
-        (2, (36.07, 120.38), 0.3),
-        (3, (0.0, 179.99), 0.05),
-        (4, (84.9, 10.0), 0.05),
-    ],
-)
-def test_nearest_matches_brute_force(seed: int, centre: tuple[float, float], spread: float) -> None:
+def random_query(rng: random.Random, centre: tuple[float, float], spread: float) -> NearestQuery:
+    return NearestQuery(
+        lat=clamp_lat(centre[0] + rng.uniform(-spread, spread)),
+        lon=wrap(centre[1] + rng.uniform(-spread, spread)),
+        limit=rng.randint(1, 50),
+        radius_m=rng.choice((1.0, 50.0, 500.0, 2000.0, 10_000.0, 50_000.0)),
+        min_free=rng.randint(1, 5),
+        features=rng.choice(((), ("ev",), ("accessible",), ("accessible", "ev"))),
+        kind=rng.choice((None, "off_street", "on_street")),
+    )
+
+
+def same_distance(got: float, want: float) -> bool:
+    return abs(got - want) <= max(1e-6, want * 1e-9)
+
+
+@pytest.mark.parametrize(("seed", "centre", "spread"), CITIES)
+def test_nearest_lots_match_brute_force(seed: int, centre: tuple[float, float], spread: float) -> None:
     rng = random.Random(seed)
-    lots = city(rng, 400, centre, spread)
-    state = random_state(rng, lots)
-    for _ in range(250):
-        q = NearestQuery(
-            lat=max(-85.0, min(85.0, centre[0] + rng.uniform(-spread, spread))),
-            lon=(centre[1] + rng.uniform(-spread, spread) + 180) % 360 - 180,
-            limit=rng.randint(1, 50),
-            radius_m=rng.choice((50.0, 500.0, 2000.0, 10_000.0, 50_000.0)),
-            min_free=rng.randint(1, 5),
-            features=rng.choice(((), ("ev",))),
-            kind=rng.choice((None, "off_street", "on_street")),
-        )
+    state = random_state(rng, city(rng, 400, centre, spread))
+    brute = BruteCity(state)
+    for _ in range(600):
+        q = random_query(rng, centre, spread)
         got = [(state.index.lots[h.position].id, h.distance_m) for h in nearest_lots(state, q)]
-        want = expected(state, q)
+        want = brute.lots_answer(q)
         assert [g[0] for g in got] == [w[0] for w in want], q
-        for (_, d_got), (_, d_want) in zip(got, want, strict=True):
-            assert abs(d_got - d_want) <= max(1.0, d_want * 0.001)
+        assert all(same_distance(g[1], w[1]) for g, w in zip(got, want, strict=True)), q
 
 
-def test_haversine_known_distance() -> None:
+@pytest.mark.parametrize(("seed", "centre", "spread"), CITIES)
+def test_nearest_berths_match_brute_force(seed: int, centre: tuple[float, float], spread: float) -> None:
+    rng = random.Random(seed)
+    state = random_state(rng, city(rng, 400, centre, spread))
+    brute = BruteCity(state)
+    for _ in range(600):
+        q = random_query(rng, centre, spread)
+        hits = nearest_berths(state, q)
+        got = [(state.index.lots[h.position].id, h.berth, h.distance_m) for h in hits]
+        want = brute.berths_answer(q)
+        assert [g[:2] for g in got] == [w[:2] for w in want], q
+        assert all(same_distance(g[2], w[2]) for g, w in zip(got, want, strict=True)), q
+        for hit in hits:
+            lot = state.index.lots[hit.position]
+            lon, lat = lot.berths[hit.berth] if lot.berths else (lot.lon, lot.lat)
+            assert (hit.lat, hit.lon) == (lat, lon)
+
+
+@pytest.mark.parametrize(("seed", "centre", "spread"), CITIES)
+def test_lots_in_box_match_brute_force(seed: int, centre: tuple[float, float], spread: float) -> None:
+    rng = random.Random(seed)
+    index = CityIndex.build(city(rng, 400, centre, spread))
+    for _ in range(300):
+        south, north = sorted(clamp_lat(centre[0] + rng.uniform(-spread, spread)) for _ in range(2))
+        west, east = (wrap(centre[1] + rng.uniform(-spread, spread)) for _ in range(2))  # west > east wraps
+        after = rng.choice((-1, rng.randrange(len(index.lots))))
+        got = lots_in_box(index, Box(west, south, east, north), after).tolist()
+        want = [
+            i
+            for i, lot in enumerate(index.lots)
+            if south <= lot.lat <= north
+            and (west <= lot.lon <= east if west <= east else (lot.lon >= west or lot.lon <= east))
+            and i > after
+        ]
+        assert got == want
+
+
+def test_tick_recounts_lots_whose_berths_turn_stale_as_a_full_recount_would() -> None:
+    rng = random.Random(7)
+    lots = city(rng, 300, (36.07, 120.38), 0.05)
+    state = random_state(rng, lots)
+    for later in (NOW + 1, NOW + 30_000, NOW + 600_000, NOW + 3 * 3600_000, NOW + 12 * 3600_000):
+        changed = state.tick(later)
+        fresh = Availability(state.index)
+        fresh.ranks[:], fresh.status_rank[:] = state.ranks, state.status_rank
+        fresh.recount(np.arange(len(lots)), later)
+        assert np.array_equal(state.known, fresh.known)
+        assert np.array_equal(state.free, fresh.free)
+        assert np.array_equal(state.known_n, fresh.known_n)
+        for combo, counts in state.free_n.items():
+            assert np.array_equal(counts, fresh.free_n[combo])
+        # Only lots past their deadline were recounted, and those that moved are reported.
+        assert set(changed.tolist()) <= set(np.flatnonzero(state.changed_in == state.version).tolist())
+    assert state.known_n.sum() == 0  # twelve hours on, every heartbeat has lapsed
+
+
+def test_great_circle_distance_equals_haversine() -> None:
     # One degree of latitude along a meridian is R * pi / 180.
     d = haversine_m(0.0, 0.0, np.array([1.0]), np.array([0.0]))[0]
     assert d == pytest.approx(EARTH_RADIUS_M * math.pi / 180, rel=1e-12)
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(-85, 85, 5000), rng.uniform(-180, 180, 5000)
+    for q_lat, q_lon in ((0.0, 0.0), (36.07, 120.38), (-84.9, 179.9)):
+        want = haversine_m(q_lat, q_lon, lat, lon)
+        got = distances_m(unit_vector(q_lat, q_lon), unit_vectors(lat, lon))
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-6)
+    # Short distances keep their precision: 1 m east at the equator.
+    one_metre = 1 / (EARTH_RADIUS_M * math.pi / 180)
+    assert distances_m(unit_vector(0, 0), unit_vectors(np.array([0.0]), np.array([one_metre])))[
+        0
+    ] == pytest.approx(1.0, rel=1e-9)

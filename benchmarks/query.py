@@ -1,0 +1,300 @@
+"""GET /v1/nearest under load, against a trivial aiohttp handler and PostGIS, on one machine.
+
+    python -m benchmarks.query            # 50,000 lots, 10,000,000 berths: a few minutes
+    python -m benchmarks.query --quick    # smoke run: 2,000 lots, 200,000 berths, 2 s per load run
+
+Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
+straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
+`parking-hub serve --role api` as a subprocess, and drives /v1/nearest at random points near the
+city's lots with wrk. The same wrk settings then drive a trivial aiohttp handler, and pgbench drives
+PostGIS with the same lots and points. The query functions are also timed in this process. Prints
+progress on stderr and one JSON line of figures on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from redis.asyncio import Redis
+
+from benchmarks.http_load import WrkResult, run_wrk, write_script
+from benchmarks.postgis import nearest_qps
+from benchmarks.tools import find, missing
+from parking_hub.embedded import free_port, redis_server
+from parking_hub.query.availability import Availability
+from parking_hub.query.index import CityIndex
+from parking_hub.query.live import now_ms
+from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
+from parking_hub.store import keys
+from parking_hub.store.lots import load_lots
+
+FULL = {"lots": 50_000, "berths": 10_000_000, "seconds": 10}
+QUICK = {"lots": 2_000, "berths": 200_000, "seconds": 2}
+POINTS = 10_000  # random places near lots, shared by wrk, pgbench and the in-process timing
+COMPUTE_QUERIES = 20_000
+LIMIT, RADIUS_M = 5, 2000.0  # the API defaults
+CONNECTIONS = 32
+SEED = 11
+UVLOOP_RUN = (
+    "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+    "from parking_hub.cli import main; main(sys.argv[1:])"
+)
+
+LotRow = tuple[str, float, float, int]  # id, lon, lat, free berths
+
+
+def say(message: str) -> None:
+    print(f"[benchmarks.query] {message}", file=sys.stderr, flush=True)
+
+
+def write_city(path: Path, lots: int, berths: int, redis_url: str) -> None:
+    """The simulator's city, loaded the way an operator loads a registry."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sensors_sim",
+            "city",
+            "--lots",
+            str(lots),
+            "--berths",
+            str(berths),
+            "-o",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "parking_hub", "lots", "load", "--redis-url", redis_url, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"lots load failed: {done.stderr}")
+
+
+async def fill_state(redis_url: str, features: list[dict[str, Any]]) -> list[LotRow]:
+    """Every berth's winning report and occupancy, as ingest would leave them: per lot an occupancy
+    rate drawn from a Beta distribution (some lots full), 3% of berths never heard from, the rest
+    reported within the last 30 minutes (fresh for every heartbeat the simulator uses)."""
+    rng = np.random.default_rng(SEED)
+    now = now_ms()
+    rows: list[LotRow] = []
+    redis = Redis.from_url(redis_url)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for k, feature in enumerate(features):
+            props = feature["properties"]
+            capacity = props["capacity"]
+            occupied = rng.random(capacity) < rng.beta(5, 2)
+            reported = rng.random(capacity) >= 0.03
+            ts = now - rng.integers(0, 30 * 60_000, capacity)
+            ranks = np.where(reported, ts * 2 + occupied, 0)
+            pipe.set(keys.reports(props["id"]), ranks.astype(">i8").tobytes())
+            pipe.set(keys.occupancy(props["id"]), np.packbits(occupied & reported).tobytes())
+            lon, lat = feature["geometry"]["coordinates"]
+            rows.append((props["id"], lon, lat, int((reported & ~occupied).sum())))
+            if k % 500 == 499:
+                await pipe.execute()
+        await pipe.execute()
+        await redis.publish(keys.CHANGES_CHANNEL, " ".join(r[0] for r in rows))
+    finally:
+        await redis.aclose()
+    return rows
+
+
+def random_points(rows: Sequence[LotRow], count: int) -> list[tuple[float, float]]:
+    """Places where drivers ask: near some lot, up to about 500 m away from it."""
+    rng = np.random.default_rng(SEED + 1)
+    picks = rng.integers(0, len(rows), count)
+    jitter = rng.uniform(-0.0045, 0.0045, (count, 2))
+    return [
+        (rows[i][2] + dy, rows[i][1] + dx)
+        for i, (dy, dx) in zip(picks.tolist(), jitter.tolist(), strict=True)
+    ]
+
+
+async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """The query functions themselves, timed one call at a time on the mirror the hub would build."""
+    redis = Redis.from_url(redis_url)
+    try:
+        lots = await load_lots(redis)
+        state = Availability(CityIndex.build(lots))
+        await state.refresh(redis, [lot.id for lot in lots], now_ms())
+        gc.collect()
+        gc.freeze()  # as the hub does once it has loaded the registry (query/live.py)
+    finally:
+        await redis.aclose()
+    result: dict[str, Any] = {}
+    searches: dict[str, Callable[[Availability, NearestQuery], object]] = {
+        "lot": nearest_lots,
+        "berth": nearest_berths,
+    }
+    for level, search in searches.items():
+        took = np.empty(COMPUTE_QUERIES)
+        for k in range(COMPUTE_QUERIES):
+            lat, lon = points[k % len(points)]
+            query = NearestQuery(lat, lon, limit=LIMIT, radius_m=RADIUS_M)
+            start = time.perf_counter_ns()
+            search(state, query)
+            took[k] = time.perf_counter_ns() - start
+        result[level] = {
+            "p50_ms": round(float(np.percentile(took, 50)) / 1e6, 4),
+            "p99_ms": round(float(np.percentile(took, 99)) / 1e6, 4),
+            "max_ms": round(float(took.max()) / 1e6, 4),
+        }
+    return result
+
+
+def wait_until(probe: Callable[[], bool], what: str, timeout_s: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if probe():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - a loopback URL built here
+        return json.loads(resp.read())
+
+
+def serves_city(base: str, lots: int) -> bool:
+    return bool(get_json(f"{base}/v1/summary")["lots"] == lots)
+
+
+@contextmanager
+def process(args: list[str], log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def load_run(wrk: str, url: str, seconds: int, script: Path | None) -> WrkResult:
+    run_wrk(wrk, url, seconds=1, connections=CONNECTIONS, script=script)  # warm-up
+    result = run_wrk(wrk, url, seconds=seconds, connections=CONNECTIONS, script=script)
+    if result.errors:
+        raise RuntimeError(f"{url}: {result.errors} failed requests of {result.requests}")
+    return result
+
+
+def hub_runs(workdir: Path, redis_url: str, lots: int, seconds: int, loops: Sequence[str]) -> dict[str, Any]:
+    wrk = find("wrk") or "wrk"
+    results: dict[str, Any] = {}
+    for loop in loops:
+        port = free_port()
+        serve = ["serve", "--role", "api", "--redis-url", redis_url, "--http", f"127.0.0.1:{port}"]
+        runner = (
+            [sys.executable, "-m", "parking_hub"] if loop == "asyncio" else [sys.executable, "-c", UVLOOP_RUN]
+        )
+        base = f"http://127.0.0.1:{port}"
+        with process([*runner, *serve], workdir / f"hub-{loop}.log"):
+            wait_until(functools.partial(serves_city, base, lots), f"the hub ({loop}) to load the city")
+            for level in ("lot", "berth"):
+                script = workdir / f"{level}.lua"
+                say(f"wrk /v1/nearest level={level} on the hub ({loop})")
+                results[f"hub_{loop}_{level}"] = asdict(load_run(wrk, base, seconds, script))
+        port = free_port()
+        trivial = [sys.executable, "-m", "benchmarks.trivial_server", str(port)]
+        with process(
+            [*trivial, *(["--uvloop"] if loop == "uvloop" else [])], workdir / f"trivial-{loop}.log"
+        ):
+            wait_until(functools.partial(get_json, f"http://127.0.0.1:{port}/"), "the trivial server")
+            say(f"wrk on the trivial handler ({loop})")
+            results[f"trivial_{loop}"] = asdict(load_run(wrk, f"http://127.0.0.1:{port}/", seconds, None))
+    return results
+
+
+def nearest_paths(points: Sequence[tuple[float, float]], level: str) -> list[str]:
+    return [
+        f"/v1/nearest?lat={lat:.6f}&lon={lon:.6f}&limit={LIMIT}&radius_m={RADIUS_M:.0f}&level={level}"
+        for lat, lon in points
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.query", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run on a small city")
+    parser.add_argument("--no-uvloop", action="store_true", help="measure the asyncio loop only")
+    args = parser.parse_args()
+    size = QUICK if args.quick else FULL
+    needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
+    if needs:
+        print("benchmarks.query needs, as root:\n  " + "\n  ".join(needs), file=sys.stderr)
+        sys.exit(2)
+    loops = ["asyncio"]
+    if not args.no_uvloop:
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            say("uvloop is not installed (pip install uvloop); measuring the asyncio loop only")
+        else:
+            loops.append("uvloop")
+
+    with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
+        workdir = Path(tmp)
+        with redis_server(workdir) as redis_url:
+            say(f"city of {size['lots']:,} lots and {size['berths']:,} berths into a private Redis")
+            city = workdir / "city.geojson"
+            write_city(city, size["lots"], size["berths"], redis_url)
+            rows = asyncio.run(fill_state(redis_url, orjson.loads(city.read_bytes())["features"]))
+            points = random_points(rows, POINTS)
+            for level in ("lot", "berth"):
+                write_script(workdir / f"{level}.lua", nearest_paths(points, level))
+            say("timing the query functions in this process")
+            compute = asyncio.run(compute_times(redis_url, points))
+            runs = hub_runs(workdir, redis_url, size["lots"], size["seconds"], loops)
+        say("PostGIS baseline (private cluster, pgbench, 4 clients)")
+        postgis = nearest_qps(workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=size["seconds"])
+
+    hub, trivial = runs["hub_asyncio_lot"], runs["trivial_asyncio"]
+    report = {
+        "lots": size["lots"],
+        "berths": size["berths"],
+        "query": {"limit": LIMIT, "radius_m": RADIUS_M, "wrk": f"-t1 -c{CONNECTIONS} -d{size['seconds']}s"},
+        "nearest_rps": round(hub["requests_per_s"]),
+        "nearest_p50_ms": hub["p50_ms"],
+        "nearest_p99_ms": hub["p99_ms"],
+        "trivial_rps": round(trivial["requests_per_s"]),
+        "ratio_to_trivial": round(hub["requests_per_s"] / trivial["requests_per_s"], 3),
+        "postgis_qps": round(postgis),
+        "ratio_to_postgis": round(hub["requests_per_s"] / postgis, 2),
+        "berth_compute_p99_ms": compute["berth"]["p99_ms"],
+        "compute": compute,
+        "runs": runs,
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Cross-origin access for browser apps, by an allow-list of origins ("*": any origin).
+
+The API is read-only and takes no credentials, so allowing every origin exposes nothing that a
+server-side client could not read anyway; an operator who wants to limit browser use names origins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+# Headers a browser app may send beyond the safelisted ones: conditional GETs and stream resumption.
+ALLOWED_HEADERS = ("cache-control", "if-none-match", "last-event-id")
+EXPOSED_HEADERS = "ETag, Retry-After"
+PREFLIGHT_MAX_AGE_S = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class CorsPolicy:
+    origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def of(cls, origins: Sequence[str]) -> CorsPolicy:
+        return cls(tuple(origins))
+
+    def allow_origin(self, origin: str | None) -> str | None:
+        """The Access-Control-Allow-Origin value for a request from `origin`, or None to refuse."""
+        if origin is None:
+            return None
+        if "*" in self.origins:
+            return "*"
+        return origin if origin in self.origins else None
+
+
+cors_key = web.AppKey("cors", CorsPolicy)
+
+
+@web.middleware
+async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answers CORS preflight requests; other requests get their headers in `add_cors_headers`."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return await handler(request)
+    if request.app[cors_key].allow_origin(request.headers.get("Origin")) is None:
+        return web.Response(status=204)  # no CORS headers: the browser refuses the request
+    asked = request.headers.get("Access-Control-Request-Headers", "")
+    headers = [h.strip() for h in asked.split(",") if h.strip().lower() in ALLOWED_HEADERS]
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": ", ".join(headers),
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_S),
+        },
+    )
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: runs for every answer, streams and errors included, before headers go out."""
+    policy = request.app[cors_key]
+    allowed = policy.allow_origin(request.headers.get("Origin"))
+    if "*" not in policy.origins:
+        response.headers["Vary"] = "Origin"
+    if allowed is not None:
+        response.headers["Access-Control-Allow-Origin"] = allowed
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

@@ -1,0 +1,57 @@
+"""JSON answers: orjson bodies, ISO timestamps, and the caching headers that suit each answer."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+COMPRESS_ABOVE_BYTES = 1400  # about one TCP segment: smaller bodies gain nothing from gzip
+# Answers change as often as sensors report; a second of caching matches the freshness bound.
+LIVE_CACHE = "public, max-age=1"
+
+
+def iso(ms: int) -> str | None:
+    if ms <= 0:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=1)
+def _iso_of_ms(ms: int) -> str:
+    return iso(ms) or ""
+
+
+def now_iso() -> str:
+    """The current time as iso() writes it, formatted once per millisecond however many ask."""
+    return _iso_of_ms(time.time_ns() // 1_000_000)
+
+
+def json_response(
+    request: web.Request, body: Any, *, status: int = 200, cache: str | None = None, etag: bool = False
+) -> web.Response:
+    """etag=True for answers that repeat byte for byte while nothing changes: a client that sends the
+    ETag back gets 304 Not Modified without the body."""
+    return encoded_json_response(request, orjson.dumps(body), status=status, cache=cache, etag=etag)
+
+
+def encoded_json_response(
+    request: web.Request, data: bytes, *, status: int = 200, cache: str | None = None, etag: bool = False
+) -> web.Response:
+    response = web.Response(status=status, body=data, content_type="application/json")
+    if cache is not None:
+        response.headers["Cache-Control"] = cache
+    if etag:
+        tag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        response.headers["ETag"] = tag
+        if tag in request.headers.get("If-None-Match", ""):
+            kept = {k: v for k, v in response.headers.items() if k in ("ETag", "Cache-Control")}
+            return web.Response(status=304, headers=kept)
+    if len(data) > COMPRESS_ABOVE_BYTES:
+        response.enable_compression()
+    return response

@@ -1,0 +1,239 @@
+"""What each endpoint takes and answers, as pydantic models.
+
+The query models validate every request (api/params.py); all models feed the OpenAPI description
+(api/openapi.py), and the tests check real answers against the answer models, so the published
+description cannot drift from what the server does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from parking_hub.query.area import Box
+from parking_hub.registry import FEATURES, MAX_CAPACITY, MAX_LAT
+
+MAX_LIMIT = 50
+MAX_RADIUS_M = 50_000
+MAX_PAGE = 5000
+MAX_STREAM_LOTS = 2000
+_FEATURE = f"({'|'.join(FEATURES)})"
+FEATURE_LIST = rf"^({_FEATURE}(,{_FEATURE})*)?$"
+LOT_ID = r"^[a-z0-9_-]{1,64}$"
+
+Timestamp = Annotated[
+    str | None, Field(description="ISO 8601 UTC, millisecond precision; null before any report")
+]
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _bbox(text: str) -> Box:
+    parts = text.split(",")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError("must be four numbers: minLon,minLat,maxLon,maxLat") from None
+    if not all(-180 <= v <= 180 for v in (west, east)) or not all(-90 <= v <= 90 for v in (south, north)):
+        raise ValueError("longitudes must be within -180..180 and latitudes within -90..90")
+    if south > north:
+        raise ValueError("minLat must not exceed maxLat")
+    return Box(west, south, east, north)
+
+
+class NearestParams(_Query):
+    lat: float = Field(ge=-MAX_LAT, le=MAX_LAT, description="latitude of the place, WGS 84 degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude of the place, WGS 84 degrees")
+    limit: int = Field(5, ge=1, le=MAX_LIMIT, description="most results")
+    radius_m: float = Field(2000, ge=1, le=MAX_RADIUS_M, description="search radius, metres")
+    min_free: int = Field(1, ge=1, le=MAX_CAPACITY, description="least free berths a lot must have")
+    features: str = Field(
+        "",
+        pattern=FEATURE_LIST,
+        description=f"comma list of {', '.join(FEATURES)}: count only berths that have all of them",
+    )
+    kind: Literal["off_street", "on_street"] | None = Field(None, description="only lots of this kind")
+    level: Literal["lot", "berth"] = Field(
+        "lot", description="lot: nearest lots with room; berth: nearest individual free berths"
+    )
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.features.split(",")))) if self.features else ()
+
+
+class LotsParams(_Query):
+    bbox: str = Field(
+        description="minLon,minLat,maxLon,maxLat; a minLon greater than maxLon crosses the antimeridian",
+        examples=["120.30,36.03,120.45,36.12"],
+    )
+    limit: int = Field(1000, ge=1, le=MAX_PAGE, description="most lots in one page")
+    after: str | None = Field(
+        None, pattern=LOT_ID, description="page cursor: list lots whose id sorts after this one (next_after)"
+    )
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: str) -> str:
+        _bbox(value)
+        return value
+
+    @property
+    def box(self) -> Box:
+        return _bbox(self.bbox)
+
+
+class StreamParams(_Query):
+    bbox: str | None = Field(None, description="minLon,minLat,maxLon,maxLat: stream the lots inside")
+    lots: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_-]{1,64}(,[a-z0-9_-]{1,64})*$",
+        description=f"comma list of lot ids to stream (at most {MAX_STREAM_LOTS})",
+    )
+
+    @field_validator("bbox")
+    @classmethod
+    def _check_bbox(cls, value: str | None) -> str | None:
+        if value is not None:
+            _bbox(value)
+        return value
+
+    @property
+    def box(self) -> Box | None:
+        return None if self.bbox is None else _bbox(self.bbox)
+
+    @property
+    def lot_ids(self) -> list[str]:
+        return [] if self.lots is None else sorted(set(self.lots.split(",")))
+
+
+class LotPath(_Query):
+    lot_id: str = Field(pattern=LOT_ID, description="the lot's registry id")
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+class _Answer(BaseModel):
+    # Forbidding extra fields lets the tests catch an answer field that the description lacks.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Answer):
+    code: str = Field(description="invalid_parameter, not_found, too_many_streams, unavailable, ...")
+    message: str
+    param: str | None = Field(None, description="the parameter at fault, when there is one")
+
+
+class ErrorBody(_Answer):
+    error: ErrorDetail
+
+
+class LotResult(_Answer):
+    lot_id: str
+    name: str
+    kind: Literal["off_street", "on_street"]
+    lat: float
+    lon: float
+    distance_m: float = Field(description="great-circle distance, metres, one decimal")
+    free: int = Field(description="known, fresh, free berths; with `features`, only berths having them")
+    occupied: int = Field(description="whole-lot count")
+    unknown: int = Field(description="whole-lot count: never reported, stale, or the lot offline")
+    capacity: int
+    free_berths: list[int] = Field(description="up to 10 of the free berths counted in `free`")
+    updated_at: Timestamp
+
+
+class BerthResult(_Answer):
+    lot_id: str
+    berth: int
+    lat: float = Field(description="the berth's own point where the registry lists bays, else the lot's")
+    lon: float
+    distance_m: float
+    updated_at: Timestamp = Field(description="the lot's newest report")
+
+
+class NearestAnswer(_Answer):
+    as_of: str
+    results: list[LotResult] | list[BerthResult] = Field(description="level=lot: lots; level=berth: berths")
+
+
+class Counts(_Answer):
+    free: int
+    occupied: int
+    unknown: int
+
+
+class FeatureCounts(Counts):
+    berths: list[int] = Field(description="the registry's berths with this feature")
+
+
+class LotDetail(_Answer):
+    id: str
+    name: str
+    operator: str
+    kind: Literal["off_street", "on_street"]
+    capacity: int
+    heartbeat_s: int
+    lat: float
+    lon: float
+    berths: list[tuple[float, float]] | None = Field(None, description="[lon, lat] per berth, when listed")
+    codec: str | None = None
+    devices: dict[str, dict[str, int | str]] | None = None
+    features: dict[str, FeatureCounts]
+    free: int
+    occupied: int
+    unknown: int
+    updated_at: Timestamp
+    online: bool
+    events_applied: int
+    events_rejected: int
+
+
+class LotCounts(_Answer):
+    """A lot's live counts: the items of /v1/lots and the data of each stream event."""
+
+    lot_id: str
+    free: int
+    occupied: int
+    unknown: int
+    capacity: int
+    online: bool
+    updated_at: Timestamp
+
+
+class LotListItem(LotCounts):
+    name: str
+    kind: Literal["off_street", "on_street"]
+    lat: float
+    lon: float
+
+
+class LotsPage(_Answer):
+    as_of: str
+    lots: list[LotListItem] = Field(description="in lot id order")
+    next_after: str | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+class Summary(_Answer):
+    lots: int
+    berths: int
+    free: int
+    occupied: int
+    unknown: int
+    events_applied: int
+    events_rejected: int
+    last_event_at: Timestamp
+    as_of: str
+
+
+class Liveness(_Answer):
+    status: Literal["alive"]
+
+
+class Readiness(_Answer):
+    status: Literal["ready", "not_ready"]
+    reasons: list[str] | None = None

@@ -1,0 +1,158 @@
+"""GET /v1/stream: Server-Sent Events with each lot's counts whenever they change.
+
+A stream follows a box or a list of lots. It opens with a snapshot of every lot in it (or, when the
+client resumes with Last-Event-ID from this same process, only the lots that changed since), then
+sends an `availability` event per lot whose counts moved, at most one batch per MIN_INTERVAL_S so
+a busy lot is coalesced to its latest counts. Nothing queues per client but the socket buffer: a
+client that lets it grow past the limit, or does not take a write within the timeout, is cut off
+and resumes by reconnecting (browsers' EventSource does so by itself, sending Last-Event-ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+
+from parking_hub.api import params
+from parking_hub.api.errors import ApiError, invalid
+from parking_hub.api.keys import current_state, live_key
+from parking_hub.api.lots import lot_counts
+from parking_hub.api.schemas import MAX_STREAM_LOTS, StreamParams
+from parking_hub.query.area import lots_in_box
+from parking_hub.query.availability import Availability
+from parking_hub.query.ranges import IntArray
+
+log = logging.getLogger(__name__)
+
+RETRY_MS = 2000  # EventSource's reconnection delay
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    max_streams: int = 1000  # concurrent streams per process
+    keepalive_s: float = 15.0  # a comment line this often keeps proxies from closing an idle stream
+    min_interval_s: float = 0.25  # changes within this window go out as one batch
+    write_timeout_s: float = 10.0
+    max_buffer_bytes: int = 256 * 1024  # unsent bytes a client may leave in the socket buffer
+
+
+@dataclass(slots=True)
+class Streams:
+    limits: StreamLimits = field(default_factory=StreamLimits)
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+
+streams_key = web.AppKey("streams", Streams)
+
+
+class _CutOff(Exception):
+    """The client stopped taking data fast enough."""
+
+
+def _positions(state: Availability, p: StreamParams) -> IntArray:
+    if (p.box is None) == (p.lots is None):
+        raise invalid("bbox", "give either bbox or lots")
+    if p.box is not None:
+        found = lots_in_box(state.index, p.box)
+        if len(found) > MAX_STREAM_LOTS:
+            raise invalid(
+                "bbox", f"the box holds {len(found)} lots; a stream takes at most {MAX_STREAM_LOTS}"
+            )
+        return found
+    ids = p.lot_ids
+    if len(ids) > MAX_STREAM_LOTS:
+        raise invalid("lots", f"lots names {len(ids)} lots; a stream takes at most {MAX_STREAM_LOTS}")
+    missing = [lot_id for lot_id in ids if lot_id not in state.index.position]
+    if missing:
+        raise ApiError(404, "not_found", f"no lot {missing[0]!r} in the registry", "lots")
+    return state.index.positions_of(ids)
+
+
+def _resume_from(state: Availability, last_event_id: str | None) -> int:
+    """The version a resuming client has seen, or -1 when it needs a full snapshot."""
+    epoch, _, version = (last_event_id or "").partition(":")
+    if epoch != state.epoch or not version.isdigit() or int(version) > state.version:
+        return -1
+    return int(version)
+
+
+def _events(state: Availability, positions: IntArray) -> bytes:
+    event_id = f"{state.epoch}:{state.version}"
+    return b"".join(
+        b"id: %s\nevent: availability\ndata: %s\n\n" % (event_id.encode(), orjson.dumps(row))
+        for row in lot_counts(state, positions)
+    )
+
+
+class _Writer:
+    def __init__(self, request: web.Request, response: web.StreamResponse, limits: StreamLimits) -> None:
+        self._request, self._response, self._limits = request, response, limits
+
+    async def send(self, data: bytes) -> None:
+        transport = self._request.transport
+        if transport is None or transport.get_write_buffer_size() > self._limits.max_buffer_bytes:
+            raise _CutOff
+        try:
+            async with asyncio.timeout(self._limits.write_timeout_s):
+                await self._response.write(data)
+        except TimeoutError:
+            raise _CutOff from None
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    p = params.parse(StreamParams, request.query)
+    live = request.app[live_key]
+    state = current_state(request)
+    positions = _positions(state, p)
+    streams = request.app[streams_key]
+    if len(streams.tasks) >= streams.limits.max_streams:
+        raise ApiError(
+            429,
+            "too_many_streams",
+            "this server is at its stream limit; retry later",
+            headers={"Retry-After": "5"},
+        )
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    task = asyncio.current_task()
+    assert task is not None
+    streams.tasks.add(task)
+    writer = _Writer(request, response, streams.limits)
+    seen = _resume_from(state, request.headers.get("Last-Event-ID"))
+    try:
+        await writer.send(b"retry: %d\n\n" % RETRY_MS)
+        while True:
+            if live.state is not state and live.state is not None:
+                # The registry was reloaded: the lots may have moved; start over with a snapshot.
+                state, seen = live.state, -1
+                positions = _positions(state, p)
+            moved = positions[state.changed_in[positions] > seen] if seen >= 0 else positions
+            seen = state.version
+            if len(moved):
+                await writer.send(_events(state, moved))
+                await asyncio.sleep(streams.limits.min_interval_s)
+            elif not await live.changes.wait(streams.limits.keepalive_s):
+                await writer.send(b": keep-alive\n\n")
+    except _CutOff:
+        log.info("stream client %s cut off: it fell behind", request.remote)
+        if request.transport is not None:
+            request.transport.abort()
+    except ConnectionResetError:
+        pass  # the client went away
+    except ApiError as exc:
+        log.info("stream ended: %s", exc.message)  # its lots left the registry; a reconnect says why
+    finally:
+        streams.tasks.discard(task)
+    return response
+
+
+async def close_streams(app: web.Application) -> None:
+    """On shutdown: streams never end by themselves, so end them rather than wait for them."""
+    for task in list(app[streams_key].tasks):
+        task.cancel()

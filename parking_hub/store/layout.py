@@ -1,0 +1,47 @@
+"""Every berth of every lot in one flat run: lots in id order, berth b of lot i at offsets[i] + b."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Layout:
+    """Immutable; a registry change builds a new one (compare by identity)."""
+
+    ids: tuple[str, ...]
+    position: dict[str, int]
+    capacity: IntArray
+    offsets: IntArray
+
+    @classmethod
+    def build(cls, capacity_by_lot: Mapping[str, int]) -> Layout:
+        ids = tuple(sorted(capacity_by_lot))
+        capacity = np.array([capacity_by_lot[lot] for lot in ids], dtype=np.int64)
+        offsets = np.zeros(len(ids), dtype=np.int64)
+        if ids:
+            offsets[1:] = np.cumsum(capacity)[:-1]
+        return cls(ids, {lot: i for i, lot in enumerate(ids)}, capacity, offsets)
+
+    @property
+    def berth_count(self) -> int:
+        return int(self.capacity.sum())
+
+    def capacity_of(self, lot: str) -> int | None:
+        position = self.position.get(lot)
+        return None if position is None else int(self.capacity[position])
+
+    def lot_of(self, index: IntArray) -> IntArray:
+        """The lot position of each flat berth index."""
+        found: IntArray = np.searchsorted(self.offsets, index, side="right") - 1
+        return found
+
+    def span(self, position: int) -> slice:
+        start = int(self.offsets[position])
+        return slice(start, start + int(self.capacity[position]))

@@ -1,0 +1,35 @@
+"""Run background loops together until one of them loses its connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+
+async def until_first_error(
+    loops: Mapping[str, Coroutine[Any, Any, None]], errors: tuple[type[Exception], ...]
+) -> None:
+    """Run `loops` in a TaskGroup until one raises one of `errors`; stop the rest, raise that one.
+
+    The loops never fail the TaskGroup themselves: on Python 3.11, a child that fails while the
+    parent waits in the group's exit leaves a cancellation request on the parent that is never
+    withdrawn, and the parent's next check for a pending cancel would then stop it for good. So a
+    guard catches the error and hands it to the group's body, which raises it.
+    """
+    lost: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def guard(loop: Coroutine[Any, Any, None]) -> None:
+        try:
+            await loop
+        except errors as exc:
+            if not lost.done():
+                lost.set_result(exc)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for name, loop in loops.items():
+                tg.create_task(guard(loop), name=name)
+            raise await lost
+    except* errors as group:
+        raise group.exceptions[0] from None

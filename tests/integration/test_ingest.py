@@ -1,0 +1,324 @@
+"""Ingest behaviour through a real broker and Redis: status and Last Will, staleness, resync,
+metrics, and no loss when the hub is killed mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from redis.asyncio import Redis
+
+from parking_hub.config import parse_mqtt_url
+from parking_hub.embedded import free_port, mqtt_broker, redis_server
+from parking_hub.store import keys
+from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.test_skeleton import load, now_ms, publish
+
+pytestmark = pytest.mark.integration
+
+
+async def lot_state(hub: Hub, lot_id: str) -> dict[str, Any]:
+    status, body = await hub.get(f"/v1/lots/{lot_id}")
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+async def test_gateway_status_and_last_will_make_a_lot_unknown(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    lot_id = unique("gw")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 3)])).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        base = f"{hub.prefix}/v1/lots/{lot_id}"
+        t = now_ms()
+        await publish(
+            mqtt_url, [(f"{base}/events", {"berth": [0, 1, 2], "occupied": [0, 1, 0], "ts": [t, t, t]})]
+        )
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 3)
+        assert (body["free"], body["occupied"], body["unknown"], body["online"]) == (2, 1, 0, True)
+
+        # A gateway whose connection dies: the broker publishes its Will, and the lot goes unknown.
+        target = parse_mqtt_url(mqtt_url)
+        gateway = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            GATEWAY_WITH_WILL,
+            target.host,
+            str(target.port),
+            f"{base}/status",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert gateway.stdout is not None
+        assert (await asyncio.wait_for(gateway.stdout.readline(), 10)).strip() == b"connected"
+        gateway.send_signal(signal.SIGKILL)
+        await gateway.wait()
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: not b["online"])
+        assert (body["online"], body["free"], body["occupied"], body["unknown"]) == (False, 0, 0, 3)
+
+        # An older "online" loses to the Will (received now); a newer one brings the lot back.
+        await publish(mqtt_url, [(f"{base}/status", {"online": True, "ts": t - 60_000})])
+        await asyncio.sleep(0.5)
+        assert (await lot_state(hub, lot_id))["online"] is False
+        await publish(mqtt_url, [(f"{base}/status", {"online": True, "ts": now_ms() + 1_000})])
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["online"])
+        assert (body["online"], body["free"], body["occupied"], body["unknown"]) == (True, 2, 1, 0)
+
+
+GATEWAY_WITH_WILL = """
+import sys, time
+from paho.mqtt import client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+host, port, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+c = paho.Client(CallbackAPIVersion.VERSION2, client_id="gw-will-" + str(time.time_ns()))
+c.will_set(topic, b'{"online": false}', qos=1, retain=True)
+c.connect(host, port, keepalive=5)
+c.loop_start()
+time.sleep(0.5)
+print("connected", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_silent_berth_turns_unknown_after_three_heartbeats(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    lot_id = unique("hb")
+    registry = write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 2, heartbeat_s=1)])
+    assert load(redis_url, registry).returncode == 0
+    async with running_hub(redis_url, mqtt_url) as hub:
+        t = now_ms()
+        await publish(
+            mqtt_url, [(f"{hub.prefix}/v1/lots/{lot_id}/events", {"berth": [0], "occupied": [0], "ts": [t]})]
+        )
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["free"] == 1)
+        assert (body["free"], body["unknown"]) == (1, 1)  # berth 1 never reported: unknown, not free
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["free"] == 0, within=6)
+        assert (body["free"], body["occupied"], body["unknown"]) == (0, 0, 2)
+        assert now_ms() - t > 3_000  # not before 3 * heartbeat_s
+
+
+async def test_a_gateway_resyncs_a_large_lot_in_several_frames(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    lot_id = unique("big")
+    capacity = 25_000
+    assert (
+        load(
+            redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, capacity)])
+        ).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+        occupied = (np.arange(capacity) % 4 == 0).astype(int)
+        t = now_ms()
+
+        def resync(ts: int) -> list[tuple[str, Any]]:
+            return [
+                (
+                    topic,
+                    {
+                        "gateway": "gw",
+                        "seq": i,
+                        "berth": list(range(a, min(a + 10_000, capacity))),
+                        "occupied": occupied[a : a + 10_000].tolist(),
+                        "ts": [ts] * len(occupied[a : a + 10_000]),
+                    },
+                )
+                for i, a in enumerate(range(0, capacity, 10_000))
+            ]
+
+        await publish(mqtt_url, resync(t))
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == capacity)
+        assert (body["occupied"], body["free"], body["unknown"]) == (
+            capacity // 4,
+            capacity - capacity // 4,
+            0,
+        )
+        await publish(mqtt_url, resync(t - 1_000))  # an old resync replayed late changes nothing
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 2 * capacity)
+        assert (body["occupied"], body["free"], body["unknown"]) == (
+            capacity // 4,
+            capacity - capacity // 4,
+            0,
+        )
+
+
+async def test_metrics_count_results_and_rejections_by_reason(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    lot_id = unique("m")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 4)])).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        t = now_ms()
+        base = f"{hub.prefix}/v1/lots/{lot_id}"
+        frame = {"berth": [0, 1, 7], "occupied": [1, 1, 1], "ts": [t, t, t]}
+        await publish(
+            mqtt_url, [(f"{base}/events", frame), (f"{base}/events", frame), (f"{base}/events", b"[")]
+        )
+        await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 4)
+        async with hub.http.get(hub.base_url + "/metrics") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/plain")
+            text = await resp.text()
+        values = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+        assert values['parking_hub_ingest_events_total{result="won"}'] == 2
+        assert values['parking_hub_ingest_events_total{result="stale"}'] == 2
+        assert values['parking_hub_ingest_rejected_events_total{code="berth_out_of_range"}'] == 2
+        assert values['parking_hub_ingest_rejected_events_total{code="invalid_json"}'] == 1
+        assert values["parking_hub_mqtt_connected"] == 1
+        assert values["parking_hub_redis_connected"] == 1
+        assert values["parking_hub_ingest_batches_total"] >= 1
+
+
+async def test_killing_the_hub_mid_stream_loses_nothing(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    """Every message reports a berth of its own, so a lost message leaves a berth never reported."""
+    if "protocol=3.1.1" in mqtt_url:
+        # Seen here: after the hub reconnects, amqtt delivers none of the messages it should have
+        # queued for the persistent session. The guarantee needs Mosquitto or EMQX (README).
+        pytest.xfail("the embedded amqtt broker does not queue for a disconnected persistent session")
+    lots = [unique("k") for _ in range(10)]
+    capacity = 1_000
+    registry = write_registry(tmp_path / "r.json", [lot_feature(lot, 120.0, 36.0, capacity) for lot in lots])
+    assert load(redis_url, registry).returncode == 0
+    prefix, client_id = unique("t"), unique("hub")
+    log = tmp_path / "hub.log"
+
+    async def start_hub() -> asyncio.subprocess.Process:
+        with log.open("ab") as out:
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "parking_hub",
+                "serve",
+                "--role",
+                "ingest",
+                "--redis-url",
+                redis_url,
+                "--mqtt-url",
+                mqtt_url,
+                "--http",
+                f"127.0.0.1:{free_port()}",
+                "--topic-prefix",
+                prefix,
+                "--client-id",
+                client_id,
+                stdout=out,
+                stderr=out,
+            )
+
+    redis = Redis.from_url(redis_url)
+
+    async def applied() -> int:
+        values = [await redis.hget(keys.meta(lot), "applied") for lot in lots]
+        return sum(int(v or 0) for v in values)
+
+    hub = await start_hub()
+    try:
+        await asyncio.sleep(2)  # subscribed: from here on the broker queues for this client id
+        t = now_ms() - 60_000
+        messages = [
+            (f"{prefix}/v1/lots/{lot}/berths/{berth}", {"occupied": (berth + i) % 2, "ts": t + berth})
+            for i, lot in enumerate(lots)
+            for berth in range(capacity)
+        ]
+        publisher = asyncio.create_task(publish(mqtt_url, messages))
+        await eventually(applied, lambda n: n > 1_000, within=30)
+        hub.send_signal(signal.SIGKILL)  # mid-stream: some batches written but not yet acknowledged
+        await hub.wait()
+        await publisher
+        hub = await start_hub()
+        total = await eventually(applied, lambda n: n >= len(messages), within=60)
+        assert total >= len(messages), log.read_text()[-2000:]
+        for i, lot in enumerate(lots):
+            raw = await redis.get(keys.reports(lot))
+            assert isinstance(raw, bytes)
+            ranks = np.frombuffer(raw, dtype=">i8")
+            expected = (t + np.arange(capacity)) * 2 + (np.arange(capacity) + i) % 2
+            assert ranks.tolist() == expected.tolist(), (
+                f"lot {lot}: {int((ranks == 0).sum())} berths never arrived"
+            )
+    finally:
+        if hub.returncode is None:
+            hub.send_signal(signal.SIGTERM)
+            await hub.wait()
+        await redis.aclose()
+
+
+async def test_a_redis_outage_delays_events_but_loses_none(mqtt_url: str, tmp_path: Path) -> None:
+    """Redis stops mid-stream: the hub turns unready, retries, and applies everything once it is back."""
+    lot_id = unique("outage")
+    registry = write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 100)])
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server(workdir, appendonly=True, port=port))
+        assert load(redis_url, registry).returncode == 0
+        async with running_hub(redis_url, mqtt_url) as hub:
+            topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+            t = now_ms()
+            await publish(
+                mqtt_url, [(topic, {"berth": list(range(50)), "occupied": [1] * 50, "ts": [t] * 50})]
+            )
+            await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 50)
+
+            stack.close()  # Redis stops (and writes its append-only file)
+            frame = {"berth": list(range(50, 100)), "occupied": [0] * 50, "ts": [t + 1] * 50}
+            await publish(mqtt_url, [(topic, frame)])
+            status, body = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 503)
+            assert status == 503
+            assert "redis is not reachable" in body["reasons"]
+
+            stack.enter_context(redis_server(workdir, appendonly=True, port=port))  # back, same data
+            state = await eventually(
+                lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 100, within=30
+            )
+            assert (state["occupied"], state["free"], state["unknown"]) == (50, 50, 0)
+            status, _ = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200)
+            assert status == 200
+
+
+async def test_the_hub_reconnects_after_the_broker_restarts(redis_url: str, tmp_path: Path) -> None:
+    lot_id = unique("brk")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 4)])).returncode
+        == 0
+    )
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        mqtt_url = stack.enter_context(mqtt_broker(tmp_path, port=port))
+        async with running_hub(redis_url, mqtt_url) as hub:
+            topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+            t = now_ms()
+            await publish(mqtt_url, [(topic, {"berth": [0], "occupied": [1], "ts": [t]})])
+            await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 1)
+
+            stack.close()  # the broker goes away
+            status, body = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 503)
+            assert "mqtt broker is not connected" in body["reasons"]
+
+            stack.enter_context(mqtt_broker(tmp_path, port=port))
+            status, _ = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200, within=30)
+            assert status == 200
+            await publish(mqtt_url, [(topic, {"berth": [1], "occupied": [1], "ts": [t + 1]})])
+            state = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 2)
+            assert state["occupied"] == 2
