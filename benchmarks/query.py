@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from benchmarks.http_load import WrkResult, run_wrk, write_script
 from benchmarks.postgis import nearest_qps
 from benchmarks.tools import find, missing
-from parking_hub.embedded import free_port, redis_server
+from parking_hub.embedded import free_port, redis_server, stop
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
@@ -192,12 +192,7 @@ def process(args: list[str], log: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=30)
 
 
 def load_run(wrk: str, url: str, seconds: int, script: Path | None) -> WrkResult:
