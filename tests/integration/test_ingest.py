@@ -17,16 +17,10 @@ from redis.asyncio import Redis
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
-from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
-from tests.integration.test_skeleton import load, now_ms, publish
+from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
 pytestmark = pytest.mark.integration
-
-
-async def lot_state(hub: Hub, lot_id: str) -> dict[str, Any]:
-    status, body = await hub.get(f"/v1/lots/{lot_id}")
-    assert status == 200, body
-    return body  # type: ignore[no-any-return]
 
 
 async def test_gateway_status_and_last_will_make_a_lot_unknown(
