@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from parking_hub.api.berths import lot_berths
 from parking_hub.api.docs_page import docs, docs_key, render
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
@@ -14,6 +15,7 @@ from parking_hub.api.schemas import (
     MAX_STREAM_LOTS,
     ErrorBody,
     Liveness,
+    LotBerths,
     LotCounts,
     LotDetail,
     LotPath,
@@ -102,6 +104,21 @@ API = (
             404: Answer("no such lot", ErrorBody),
             **NOT_LOADED,
         },
+        path_params=LotPath,
+    ),
+    Endpoint(
+        "/v1/lots/{lot_id}/berths",
+        lot_berths,
+        "One lot's berths, each free, occupied or unknown",
+        "availability",
+        {
+            200: Answer("one letter per berth; the letters' counts are the lot's counts", LotBerths),
+            **NOT_MODIFIED,
+            **BAD_PARAMETER,
+            404: Answer("no such lot", ErrorBody),
+            **NOT_LOADED,
+        },
+        description="An extension for maps and lot displays: the same rules as the lot's counts, per berth.",
         path_params=LotPath,
     ),
     Endpoint(

@@ -205,6 +205,18 @@ class LotCounts(_Answer):
     updated_at: Timestamp
 
 
+class LotBerths(LotCounts):
+    """Every berth of one lot, in berth order, one letter each."""
+
+    states: str = Field(
+        pattern="^[fou]*$",
+        description=(
+            "one letter per berth, berth 0 first: f free, o occupied, u unknown (never reported, "
+            "silent for three heartbeat periods, or the lot offline); its length is the capacity"
+        ),
+    )
+
+
 class LotListItem(LotCounts):
     name: str
     kind: Literal["off_street", "on_street"]

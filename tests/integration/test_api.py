@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from yarl import URL
 
-from parking_hub.api.schemas import ErrorBody, LotDetail, LotsPage, NearestAnswer, Summary
+from parking_hub.api.schemas import ErrorBody, LotBerths, LotDetail, LotsPage, NearestAnswer, Summary
 from parking_hub.registry import parse_registry
 from parking_hub.store.lots import save_lots
 from tests.integration.hub import Hub, lot_feature, running_hub, unique, write_registry
@@ -127,6 +127,22 @@ async def test_lot_detail_and_conditional_get(city: City) -> None:
     async with city.hub.http.get(city.hub.base_url + path, headers={"If-None-Match": etag}) as resp:
         assert resp.status == 304
         assert await resp.read() == b""
+
+
+async def test_lot_berths_give_each_berth_state_in_one_letter(city: City) -> None:
+    path = f"/v1/lots/{city.ids['garage']}/berths"
+    async with city.hub.http.get(city.hub.base_url + path) as resp:
+        assert resp.status == 200
+        body = checked(LotBerths, await resp.json())
+        etag = resp.headers["ETag"]
+    assert body["states"] == "fofofu"  # berth 5 never reported
+    assert (body["free"], body["occupied"], body["unknown"], body["capacity"]) == (3, 2, 1, 6)
+    async with city.hub.http.get(city.hub.base_url + path, headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    status, body = await city.hub.get(f"/v1/lots/{city.ids['kerb']}/berths")
+    assert (status, body["states"]) == (200, "off")
+    status, body = await city.hub.get("/v1/lots/no-such-lot/berths")
+    assert (status, checked(ErrorBody, body)["error"]["param"]) == (404, "lot_id")
 
 
 async def test_lots_in_a_box_page_through_in_id_order(city: City) -> None:
@@ -277,6 +293,7 @@ async def test_nothing_a_client_sends_gets_a_500(city: City) -> None:
             "/v1/nearest?lat={v}&lon={v}&limit={v}",
             "/v1/lots?bbox={v}",
             "/v1/lots/{v}",
+            "/v1/lots/{v}/berths",
             "/v1/stream?lots={v}",
         ):
             url = city.hub.base_url + path.format(v=quote(value, safe="%"))
