@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from parking_hub.api.berths import lot_berths
+from parking_hub.api.dashboard import dashboard, static_file
 from parking_hub.api.docs_page import docs, docs_key, render
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
@@ -24,6 +25,7 @@ from parking_hub.api.schemas import (
     NearestAnswer,
     NearestParams,
     Readiness,
+    StaticPath,
     StreamParams,
     Summary,
 )
@@ -164,10 +166,33 @@ API = (
     ),
 )
 
+DASHBOARD = (
+    Endpoint(
+        "/",
+        dashboard,
+        "The live dashboard: the city's lots on a map, coloured by availability",
+        "dashboard",
+        {200: Answer("the page; it reads /v1 from the browser", media_type="text/html"), **NOT_MODIFIED},
+    ),
+    Endpoint(
+        "/static/{name}",
+        static_file,
+        "The dashboard's scripts, style sheet and map data",
+        "dashboard",
+        {
+            200: Answer("the file, as text/javascript, text/css or application/json", media_type="*/*"),
+            **NOT_MODIFIED,
+            **BAD_PARAMETER,
+            404: Answer("no such file", ErrorBody),
+        },
+        path_params=StaticPath,
+    ),
+)
+
 
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
-    endpoints = PROBES + DESCRIPTION + (API if serve_api else ())
+    endpoints = PROBES + DESCRIPTION + (API + DASHBOARD if serve_api else ())
     for endpoint in endpoints:
         app.router.add_get(endpoint.path, endpoint.handler)
     app[spec_key] = build_spec(endpoints)

@@ -114,6 +114,10 @@ class LotPath(_Query):
     lot_id: str = Field(pattern=LOT_ID, description="the lot's registry id")
 
 
+class StaticPath(_Query):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}\.(js|css|json)$", description="a file of the dashboard")
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 

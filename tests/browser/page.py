@@ -1,0 +1,88 @@
+"""Driving the dashboard in Debian's chromium through Playwright: the browser, and what the page shows."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORT = {"width": 1600, "height": 900}
+Hue = Literal["red", "green", "grey"]
+
+# The colour under a lot's centre, read from the map canvas, sorted into the hue a person would name.
+_HUE_AT_LOT = """([id, hue]) => {
+  const point = window.parkingDashboard?.pointOf(id);
+  if (!point) return false;
+  const canvas = document.getElementById("map");
+  const dpr = canvas.width / canvas.clientWidth;
+  const [r, g, b] = canvas.getContext("2d")
+    .getImageData(Math.round(point[0] * dpr), Math.round(point[1] * dpr), 1, 1).data;
+  if (hue === "red") return r > 170 && g < 110 && b < 110;
+  if (hue === "green") return g > 120 && g > r + 50 && g > b + 30;
+  return Math.abs(r - g) < 30 && Math.abs(g - b) < 40 && b > 40;
+}"""
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("the browser tests need Debian's chromium: apt-get install chromium (CI installs it)")
+    return found
+
+
+@asynccontextmanager
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path())
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def open_dashboard(chromium: Browser, base_url: str, lots: int) -> Page:
+    """The dashboard once it has drawn `lots` lots; page errors fail the test that opened it."""
+    page = await chromium.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(base_url + "/")
+    # `map` in the check below is the canvas: the page keeps its own names out of the global scope.
+    try:
+        await page.wait_for_function(
+            "n => document.body.dataset.lots === String(n) && Number(map.dataset.lotsDrawn) > 0",
+            arg=lots,
+            timeout=30_000,
+        )
+    finally:
+        assert errors == []
+    return page
+
+
+async def lot_on_page(page: Page, lot_id: str) -> tuple[float, float]:
+    """Where the lot's dot is, in page coordinates (for the mouse)."""
+    x, y = await page.evaluate("id => window.parkingDashboard.pointOf(id)", lot_id)
+    box = await page.locator("#map").bounding_box()
+    assert box is not None
+    return box["x"] + x, box["y"] + y
+
+
+async def wait_for_hue(page: Page, lot_id: str, hue: Hue, within_s: float) -> None:
+    await page.wait_for_function(_HUE_AT_LOT, arg=[lot_id, hue], timeout=within_s * 1000)
+
+
+async def hue_is(page: Page, lot_id: str, hue: Hue) -> bool:
+    return bool(await page.evaluate(_HUE_AT_LOT, [lot_id, hue]))
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    await page.screenshot(path=path)
+    print(f"screenshot: {path}")
+    return path
