@@ -68,6 +68,7 @@ async def run_demo(settings: Settings, rate: float) -> None:
                 await _until_ready(base)
                 print(
                     f"\nparking-hub demo is up: the seed city, live.\n"
+                    f"  dashboard   {base}/\n"
                     f"  summary     {base}/v1/summary\n"
                     f"  nearest     {base}/v1/nearest?lat=36.0671&lon=120.3826\n"
                     f"  one lot     {base}/v1/lots/qd-0001\n"

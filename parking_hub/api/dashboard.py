@@ -45,7 +45,9 @@ def _serve(request: web.Request, asset: Asset) -> web.Response:
     headers = {"ETag": asset.etag, "Cache-Control": CACHE}
     if asset.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    response = web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
+    response = web.Response(
+        body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers
+    )
     response.enable_compression()
     return response
 
@@ -57,6 +59,6 @@ async def dashboard(request: web.Request) -> web.Response:
 async def static_file(request: web.Request) -> web.Response:
     name = params.parse(StaticPath, request.match_info).name
     asset = assets().get(name)
-    if asset is None or name == "index.html":
+    if asset is None:
         raise ApiError(404, "not_found", f"no file {name!r} in the dashboard", "name")
     return _serve(request, asset)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = {"width": 1600, "height": 900}
+VIEWPORT = ViewportSize(width=1600, height=900)
 Hue = Literal["red", "green", "grey"]
 
 # The colour under a lot's centre, read from the map canvas, sorted into the hue a person would name.
@@ -48,7 +48,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def open_dashboard(chromium: Browser, base_url: str, lots: int) -> Page:
     """The dashboard once it has drawn `lots` lots; page errors fail the test that opened it."""
-    page = await chromium.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = await chromium.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(base_url + "/")

@@ -61,6 +61,7 @@ async def test_demo_brings_up_the_seed_city_and_stops_on_ctrl_c(tmp_path: Path) 
         output = log.read_text()
         assert proc.returncode == 0, output
         assert "Press Ctrl+C to stop" in output
+        assert f"dashboard   {base}/\n" in output
     finally:
         if proc.returncode is None:
             proc.kill()
