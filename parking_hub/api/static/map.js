@@ -210,6 +210,7 @@ export class CityMap {
   }
 
   draw() {
+    const started = performance.now();
     const { ctx, width: w, height: h } = this;
     const bg = ctx.createRadialGradient(w * 0.5, h * 0.45, 0, w * 0.5, h * 0.45, Math.max(w, h) * 0.75);
     bg.addColorStop(0, "#111d31");
@@ -221,6 +222,7 @@ export class CityMap {
     this.drawLots();
     this.drawDistrictLabels();
     this.drawScaleBar();
+    this.canvas.dataset.drawMs = (performance.now() - started).toFixed(1); // read by benchmarks.dashboard
   }
 
   drawGraticule() {
