@@ -31,6 +31,7 @@ from benchmarks.query import fill_state, process, serves_city, wait_until, write
 from parking_hub.embedded import free_port, redis_server
 
 FRAMES = 20
+SETTLE_MS = 3000  # after the view stops moving, for the page to pick its feed and connect
 
 
 def say(message: str) -> None:
@@ -72,12 +73,14 @@ async def measure(base: str, lots: int) -> dict[str, Any]:
         loaded_s = time.monotonic() - started
         await page.wait_for_timeout(1000)
         whole = await frames(page, ("zoom-in", "zoom-fit"))
+        await page.wait_for_timeout(SETTLE_MS)
         feed_whole = await page.text_content("#feed-state")
         # Zoomed in three times (an eighth of the width): the draw skips lots out of view.
         for _ in range(3):
             await page.click("#zoom-in")
         await page.wait_for_timeout(2000)
         zoomed = await frames(page, ("zoom-in", "zoom-out"))
+        await page.wait_for_timeout(SETTLE_MS)
         result = {
             "lots": lots,
             "page_load_s": round(loaded_s, 2),

@@ -11,6 +11,7 @@ const RATE_SAMPLES = 30; // the sparkline's memory: a minute
 const FRESH_MS = 5000; // newest event younger than this: green; younger than STALE_MS: amber
 const STALE_MS = 60_000;
 const TOP_LOTS = 8;
+const LEGEND_MS = 500; // the legend's counts follow live changes at most this often
 const $ = (id) => document.getElementById(id);
 
 const lots = new Map(); // lot id -> the lot's registry fields and live counts
@@ -70,6 +71,7 @@ function applyCounts(rows) {
     if (lot === map.selected) panel.changed();
   }
   map.requestDraw();
+  legendSoon();
   if (unknownLot) reloadRegistry(); // the registry grew since the page loaded it
 }
 
@@ -92,10 +94,6 @@ function follow() {
     return;
   }
   const [west, south, east, north] = map.visibleBox();
-  let inView = 0;
-  for (const lot of lots.values()) {
-    if (lot.lon >= west && lot.lon <= east && lot.lat >= south && lot.lat <= north) inView += 1;
-  }
   // Round the box outwards a little so small pans reuse the same stream.
   const grid = Math.max((east - west) / 8, 1e-4);
   const box = [
@@ -104,7 +102,11 @@ function follow() {
     Math.min(180, Math.ceil(east / grid) * grid),
     Math.min(90, Math.ceil(north / grid) * grid),
   ].map((v) => Number(v.toFixed(6)));
-  feed.follow(box, inView);
+  let inBox = 0;
+  for (const lot of lots.values()) {
+    if (lot.lon >= box[0] && lot.lon <= box[2] && lot.lat >= box[1] && lot.lat <= box[3]) inBox += 1;
+  }
+  feed.follow(box, inBox);
 }
 
 // -- the registry -------------------------------------------------------------------------
@@ -164,7 +166,6 @@ async function refreshSummary() {
     $("fresh-dot").className = `dot ${ageMs === null ? "" : ageMs < FRESH_MS ? "ok" : ageMs < STALE_MS ? "warn" : "bad"}`;
     $("fresh-note").textContent = `newest event · ${count(s.events_rejected)} rejected`;
     if (!map.selected) renderTopFree();
-    renderLegend();
   } catch {
     $("fresh-dot").className = "dot bad";
     $("fresh-age").textContent = "hub unreachable";
@@ -193,6 +194,14 @@ function drawSparkline() {
   ctx.lineTo(x0, h);
   ctx.fillStyle = "rgba(94, 176, 239, 0.15)";
   ctx.fill();
+}
+
+let legendTimer = null;
+function legendSoon() {
+  legendTimer ??= setTimeout(() => {
+    legendTimer = null;
+    renderLegend();
+  }, LEGEND_MS);
 }
 
 function renderLegend() {

@@ -84,13 +84,16 @@ export class LiveFeed {
   poll(box) {
     const key = this.following;
     const turn = async () => {
+      let rows = null;
       try {
-        this.onCounts(await lotsIn(box));
-        this.onState("polling", `every ${POLL_MS / 1000} s · zoom in for live`);
+        rows = await lotsIn(box);
       } catch {
-        this.onState("reconnecting", "");
+        // reported below, unless the page has moved on meanwhile
       }
-      if (this.following === key) this.timer = setTimeout(turn, POLL_MS);
+      if (this.following !== key) return;
+      if (rows) this.onCounts(rows);
+      this.onState(rows ? "polling" : "reconnecting", rows ? `every ${POLL_MS / 1000} s · zoom in for live` : "");
+      this.timer = setTimeout(turn, POLL_MS);
     };
     turn();
   }

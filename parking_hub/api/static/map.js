@@ -10,6 +10,9 @@ const MIN_SCALE = 0.02; // pixels per degree: the whole Earth fits
 const MAX_SCALE = 5_000_000; // a few centimetres per pixel
 const NICE_STEPS = [1, 2, 5];
 const FIT_MARGIN = 48; // pixels left around the city when it is fitted to the map
+// With many lots in view, outlines and round dots cost more to rasterise than they show.
+const CROWDED_ABOVE = 5000;
+const SQUARE_BELOW_PX = 2.5;
 
 function niceStep(raw) {
   const power = 10 ** Math.floor(Math.log10(raw));
@@ -32,6 +35,7 @@ export class CityMap {
     this.onViewChange = onViewChange;
     this.pending = false;
     this.pulsing = 0;
+    this.minRadius = 3.5;
     new ResizeObserver(() => this.resize()).observe(canvas);
     this.listen();
     this.resize();
@@ -127,7 +131,7 @@ export class CityMap {
 
   radius(lot) {
     const zoomed = Math.sqrt(Math.max(1, this.view.scale / this.fitScale));
-    return Math.min(22, Math.max(2, 1 + Math.sqrt(lot.capacity) * 0.2 * zoomed));
+    return Math.min(22, Math.max(this.minRadius, 1 + Math.sqrt(lot.capacity) * 0.2 * zoomed));
   }
 
   // -- pointing -----------------------------------------------------------------------------
@@ -308,18 +312,24 @@ export class CityMap {
     ctx.save();
     ctx.lineWidth = 1;
     ctx.strokeStyle = "rgba(8, 13, 24, 0.85)";
+    const crowded = drawn > CROWDED_ABOVE;
     for (const [bucket, points] of groups) {
       if (!points.length) continue;
       ctx.beginPath();
       for (let k = 0; k < points.length; k += 3) {
-        ctx.moveTo(points[k] + points[k + 2], points[k + 1]);
-        ctx.arc(points[k], points[k + 1], points[k + 2], 0, 2 * Math.PI);
+        const [x, y, r] = [points[k], points[k + 1], points[k + 2]];
+        if (crowded && r < SQUARE_BELOW_PX) {
+          ctx.rect(x - r, y - r, 2 * r, 2 * r); // as round as a dot this small looks, and cheaper
+        } else {
+          ctx.moveTo(x + r, y);
+          ctx.arc(x, y, r, 0, 2 * Math.PI);
+        }
       }
       ctx.fillStyle = bucket.colour;
       ctx.globalAlpha = bucket.key === "none" ? 0.55 : 0.92;
       ctx.fill();
       ctx.globalAlpha = 1;
-      if (points.length < 20_000) ctx.stroke();
+      if (!crowded) ctx.stroke();
     }
     for (const [x, y, r, lot] of pulses) {
       const t = (now - lot.changedAt) / PULSE_MS;
@@ -342,6 +352,8 @@ export class CityMap {
     }
     ctx.restore();
     this.pulsing = pulses.length;
+    // A handful of small lots still deserve dots one can point at; a crowd needs them small.
+    this.minRadius = crowded ? 2 : 3.5;
     this.canvas.dataset.lotsDrawn = String(drawn);
   }
 

@@ -66,6 +66,7 @@ export class LotPanel {
       this.timer = null;
       this.lastFetch = performance.now();
       const lot = this.lot;
+      if (!lot) return; // closed meanwhile
       try {
         const berths = await lotBerths(lot.id);
         if (this.lot === lot) {
@@ -91,7 +92,7 @@ export class LotPanel {
     badge.className = `badge ${lot.online ? "online" : "offline"}`;
     badge.textContent = lot.online ? "online" : "offline";
     const updated = lot.updated_at ? `updated ${age(Date.now() - Date.parse(lot.updated_at))} ago` : "no report yet";
-    const operator = this.detail ? ` · ${this.detail.operator}` : "";
+    const operator = this.detail ? ` · operator ${this.detail.operator}` : "";
     meta.append(badge, `${lot.id}${operator} · ${count(lot.capacity)} berths · ${updated}`);
     $("lot-free").textContent = count(lot.free);
     $("lot-occupied").textContent = count(lot.occupied);
