@@ -299,7 +299,7 @@ export class CityMap {
     const { ctx, width: w, height: h } = this;
     const now = performance.now();
     const groups = new Map(DRAW_ORDER.map((b) => [b, []]));
-    const pulses = [];
+    let pulses = [];
     let drawn = 0;
     for (const lot of this.lots) {
       const [x, y] = this.project(lot.lon, lot.lat);
@@ -309,10 +309,11 @@ export class CityMap {
       groups.get(bucketOf(lot)).push(x, y, r);
       if (lot.changedAt && now - lot.changedAt < PULSE_MS) pulses.push([x, y, r, lot]);
     }
+    const crowded = drawn > CROWDED_ABOVE;
+    if (crowded) pulses = []; // rings would redraw every lot each frame, and be lost in the crowd
     ctx.save();
     ctx.lineWidth = 1;
     ctx.strokeStyle = "rgba(8, 13, 24, 0.85)";
-    const crowded = drawn > CROWDED_ABOVE;
     for (const [bucket, points] of groups) {
       if (!points.length) continue;
       ctx.beginPath();
