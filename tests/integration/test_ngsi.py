@@ -172,8 +172,9 @@ async def test_pages_follow_offset_and_limit_and_count(city: City) -> None:
     assert (status, body) == (200, [])
     _, summary = await city.hub.get("/v1/summary")
     assert int(headers["NGSILD-Results-Count"]) == summary["berths"]
-    status, headers, body = await ngsi(city.hub, type="OnStreetParking,OffStreetParking", count="true")
-    assert int(headers["NGSILD-Results-Count"]) == summary["lots"]
+    for either in ("OnStreetParking,OffStreetParking", "OffStreetParking|OnStreetParking"):
+        status, headers, body = await ngsi(city.hub, type=either, count="true")
+        assert int(headers["NGSILD-Results-Count"]) == summary["lots"]
     assert len(body) == min(20, summary["lots"])  # NGSI-LD's default page
 
 
@@ -271,6 +272,7 @@ BAD_REQUESTS: list[tuple[Mapping[str, str], int, str]] = [
     ({"type": "ParkingSpot", "options": "sysAttrs"}, 400, "options must be one of keyValues or normalized"),
     ({"type": "Parking Spot"}, 400, "type must be a comma list of type names; 'Parking Spot' is not one"),
     ({"type": "ParkingSpot,"}, 400, "type must be a comma list of type names; '' is not one"),
+    ({"type": "A;B"}, 400, "type must be a comma list of type names; 'A;B' is not one"),
     ({"id": "garage"}, 400, "id must be a comma list of URIs; 'garage' is not one"),
     ({"id": ",".join(["urn:x:1"] * 101)}, 400, "id must name at most 100 ids"),
     ({"type": "ParkingSpot", "color": "red"}, 400, "color is not a parameter of this endpoint"),

@@ -13,11 +13,14 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 20  # NGSI-LD's default page size
 MAX_IDS = 100
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s,]+")
-_TERM_OR_IRI = re.compile(r"[^\s,]{1,256}")
+_TERM_OR_IRI = re.compile(r"[^\s,|;()]{1,256}")
+# NGSI-LD lists types with commas, or since 1.5 as an expression where "|" also means "or".
+_TYPE_SEPARATOR = re.compile(r"[,|]")
+_COMMA = re.compile(",")
 
 
-def _items(value: str, pattern: re.Pattern[str], what: str) -> str:
-    items = value.split(",")
+def _items(value: str, pattern: re.Pattern[str], what: str, separator: re.Pattern[str] = _COMMA) -> str:
+    items = separator.split(value)
     bad = next((item for item in items if not pattern.fullmatch(item)), None)
     if bad is not None:
         raise ValueError(f"must be a comma list of {what}; {bad!r} is not one")
@@ -32,7 +35,7 @@ class EntitiesQuery(_Query):
     type: str | None = Field(
         None,
         description=(
-            f"comma list of entity types: {', '.join(ENTITY_TYPES)}, or their Smart Data Models IRIs; "
+            f"comma (or |) list of entity types: {', '.join(ENTITY_TYPES)}, or their Smart Data Models IRIs; "
             "required unless `id` is given. Other types match no entity."
         ),
         examples=["OffStreetParking"],
@@ -54,7 +57,7 @@ class EntitiesQuery(_Query):
     @field_validator("type")
     @classmethod
     def _check_type(cls, value: str | None) -> str | None:
-        return None if value is None else _items(value, _TERM_OR_IRI, "type names")
+        return None if value is None else _items(value, _TERM_OR_IRI, "type names", _TYPE_SEPARATOR)
 
     @field_validator("id")
     @classmethod
@@ -67,7 +70,7 @@ class EntitiesQuery(_Query):
 
     @property
     def type_names(self) -> list[str] | None:
-        return None if self.type is None else self.type.split(",")
+        return None if self.type is None else _TYPE_SEPARATOR.split(self.type)
 
     @property
     def ids(self) -> list[str] | None:
