@@ -94,8 +94,8 @@ function follow() {
     return;
   }
   const [west, south, east, north] = map.visibleBox();
-  // Round the box outwards a little so small pans reuse the same stream.
-  const grid = Math.max((east - west) / 8, 1e-4);
+  // Round the box outwards a little (a 32nd of its width) so small pans reuse the same stream.
+  const grid = Math.max((east - west) / 32, 1e-5);
   const box = [
     Math.max(-180, Math.floor(west / grid) * grid),
     Math.max(-90, Math.floor(south / grid) * grid),
