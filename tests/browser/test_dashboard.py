@@ -92,6 +92,36 @@ async def test_lots_render_and_change_colour_live(
         await page.close()
 
 
+async def test_more_lots_than_one_stream_takes_are_polled_until_zoomed_in(
+    chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    redis_url = own_database(redis_url, 13)
+    side = 46  # 2,116 lots on a grid: more than the 2,000 one stream follows
+    ids = [f"grid-{k:04d}" for k in range(side * side)]
+    features = [
+        lot_feature(lot, 10.0 + 0.01 * (k % side), 50.0 + 0.01 * (k // side), 2) for k, lot in enumerate(ids)
+    ]
+    await load_registry(redis_url, write_registry(tmp_path / "r.geojson", features).read_bytes())
+    async with running_hub(redis_url, mqtt_url) as hub:
+        await eventually(lambda: hub.get(f"/v1/lots/{ids[-1]}"), lambda r: r[0] == 200)
+        page = await open_dashboard(chromium, hub.base_url, lots=len(ids))
+        await page.wait_for_function("document.getElementById('feed-state').textContent === 'polling'")
+        # While polling, a change still reaches the map, within a refresh period or so.
+        centre = ids[side * (side // 2) + side // 2]
+        t = time.time_ns() // 1_000_000
+        frame = {"berth": [0, 1], "occupied": [1, 1], "ts": [t, t]}
+        await publish(mqtt_url, [(f"{hub.prefix}/v1/lots/{centre}/events", frame)])
+        await wait_for_hue(page, centre, "red", within_s=20)
+        # Zoomed in on the centre, the view holds a few hundred lots: one stream follows them.
+        await page.mouse.move(*await lot_on_page(page, centre))
+        for _ in range(3):
+            await page.mouse.wheel(0, -300)
+        await page.wait_for_function("document.getElementById('feed-state').textContent === 'live'")
+        drawn = int(await page.get_attribute("#map", "data-lots-drawn") or 0)
+        assert 0 < drawn <= 2000
+        await page.close()
+
+
 def resync_frames(prefix: str, lots: list[Lot], rng: random.Random, now: int) -> list[tuple[str, Any]]:
     """Every berth of every lot, as a gateway's resync sends it: most lots half full, a few nearly full."""
     frames = []
