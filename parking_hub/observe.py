@@ -88,8 +88,9 @@ class Metrics:
             registry=r,
         )
         lag.set_function(health.ingest_lag_s)
-        mqtt = Gauge("parking_hub_mqtt_connected", "1 while the MQTT session is up", registry=r)
-        mqtt.set_function(lambda: float(health.mqtt_connected is True))
+        if health.mqtt_connected is not None:  # only roles that ingest have an MQTT session
+            mqtt = Gauge("parking_hub_mqtt_connected", "1 while the MQTT session is up", registry=r)
+            mqtt.set_function(lambda: float(health.mqtt_connected is True))
         redis = Gauge("parking_hub_redis_connected", "1 while Redis answers", registry=r)
         redis.set_function(lambda: float(health.redis_ok is True))
 
