@@ -39,7 +39,7 @@ PROBES = (
         metrics,
         "Prometheus metrics of this process",
         "operations",
-        {200: Answer("text exposition format, version 0.0.4", media_type="text/plain")},
+        {200: Answer("the Prometheus text exposition format", media_type="text/plain")},
     ),
     Endpoint(
         "/healthz",
