@@ -129,6 +129,7 @@ API = (
         {
             200: Answer(
                 "text/event-stream of `availability` events whose data is a LotCounts object",
+                LotCounts,
                 media_type="text/event-stream",
             ),
             **BAD_PARAMETER,
@@ -143,8 +144,6 @@ API = (
             "keep-alive' comment comes every 15 s; a client that stops reading is disconnected."
         ),
         query=StreamParams,
-        extra={"x-event-data": {"$ref": "#/components/schemas/LotCounts"}},
-        schemas=(LotCounts,),
     ),
 )
 
