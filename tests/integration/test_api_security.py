@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 
 from parking_hub.api.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
 from parking_hub.apikeys import new_key
@@ -80,8 +81,16 @@ async def test_each_key_has_its_own_bucket_and_a_spent_one_gets_429(keyed_hub: K
     assert [(await get(hub, "/healthz"))[0] for _ in range(5)] == [200] * 5  # probes are never limited
 
 
+async def test_requests_without_a_valid_key_spend_their_address_bucket(keyed_hub: KeyedHub) -> None:
+    hub = keyed_hub.hub
+    refused = [(await get(hub, "/v1/summary", {"X-API-Key": "guess"}))[0] for _ in range(4)]
+    assert refused == [401, 401, 401, 429]
+    assert (await get(hub, "/v1/summary", {"X-API-Key": keyed_hub.keys["app"]}))[0] == 200
+
+
 async def test_the_description_names_the_keys_and_the_new_answers(keyed_hub: KeyedHub) -> None:
     _, _, spec = await get(keyed_hub.hub, "/openapi.json")
+    validate(spec)
     assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
     summary = spec["paths"]["/v1/summary"]["get"]
     assert {"401", "429"} <= set(summary["responses"])
