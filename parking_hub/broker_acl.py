@@ -75,7 +75,7 @@ def render_acl(lots: Iterable[Lot], prefix: str, hub_user: str = DEFAULT_HUB_USE
 
 def write_acl(files: Sequence[Path], prefix: str, hub_user: str, output: Path | None) -> None:
     """Reads the registries (all of them, as one city) and writes the ACL to `output` or stdout."""
-    lots = [lot for registry in read_registries(files) for lot in registry]
+    lots = [lot for _, registry in read_registries(files) for lot in registry]
     acl = render_acl(lots, prefix, hub_user)
     _, unowned = operators(lots)
     if unowned:
