@@ -56,7 +56,7 @@ class RunningHub:
     base_url: str
     headers: dict[str, str]
     schema: schemathesis.BaseSchema
-    lot_id: str  # a lot of the loaded registry
+    lot_id: str  # the loaded registry's on-street lot
 
 
 def ready(url: str, within: float = 60.0) -> bool:
@@ -107,11 +107,21 @@ ALL_PATHS = [endpoint.path for endpoint in ENDPOINTS]
 RUNS = [(e.path, GenerationMode.POSITIVE, "") for e in ENDPOINTS] + [
     (e.path, GenerationMode.NEGATIVE, "") for e in ENDPOINTS if e.query or e.path_params
 ]
-# Random lot ids are almost never in the registry; these runs name a real lot, the rest generated.
+# Random ids are almost never in the registry; these runs name a real lot, the rest generated.
 RUNS += [
     ("/v1/lots/{lot_id}", GenerationMode.POSITIVE, "lot_id"),
     ("/v1/stream", GenerationMode.POSITIVE, "lots"),
+    ("/ngsi-ld/v1/entities/{entity_id}", GenerationMode.POSITIVE, "entity_id"),
 ]
+
+
+def known(running: RunningHub, parameter: str) -> dict[str, Any]:
+    """as_strategy arguments that fix `parameter` to name the registry's on-street lot."""
+    if parameter == "lot_id":
+        return {"path_parameters": {"lot_id": running.lot_id}}
+    if parameter == "entity_id":
+        return {"path_parameters": {"entity_id": f"urn:ngsi-ld:OnStreetParking:{running.lot_id}"}}
+    return {"query": {parameter: running.lot_id}} if parameter else {}
 
 
 def test_the_description_covers_every_route(running: RunningHub) -> None:
@@ -125,8 +135,6 @@ def test_schemathesis_finds_nothing(
     running: RunningHub, path: str, mode: GenerationMode, known_lot: str
 ) -> None:
     operation = running.schema[path]["GET"]
-    path_parameters = {"lot_id": running.lot_id} if known_lot == "lot_id" else None
-    query = {known_lot: running.lot_id} if known_lot and path_parameters is None else None
     transport: dict[str, Any] = {"timeout": STREAM_TIMEOUT} if path == "/v1/stream" else {}
 
     @settings(
@@ -137,7 +145,7 @@ def test_schemathesis_finds_nothing(
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters, query=query))
+    @given(case=operation.as_strategy(generation_mode=mode, **known(running, known_lot)))
     def check(case: Case[Any]) -> None:
         case.call_and_validate(base_url=running.base_url, headers=running.headers, checks=CHECKS, **transport)
 
