@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from parking_hub import __version__, logs
+from parking_hub.broker_acl import AclError
 from parking_hub.config import DEFAULTS, SettingError, Settings, build_settings, resolve
 from parking_hub.registry import RegistryError
 
@@ -31,6 +32,10 @@ _SETTING_HELP = {
     "topic-prefix": "MQTT topic prefix",
     "role": "all, ingest (MQTT to Redis) or api (HTTP), for scale-out",
     "cors-origins": "browser origins allowed to read the API, comma separated; * for any, none for none",
+    "api-keys-file": "file of KEY_ID:SHA256_HEX lines; when set, /v1 and /metrics need a key",
+    "rate-limit": "requests a second per API key (per address without keys), or off",
+    "rate-burst": "requests a client may send at once under --rate-limit",
+    "mqtt-ca-file": "PEM file of CA certificates to trust for an mqtts:// broker",
 }
 
 
@@ -66,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     load = lots_commands.add_parser("load", help="validate registry files and load them into Redis")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _add_settings(load, ["redis-url"])
+    acl = lots_commands.add_parser(
+        "acl", help="write a Mosquitto ACL from registry files: each operator publishes only to its lots"
+    )
+    acl.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    acl.add_argument("-o", "--output", type=Path, help="write the ACL here instead of stdout")
+    acl.add_argument("--hub-user", default="parking-hub", help="the hub's broker user name [parking-hub]")
+    _add_settings(acl, ["topic-prefix"])
+
+    keys = commands.add_parser("keys", help="API keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new_key = keys_commands.add_parser(
+        "new", help="make a key: its --api-keys-file line goes to stdout, the key itself to stderr"
+    )
+    new_key.add_argument("key_id", metavar="KEY_ID", help="a name for the client, 1-64 of [A-Za-z0-9_.-]")
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
     _add_settings(demo, ["http"])
@@ -112,6 +131,17 @@ def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
     asyncio.run(runner())
 
 
+def _new_key(key_id: str) -> None:
+    from parking_hub.apikeys import new_key
+
+    try:
+        key, line = new_key(key_id)
+    except ValueError as exc:
+        _fail(str(exc))
+    print(line)
+    print(f"the key for {key_id} (shown once; give it to the client): {key}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logs.configure("DEBUG" if args.verbose else "INFO", args.log_format)
@@ -121,13 +151,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             from parking_hub.service import serve
 
             run_until_signalled(serve(settings))
+        elif args.command == "lots" and args.lots_command == "acl":
+            from parking_hub.broker_acl import write_acl
+
+            write_acl(args.files, settings.topic_prefix, args.hub_user, args.output)
         elif args.command == "lots":
             from parking_hub.admin import load_files
 
             run_until_signalled(load_files(settings.redis, args.files))
+        elif args.command == "keys":
+            _new_key(args.key_id)
         elif args.command == "demo":
             from parking_hub.demo import run_demo
 
             run_until_signalled(run_demo(settings, args.rate))
-    except (SettingError, RegistryError) as exc:
+    except (SettingError, RegistryError, AclError) as exc:
         _fail(str(exc))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from parking_hub.api.ratelimit import RateLimit
+from parking_hub.apikeys import ApiKeys
 
 T = TypeVar("T")
 
@@ -52,6 +56,7 @@ class MqttTarget:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     protocol: str = "5"  # "5", or "3.1.1" for brokers that only speak MQTT 3.1.1
+    ca_file: Path | None = None  # CA certificates to trust for mqtts://, instead of the system's
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class Settings:
     topic_prefix: str = "parking"
     role: Role = Role.ALL
     cors_origins: tuple[str, ...] = ("*",)
+    api_keys: ApiKeys | None = None
+    rate_limit: RateLimit | None = None
 
 
 DEFAULTS: dict[str, str] = {
@@ -76,7 +83,12 @@ DEFAULTS: dict[str, str] = {
     "topic-prefix": "parking",
     "role": "all",
     "cors-origins": "*",
+    "api-keys-file": "",
+    "rate-limit": "off",
+    "rate-burst": "20",
+    "mqtt-ca-file": "",
 }
+MAX_RATE = 1_000_000.0
 
 
 def resolve(name: str, flag_value: str | None, environ: dict[str, str] | None = None) -> str:
@@ -160,6 +172,38 @@ def parse_cors_origins(text: str) -> tuple[str, ...]:
     return origins
 
 
+def parse_rate_limit(rate_text: str, burst_text: str) -> RateLimit | None:
+    """Requests a second per client ("off" for no limit), and the burst a client may send at once."""
+    if rate_text.strip().lower() == "off":
+        return None
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        reason = f"{rate_text!r} is not a number of requests a second, nor off"
+        raise SettingError("rate-limit", reason) from None
+    if not 0 < rate <= MAX_RATE:
+        raise SettingError("rate-limit", f"must be above 0 and at most {MAX_RATE:,.0f} requests a second")
+    if not burst_text.isdigit() or not 1 <= int(burst_text) <= MAX_RATE:
+        raise SettingError("rate-burst", f"{burst_text!r} must be a whole number from 1 to {MAX_RATE:,.0f}")
+    return RateLimit(rate, int(burst_text))
+
+
+def parse_api_keys_file(text: str) -> ApiKeys | None:
+    return ApiKeys.read(Path(text.strip())) if text.strip() else None
+
+
+def parse_ca_file(text: str) -> Path | None:
+    """A PEM file of CA certificates, checked by loading it as the hub will."""
+    if not text.strip():
+        return None
+    path = Path(text.strip())
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"{path} is not a readable PEM file of CA certificates ({exc})") from None
+    return path
+
+
 def _checked(name: str, parse: Callable[[str], T], values: dict[str, str]) -> T:
     try:
         return parse(values[name])
@@ -188,6 +232,25 @@ def build_settings(values: dict[str, str]) -> Settings:
     except ValueError:
         raise SettingError("role", "must be one of all, ingest, api") from None
     # Callers that predate the setting (test helpers building values by hand) get the default.
-    values = {"cors-origins": DEFAULTS["cors-origins"]} | values
+    values = DEFAULTS | values
     cors_origins = _checked("cors-origins", parse_cors_origins, values)
-    return Settings(redis, mqtt, http_host, http_port, lots, client_id, prefix, role, cors_origins)
+    api_keys = _checked("api-keys-file", parse_api_keys_file, values)
+    rate_limit = parse_rate_limit(values["rate-limit"], values["rate-burst"])
+    ca_file = _checked("mqtt-ca-file", parse_ca_file, values)
+    if ca_file is not None:
+        if not mqtt.tls:
+            raise SettingError("mqtt-ca-file", "needs an mqtts:// --mqtt-url")
+        mqtt = replace(mqtt, ca_file=ca_file)
+    return Settings(
+        redis,
+        mqtt,
+        http_host,
+        http_port,
+        lots,
+        client_id,
+        prefix,
+        role,
+        cors_origins,
+        api_keys,
+        rate_limit,
+    )

@@ -14,6 +14,7 @@ import orjson
 LOT_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+NO_OPERATOR = "unknown"  # the operator of a lot whose registry entry names none
 KINDS = ("off_street", "on_street")
 FEATURES = ("ev", "accessible")
 CODECS = (
@@ -231,7 +232,7 @@ def parse_feature(feature: object) -> Lot:
     return Lot(
         id=lot_id,
         name=_text(p, "name", lot_id),
-        operator=_text(p, "operator", "unknown"),
+        operator=_text(p, "operator", NO_OPERATOR),
         kind=cast(Kind, kind),
         capacity=cap,
         lon=lon,

@@ -10,7 +10,9 @@ from pathlib import Path
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
+from parking_hub.api.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
 from parking_hub.ingest.consumer import IngestDeps, IngestService
@@ -56,8 +58,21 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     metrics = Metrics(health)
     async with connect(settings.redis) as redis:
         live = LiveCity(redis, health, track_availability=api)
-        app = create_app(live, health, metrics.registry, serve_api=api, cors_origins=settings.cors_origins)
-        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        app = create_app(
+            live,
+            health,
+            metrics.registry,
+            serve_api=api,
+            cors_origins=settings.cors_origins,
+            access=Access.of(settings.api_keys, settings.rate_limit),
+        )
+        runner = web.AppRunner(
+            app,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            max_line_size=MAX_REQUEST_LINE_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
+            max_headers=MAX_HEADERS,
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.http_host, settings.http_port).start()

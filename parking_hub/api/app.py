@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from parking_hub.api.access import Access, access_key, access_middleware
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
+from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.keys import health_key, live_key
+from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, time_limit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.routes import setup_routes
-from parking_hub.api.stream import StreamLimits, Streams, close_streams, streams_key
+from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 
@@ -28,15 +31,24 @@ def create_app(
     serve_api: bool = True,
     cors_origins: Sequence[str] = ("*",),
     stream_limits: StreamLimits | None = None,
+    access: Access | None = None,
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     app = web.Application(
-        middlewares=[preflight_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
+        middlewares=[
+            HttpMetrics(metrics).middleware,
+            preflight_middleware,
+            error_middleware,
+            access_middleware,
+            time_limit(REQUEST_TIME_LIMIT_S, untimed={stream}),
+        ],
+        client_max_size=MAX_REQUEST_BYTES,
     )
     app[live_key] = live
     app[health_key] = health
     app[metrics_key] = metrics
     app[cors_key] = CorsPolicy.of(cors_origins)
+    app[access_key] = access or Access()
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
     app.on_response_prepare.append(add_cors_headers)

@@ -13,8 +13,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-# Headers a browser app may send beyond the safelisted ones: conditional GETs and stream resumption.
-ALLOWED_HEADERS = ("cache-control", "if-none-match", "last-event-id")
+# Headers a browser app may send beyond the safelisted ones: conditional GETs, stream resumption
+# and API keys.
+ALLOWED_HEADERS = ("cache-control", "if-none-match", "last-event-id", "authorization", "x-api-key")
 EXPOSED_HEADERS = "ETag, Retry-After, Link, NGSILD-Results-Count"
 PREFLIGHT_MAX_AGE_S = 86_400
 

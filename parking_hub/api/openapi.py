@@ -22,6 +22,7 @@ from parking_hub.api.rendering import json_response
 from parking_hub.api.schemas import ErrorBody
 
 REF = "#/components/schemas/{model}"
+EVENT_STREAM = "text/event-stream"
 DESCRIPTION = (
     "Real-time parking availability: the nearest lots with room, each lot's live counts, and a "
     "stream of changes. A berth counts as free only while its sensor reports free and is fresh; "
@@ -81,6 +82,26 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
     return result
 
 
+def _server_sent_event(data: type[BaseModel] | None) -> dict[str, Any]:
+    """One event of a stream as a client parses it; its `data` is a JSON document of the model."""
+    data_schema: dict[str, Any] = {"type": "string"}
+    if data is not None:
+        data_schema |= {
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": REF.format(model=data.__name__)},
+        }
+    return {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string"},
+            "data": data_schema,
+            "id": {"type": "string"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+        "required": ["data"],
+    }
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     parameters = []
     if endpoint.path_params is not None:
@@ -90,7 +111,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, answer in sorted(endpoint.answers.items()):
         body: dict[str, Any] = {"description": answer.description}
-        if answer.model is not None:
+        if answer.media_type == EVENT_STREAM:
+            body["content"] = {EVENT_STREAM: {"schema": _server_sent_event(answer.model)}}
+        elif answer.model is not None:
             schema = {"$ref": REF.format(model=answer.model.__name__)}
             body["content"] = {answer.media_type: {"schema": schema}}
         elif answer.media_type != "application/json":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from parking_hub.api.access import access_key
 from parking_hub.api.berths import lot_berths
 from parking_hub.api.dashboard import dashboard, static_file
 from parking_hub.api.docs_page import docs, docs_key, render
@@ -56,7 +57,7 @@ PROBES = (
         metrics,
         "Prometheus metrics of this process",
         "operations",
-        {200: Answer("text exposition format, version 0.0.4", media_type="text/plain")},
+        {200: Answer("the Prometheus text exposition format", media_type="text/plain")},
     ),
     Endpoint(
         "/healthz",
@@ -160,6 +161,7 @@ API = (
         {
             200: Answer(
                 "text/event-stream of `availability` events whose data is a LotCounts object",
+                LotCounts,
                 media_type="text/event-stream",
             ),
             **BAD_PARAMETER,
@@ -174,8 +176,6 @@ API = (
             "keep-alive' comment comes every 15 s; a client that stops reading is disconnected."
         ),
         query=StreamParams,
-        extra={"x-event-data": {"$ref": "#/components/schemas/LotCounts"}},
-        schemas=(LotCounts,),
     ),
 )
 
@@ -244,8 +244,10 @@ NGSI_LD = (
 
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
-    endpoints = PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ())
+    access = app[access_key]
+    endpoints = access.describe(PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ()))
     for endpoint in endpoints:
         app.router.add_get(endpoint.path, endpoint.handler)
     app[spec_key] = build_spec(endpoints)
+    access.add_security_schemes(app[spec_key])
     app[docs_key] = render(app[spec_key]).encode()

@@ -64,7 +64,7 @@ def _client(target: MqttTarget, client_id: str, protocol: aiomqtt.ProtocolVersio
         clean_session=None if v5 else False,
         clean_start=False if v5 else mqtt_client.MQTT_CLEAN_START_FIRST_ONLY,
         properties=properties,
-        tls_context=ssl.create_default_context() if target.tls else None,
+        tls_context=ssl.create_default_context(cafile=target.ca_file) if target.tls else None,
         max_inflight_messages=RECEIVE_MAXIMUM,
         timeout=10,
     )

@@ -46,12 +46,12 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def open_dashboard(chromium: Browser, base_url: str, lots: int) -> Page:
-    """The dashboard once it has drawn `lots` lots; page errors fail the test that opened it."""
+async def open_dashboard(chromium: Browser, url: str, lots: int) -> Page:
+    """The dashboard at url once it has drawn `lots` lots; page errors fail the test that opened it."""
     page = await chromium.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(base_url + "/")
+    await page.goto(url)
     # `map` in the check below is the canvas: the page keeps its own names out of the global scope.
     try:
         await page.wait_for_function(

@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Browser
 from redis.asyncio import Redis
 
+from parking_hub.apikeys import new_key
 from parking_hub.registry import Lot, parse_registry
 from parking_hub.store.lots import save_lots
 from tests.browser.page import Hue, browser, hue_is, lot_on_page, open_dashboard, screenshot, wait_for_hue
@@ -52,13 +53,15 @@ async def chromium() -> AsyncIterator[Browser]:
         yield launched
 
 
-async def counts(hub: Hub, lot_id: str) -> tuple[int, int, int]:
-    status, body = await hub.get(f"/v1/lots/{lot_id}")
-    assert status == 200, body
-    return body["free"], body["occupied"], body["unknown"]
+async def counts(hub: Hub, lot_id: str, key: str) -> tuple[int, int, int] | None:
+    async with hub.http.get(f"{hub.base_url}/v1/lots/{lot_id}", headers={"X-API-Key": key}) as resp:
+        if resp.status != 200:
+            return None
+        body = await resp.json()
+        return body["free"], body["occupied"], body["unknown"]
 
 
-async def test_lots_render_and_change_colour_live(
+async def test_lots_render_and_change_colour_live_with_a_key(
     chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
 ) -> None:
     redis_url = own_database(redis_url, 11)
@@ -66,9 +69,13 @@ async def test_lots_render_and_change_colour_live(
     ids = [unique("dash") for _ in range(3)]
     features = [lot_feature(lot, 13.40 + 0.004 * k, 52.52, 4) for k, lot in enumerate(ids)]
     await load_registry(redis_url, write_registry(tmp_path / "r.geojson", features).read_bytes())
-    async with running_hub(redis_url, mqtt_url) as hub:
-        await eventually(lambda: hub.get(f"/v1/lots/{ids[2]}"), lambda r: r[0] == 200)
-        page = await open_dashboard(chromium, hub.base_url, lots=3)
+    # With API keys on, as a city would run it: the page takes its key from the URL's fragment.
+    key, line = new_key("dashboard")
+    (tmp_path / "keys").write_text(line + "\n")
+    async with running_hub(redis_url, mqtt_url, api_keys_file=str(tmp_path / "keys")) as hub:
+        assert (await hub.get("/v1/summary"))[0] == 401
+        assert await eventually(lambda: counts(hub, ids[2], key), lambda c: c is not None) == (0, 0, 4)
+        page = await open_dashboard(chromium, hub.base_url + "/#key=" + key, lots=3)
         assert await page.get_attribute("#map", "data-lots-drawn") == "3"
         for lot in ids:
             assert await hue_is(page, lot, "grey"), lot  # no report yet: no data, never free
@@ -79,7 +86,7 @@ async def test_lots_render_and_change_colour_live(
             frame = {"berth": [0, 1, 2, 3], "occupied": [occupied] * 4, "ts": [t] * 4}
             await publish(mqtt_url, [(f"{hub.prefix}/v1/lots/{target}/events", frame)])
             # Once the API shows the change, the page has a second to show it too.
-            assert await eventually(lambda: counts(hub, target), expected.__eq__) == expected
+            assert await eventually(lambda: counts(hub, target, key), expected.__eq__) == expected
             await wait_for_hue(page, target, hue, LIVE_WITHIN_S)
         assert await hue_is(page, ids[0], "grey")
 
@@ -104,7 +111,7 @@ async def test_more_lots_than_one_stream_takes_are_polled_until_zoomed_in(
     await load_registry(redis_url, write_registry(tmp_path / "r.geojson", features).read_bytes())
     async with running_hub(redis_url, mqtt_url) as hub:
         await eventually(lambda: hub.get(f"/v1/lots/{ids[-1]}"), lambda r: r[0] == 200)
-        page = await open_dashboard(chromium, hub.base_url, lots=len(ids))
+        page = await open_dashboard(chromium, hub.base_url + "/", lots=len(ids))
         await page.wait_for_function("document.getElementById('feed-state').textContent === 'polling'")
         # While polling, a change still reaches the map, within a refresh period or so.
         centre = ids[side * (side // 2) + side // 2]
@@ -171,7 +178,7 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
         assert body["unknown"] == 0, body
         async with asyncio.TaskGroup() as background:
             sending = background.create_task(traffic(mqtt_url, hub.prefix, lots, rng))
-            page = await open_dashboard(chromium, hub.base_url, lots=SEED_LOTS)
+            page = await open_dashboard(chromium, hub.base_url + "/", lots=SEED_LOTS)
             assert await page.get_attribute("#map", "data-lots-drawn") == str(SEED_LOTS)
             assert await page.text_content("#total-lots") == "706"
             assert await page.text_content("#total-berths") == "188,000"

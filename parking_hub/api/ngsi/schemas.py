@@ -188,11 +188,46 @@ class ParkingSpot(_Answer):
     context: list[str] | None = Context
 
 
-class EntityList(RootModel[list[ParkingSite | ParkingSpot]]):
+# -- answers (keyValues form) --------------------------------------------------------------------
+
+
+class ParkingSiteValues(_Answer):
+    """A ParkingSite with options=keyValues: each attribute as its bare value."""
+
+    id: str
+    type: Literal["OffStreetParking", "OnStreetParking"]
+    name: str
+    location: Point
+    totalSpotNumber: int
+    availableSpotNumber: int
+    occupiedSpotNumber: int
+    occupancyDetectionType: list[str]
+    category: list[str] | None = None
+    occupancy: float | None = None
+    status: list[str] | None = None
+    context: list[str] | None = Context
+
+
+class ParkingSpotValues(_Answer):
+    """A ParkingSpot with options=keyValues: each attribute as its bare value."""
+
+    id: str
+    type: Literal["ParkingSpot"]
+    location: Point
+    status: str
+    category: list[str]
+    refParkingSite: str = Field(description="the lot's entity id")
+    context: list[str] | None = Context
+
+
+AnyEntity = ParkingSite | ParkingSpot | ParkingSiteValues | ParkingSpotValues
+
+
+class EntityList(RootModel[list[AnyEntity]]):
     pass
 
 
-class OneEntity(RootModel[ParkingSite | ParkingSpot]):
+class OneEntity(RootModel[AnyEntity]):
     pass
 
 

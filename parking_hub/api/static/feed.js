@@ -4,10 +4,15 @@ export const PAGE_LIMIT = 5000; // /v1/lots's largest page
 export const STREAM_LIMIT = 2000; // lots one /v1/stream may follow
 const WORLD = [-180, -90, 180, 90];
 const POLL_MS = 5000; // refresh period while too many lots are in view for one stream
-const RETRY_MS = 5000; // after a stream the server refused (it reconnects by itself otherwise)
+const RETRY_MS = 2000; // before reconnecting a stream that ended or was refused
+
+// A hub with API keys on is opened as /#key=KEY: the fragment never leaves the browser, and the
+// key goes out as a header on every request (never in a URL, where logs would keep it).
+const KEY = new URLSearchParams(location.hash.slice(1)).get("key");
+const KEY_HEADERS = KEY ? { "X-API-Key": KEY } : {};
 
 async function getJson(path) {
-  const resp = await fetch(path, { headers: { Accept: "application/json" } });
+  const resp = await fetch(path, { headers: { Accept: "application/json", ...KEY_HEADERS } });
   if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
   return resp.json();
 }
@@ -54,31 +59,52 @@ export class LiveFeed {
   }
 
   stop() {
-    this.source?.close();
+    this.source?.abort();
     this.source = null;
     clearTimeout(this.timer);
     this.timer = null;
     this.following = "";
   }
 
+  // Server-Sent Events read with fetch rather than EventSource, which cannot send the key header.
+  // Like EventSource, it reconnects after RETRY_MS and resumes with Last-Event-ID.
   stream(box) {
-    const source = new EventSource(`/v1/stream?bbox=${box.join(",")}`);
+    const key = this.following;
+    const source = new AbortController();
     this.source = source;
-    this.onState("connecting", "");
-    source.addEventListener("open", () => this.onState("live", "stream"));
-    source.addEventListener("availability", (e) => this.onCounts([JSON.parse(e.data)]));
-    source.addEventListener("error", () => {
-      if (source.readyState !== EventSource.CLOSED) {
-        this.onState("reconnecting", "");
-        return;
+    let lastId = null;
+    const connect = async () => {
+      this.onState("connecting", "");
+      try {
+        const headers = { Accept: "text/event-stream", ...KEY_HEADERS };
+        if (lastId) headers["Last-Event-ID"] = lastId;
+        const resp = await fetch(`/v1/stream?bbox=${box.join(",")}`, { headers, signal: source.signal });
+        if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+        this.onState("live", "stream");
+        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          const blocks = buffer.split("\n\n");
+          buffer = blocks.pop();
+          const rows = [];
+          for (const block of blocks) {
+            const event = parseEvent(block);
+            lastId = event.id ?? lastId;
+            if (event.name === "availability") rows.push(JSON.parse(event.data));
+          }
+          if (rows.length) this.onCounts(rows);
+        }
+      } catch {
+        // a refused or broken stream: reconnect below, unless it was closed on purpose
       }
-      // Refused (limit, restart): try again in a while with the same box.
-      this.onState("reconnecting", "retrying");
-      const key = this.following;
-      this.timer = setTimeout(() => {
-        if (this.following === key) this.stream(box);
-      }, RETRY_MS);
-    });
+      if (source.signal.aborted || this.following !== key) return;
+      this.onState("reconnecting", "");
+      this.timer = setTimeout(connect, RETRY_MS);
+    };
+    connect();
   }
 
   poll(box) {
@@ -97,4 +123,19 @@ export class LiveFeed {
     };
     turn();
   }
+}
+
+// One event of a text/event-stream: its id, name and data (comment and retry lines are skipped).
+function parseEvent(block) {
+  const event = { id: null, name: "message", data: [] };
+  for (const line of block.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const field = line.slice(0, colon);
+    const value = line.slice(colon + 1).replace(/^ /, "");
+    if (field === "id") event.id = value;
+    else if (field === "event") event.name = value;
+    else if (field === "data") event.data.push(value);
+  }
+  return { ...event, data: event.data.join("\n") };
 }

@@ -1,0 +1,110 @@
+"""Who may call the API: API keys and per-client rate limits, both off unless configured.
+
+Probes, the API's description and the dashboard page stay open: they carry no availability data,
+and load balancers and browsers fetch them without a key. Everything else (/v1, /metrics and any
+route added later) needs a key when keys are on. A key comes as `Authorization: Bearer KEY` or
+`X-API-Key: KEY`, never in the URL, where it would end up in proxy and server logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from parking_hub.api.errors import ApiError
+from parking_hub.api.openapi import Answer, Endpoint
+from parking_hub.api.ratelimit import RateLimit, TokenBuckets
+from parking_hub.api.schemas import ErrorBody
+from parking_hub.apikeys import ApiKeys
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/", "/static/{name}"})
+REALM = 'Bearer realm="parking-hub"'
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer KEY"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+NEEDS_KEY = Answer("no API key, or one that is not valid; see WWW-Authenticate", ErrorBody)
+RATE_LIMITED = Answer("this client's rate limit is spent; retry after Retry-After seconds", ErrorBody)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    keys: ApiKeys | None = None
+    buckets: TokenBuckets | None = None
+
+    @classmethod
+    def of(cls, keys: ApiKeys | None, rate_limit: RateLimit | None) -> Access:
+        return cls(keys, TokenBuckets(rate_limit) if rate_limit is not None else None)
+
+    def guards(self, path: str) -> bool:
+        return (self.keys is not None or self.buckets is not None) and path not in OPEN_PATHS
+
+    def describe(self, endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+        """The endpoints with the answers and security requirements this policy adds."""
+        return tuple(self._described(e) if self.guards(e.path) else e for e in endpoints)
+
+    def _described(self, endpoint: Endpoint) -> Endpoint:
+        answers = dict(endpoint.answers)
+        extra: dict[str, Any] = dict(endpoint.extra)
+        if self.keys is not None:
+            answers[401] = NEEDS_KEY
+            extra["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        if self.buckets is not None:
+            held = answers.get(429)
+            answers[429] = (
+                RATE_LIMITED
+                if held is None
+                else Answer(f"{held.description}; or {RATE_LIMITED.description}", ErrorBody)
+            )
+        return dataclasses.replace(endpoint, answers=answers, extra=extra)
+
+    def add_security_schemes(self, spec: dict[str, Any]) -> None:
+        if self.keys is not None:
+            spec.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+
+
+access_key = web.AppKey("access", Access)
+
+
+def presented_key(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("X-API-Key")
+
+
+def _refused(presented: str | None) -> ApiError:
+    if presented is None:
+        message = "this endpoint needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY"
+        return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": REALM})
+    challenge = f'{REALM}, error="invalid_token"'
+    return ApiError(401, "unauthorized", "the API key is not valid", headers={"WWW-Authenticate": challenge})
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    access = request.app[access_key]
+    match = request.match_info
+    resource = match.route.resource
+    if resource is None or match.http_exception is not None or not access.guards(resource.canonical):
+        return await handler(request)
+    key_id = None
+    presented = None
+    if access.keys is not None:
+        presented = presented_key(request)
+        key_id = access.keys.identify(presented) if presented is not None else None
+    # A client without a valid key is limited by its address, so refusals cost it tokens too.
+    client = f"key:{key_id}" if key_id is not None else f"addr:{request.remote}"
+    if access.buckets is not None:
+        wait = access.buckets.take(client)
+        if wait:
+            message = f"too many requests; retry in {wait} s"
+            raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
+    if access.keys is not None and key_id is None:
+        raise _refused(presented)
+    return await handler(request)
