@@ -1,9 +1,10 @@
 """Who may call the API: API keys and per-client rate limits, both off unless configured.
 
-Probes, the API's description and the dashboard page stay open: they carry no availability data,
-and load balancers and browsers fetch them without a key. Everything else (/v1, /metrics and any
-route added later) needs a key when keys are on. A key comes as `Authorization: Bearer KEY` or
-`X-API-Key: KEY`, never in the URL, where it would end up in proxy and server logs.
+Probes, the API's description and the dashboard page and its files stay open: they carry no
+availability data, and load balancers and browsers fetch them without a key. Everything else
+(/v1, /metrics and any route added later) needs a key when keys are on. A key comes as
+`Authorization: Bearer KEY` or `X-API-Key: KEY`, never in the URL, where it would end up in proxy
+and server logs.
 """
 
 from __future__ import annotations
