@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from parking_hub.api.routes import API, DESCRIPTION, NGSI_LD, PROBES
+from parking_hub.api.routes import API, DASHBOARD, DESCRIPTION, NGSI_LD, PROBES
 from parking_hub.apikeys import new_key
 from parking_hub.embedded import free_port, managed_process
 from tests.integration.hub import lot_feature, unique, write_registry
@@ -101,7 +101,7 @@ def running(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
         yield RunningHub(base_url, {"X-API-Key": key}, schema, f"{tag}-b")
 
 
-ENDPOINTS = PROBES + DESCRIPTION + API + NGSI_LD
+ENDPOINTS = PROBES + DESCRIPTION + API + NGSI_LD + DASHBOARD
 ALL_PATHS = [endpoint.path for endpoint in ENDPOINTS]
 # Negative cases break a parameter's constraints, so only endpoints with parameters have any.
 RUNS = [(e.path, GenerationMode.POSITIVE, "") for e in ENDPOINTS] + [
@@ -112,13 +112,17 @@ RUNS += [
     ("/v1/lots/{lot_id}", GenerationMode.POSITIVE, "lot_id"),
     ("/v1/stream", GenerationMode.POSITIVE, "lots"),
     ("/ngsi-ld/v1/entities/{entity_id}", GenerationMode.POSITIVE, "entity_id"),
+    ("/static/{name}", GenerationMode.POSITIVE, "name"),
 ]
 
 
 def known(running: RunningHub, parameter: str) -> dict[str, Any]:
-    """as_strategy arguments that fix `parameter` to name the registry's on-street lot."""
+    """as_strategy arguments that fix `parameter` to name the registry's on-street lot (or a file the
+    dashboard ships)."""
     if parameter == "lot_id":
         return {"path_parameters": {"lot_id": running.lot_id}}
+    if parameter == "name":
+        return {"path_parameters": {"name": "dashboard.js"}}
     if parameter == "entity_id":
         return {"path_parameters": {"entity_id": f"urn:ngsi-ld:OnStreetParking:{running.lot_id}"}}
     return {"query": {parameter: running.lot_id}} if parameter else {}
