@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from parking_hub.api.app import create_app
 from parking_hub.backoff import full_jitter
@@ -17,7 +16,7 @@ from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
 from parking_hub.store.apply import StateWriter
-from parking_hub.store.connection import RedisClient, connect, raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, RedisClient, connect, raise_if_cancelling
 from parking_hub.store.lots import save_lots
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ async def load_until_saved(redis: RedisClient, files: Sequence[Sequence[Lot]]) -
             for lots in files:
                 await save_lots(redis, lots)
             return
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise_if_cancelling(exc)
             delay = full_jitter(attempt)
             attempt += 1

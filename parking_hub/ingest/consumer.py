@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import aiomqtt
 import orjson
-from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
@@ -23,7 +22,7 @@ from parking_hub.ingest.topics import ParsedTopic, Topics
 from parking_hub.observe import Health, Metrics
 from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import Batch, StateWriter
-from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, raise_if_cancelling
 from parking_hub.store.layout import Layout
 from parking_hub.tasks import until_first_error
 
@@ -163,7 +162,7 @@ class _Connection:
         while True:
             try:
                 won = await self._deps.writer.write(batch)
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 raise_if_cancelling(exc)
                 self._deps.health.redis_ok = False
                 delay = full_jitter(attempt)

@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
-from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
 pytestmark = pytest.mark.integration
@@ -219,7 +218,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 stderr=out,
             )
 
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
 
     async def applied() -> int:
         values = [await redis.hget(keys.meta(lot), "applied") for lot in lots]
