@@ -31,6 +31,8 @@ _SETTING_HELP = {
     "topic-prefix": "MQTT topic prefix",
     "role": "all, ingest (MQTT to Redis) or api (HTTP), for scale-out",
     "cors-origins": "browser origins allowed to read the API, comma separated; * for any, none for none",
+    "share-group": "MQTT shared-subscription group: ingest processes with the same group split the "
+    "stream ($share/<group>/...); each needs its own --client-id",
 }
 
 

@@ -15,6 +15,7 @@ T = TypeVar("T")
 
 ENV_PREFIX = "PARKING_HUB_"
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_SHARE_GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SettingError(ValueError):
@@ -65,6 +66,7 @@ class Settings:
     topic_prefix: str = "parking"
     role: Role = Role.ALL
     cors_origins: tuple[str, ...] = ("*",)
+    share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
 
 
 DEFAULTS: dict[str, str] = {
@@ -76,6 +78,7 @@ DEFAULTS: dict[str, str] = {
     "topic-prefix": "parking",
     "role": "all",
     "cors-origins": "*",
+    "share-group": "",
 }
 
 
@@ -188,6 +191,11 @@ def build_settings(values: dict[str, str]) -> Settings:
     except ValueError:
         raise SettingError("role", "must be one of all, ingest, api") from None
     # Callers that predate the setting (test helpers building values by hand) get the default.
-    values = {"cors-origins": DEFAULTS["cors-origins"]} | values
+    values = {"cors-origins": DEFAULTS["cors-origins"], "share-group": DEFAULTS["share-group"]} | values
     cors_origins = _checked("cors-origins", parse_cors_origins, values)
-    return Settings(redis, mqtt, http_host, http_port, lots, client_id, prefix, role, cors_origins)
+    share_group = values["share-group"] or None
+    if share_group is not None and not _SHARE_GROUP.match(share_group):
+        raise SettingError("share-group", "must be 1 to 64 characters of [A-Za-z0-9_.-]")
+    return Settings(
+        redis, mqtt, http_host, http_port, lots, client_id, prefix, role, cors_origins, share_group
+    )

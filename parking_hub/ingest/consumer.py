@@ -60,7 +60,7 @@ class IngestService:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
                     for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
-                        await session.client.subscribe(topic, qos=1)
+                        await session.client.subscribe(mqtt.shared(topic, settings.share_group), qos=1)
                     attempt = 0
                     health.mqtt_connected = True
                     log.info(
