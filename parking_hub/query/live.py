@@ -44,6 +44,7 @@ class LiveCity:
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self.loaded = asyncio.Event()  # set once the registry has been read
 
     async def run(self) -> None:
         attempt = 0
@@ -83,6 +84,7 @@ class LiveCity:
         gc.collect()
         gc.freeze()
         self._health.index_loaded = True
+        self.loaded.set()
         log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
 
     async def _listen(self, incoming: AsyncIterator[notices.Notice]) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -197,7 +198,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
 
     async def start_hub() -> asyncio.subprocess.Process:
         with log.open("ab") as out:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "parking_hub",
@@ -209,7 +210,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 "--mqtt-url",
                 mqtt_url,
                 "--http",
-                f"127.0.0.1:{free_port()}",
+                f"127.0.0.1:{port}",
                 "--topic-prefix",
                 prefix,
                 "--client-id",
@@ -217,7 +218,18 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 stdout=out,
                 stderr=out,
             )
+        # Ready means subscribed: from here on the broker queues for this client id.
+        await eventually(ready, bool, within=60)
+        return proc
 
+    async def ready() -> bool:
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    port = free_port()
     redis = redis_client(redis_url)
 
     async def applied() -> int:
@@ -226,7 +238,6 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
 
     hub = await start_hub()
     try:
-        await asyncio.sleep(2)  # subscribed: from here on the broker queues for this client id
         t = now_ms() - 60_000
         messages = [
             (f"{prefix}/v1/lots/{lot}/berths/{berth}", {"occupied": (berth + i) % 2, "ts": t + berth})
