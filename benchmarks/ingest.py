@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ import numpy as np
 import orjson
 from redis.asyncio import Redis
 
+from benchmarks.publisher import FRAME_EVENTS
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.registry import Lot, read_registry
 from parking_hub.store.apply import StateWriter
+from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
 
@@ -42,9 +44,9 @@ def progress(message: str) -> None:
     print(f"benchmarks.ingest: {message}", file=sys.stderr, flush=True)
 
 
-def bench_lots(count: int) -> list[Lot]:
+def bench_lots(count: int, capacity: int = CAPACITY) -> list[Lot]:
     return [
-        Lot(f"bench-{i:05d}", f"Bench {i}", "op", "off_street", CAPACITY, 120.0 + i * 1e-4, 36.0)
+        Lot(f"bench-{i:05d}", f"Bench {i}", "op", "off_street", capacity, 120.0 + i * 1e-4, 36.0)
         for i in range(count)
     ]
 
@@ -84,7 +86,17 @@ def setbit_baseline(port: int, requests: int) -> float:
 class Publisher:
     """A benchmarks.publisher process: builds its payloads, then publishes on `go()`."""
 
-    def __init__(self, mqtt_url: str, mode: str, count: int, lots: int, rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        mqtt_url: str,
+        mode: str,
+        count: int,
+        lots: int,
+        rate: float = 0.0,
+        *,
+        capacity: int = CAPACITY,
+        frame_events: int = FRAME_EVENTS,
+    ) -> None:
         self.args = [
             sys.executable,
             "-m",
@@ -96,13 +108,15 @@ class Publisher:
             "--lots",
             str(lots),
             "--capacity",
-            str(CAPACITY),
+            str(capacity),
             "--mode",
             mode,
             "--count",
             str(count),
             "--rate",
             str(rate),
+            "--frame-events",
+            str(frame_events),
         ]
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -131,7 +145,7 @@ class Publisher:
 
 @asynccontextmanager
 async def hub_process(
-    redis_url: str, mqtt_url: str, workdir: Path, role: str = "all"
+    redis_url: str, mqtt_url: str, workdir: Path, role: str = "all", *extra: str
 ) -> AsyncIterator[tuple[str, int]]:
     """A `parking-hub serve` process; yields its base URL and pid once /readyz answers 200."""
     port = free_port()
@@ -153,6 +167,7 @@ async def hub_process(
         f"bench-hub-{port}",
         "--role",
         role,
+        *extra,
         stdout=log,
         stderr=log,
     )
@@ -182,11 +197,13 @@ async def applied_total(http: aiohttp.ClientSession, base: str) -> int:
         return int(body["events_applied"])
 
 
-async def hub_rate(base: str, mqtt_url: str, mode: str, count: int, lots: int) -> float:
+async def hub_rate(
+    base: str, mqtt_url: str, mode: str, count: int, lots: int, **publisher_args: int
+) -> float:
     """Events per second from the publisher's go to the hub having applied every event."""
     async with aiohttp.ClientSession() as http:
         before = await applied_total(http, base)
-        publisher = Publisher(mqtt_url, mode, count, lots)
+        publisher = Publisher(mqtt_url, mode, count, lots, **publisher_args)
         await publisher.ready()
         start = time.perf_counter()
         publisher.go()
@@ -275,6 +292,23 @@ async def memory_kib(pid: int, field: str) -> int:
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:"))
 
 
+async def report_every_berth(redis: RedisClient, registry: Sequence[Lot]) -> None:
+    """Every berth of every lot reported once, in the last 10 minutes, through the hub's writer."""
+    writer = StateWriter(redis)
+    layout = Layout.build({lot.id: lot.capacity for lot in registry})
+    rng = np.random.default_rng(2)
+    now = time.time_ns() // 1_000_000
+    builder = BatchBuilder()
+    for lot in registry:
+        every_berth = np.arange(lot.capacity, dtype=np.int64)
+        ranks = (now - rng.integers(0, 600_000, lot.capacity)) * 2 + rng.integers(0, 2, lot.capacity)
+        builder.add(Decoded(lot.id, every_berth, ranks))
+        if builder.events >= 200_000:
+            await writer.write(builder.build(layout))
+            builder = BatchBuilder()
+    await writer.write(builder.build(layout))
+
+
 async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths: int) -> dict[str, float]:
     """Redis memory and hub RSS with every berth of a large city reported once."""
     city = workdir / "big-city.geojson"
@@ -300,19 +334,7 @@ async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths
     try:
         await redis.flushall()
         await save_lots(redis, registry)
-        writer = StateWriter(redis)
-        layout = Layout.build({lot.id: lot.capacity for lot in registry})
-        rng = np.random.default_rng(2)
-        now = time.time_ns() // 1_000_000
-        builder = BatchBuilder()
-        for lot in registry:
-            every_berth = np.arange(lot.capacity, dtype=np.int64)
-            ranks = (now - rng.integers(0, 600_000, lot.capacity)) * 2 + rng.integers(0, 2, lot.capacity)
-            builder.add(Decoded(lot.id, every_berth, ranks))
-            if builder.events >= 200_000:
-                await writer.write(builder.build(layout))
-                builder = BatchBuilder()
-        await writer.write(builder.build(layout))
+        await report_every_berth(redis, registry)
         info = await redis.info("memory")
         redis_bytes = float(info["used_memory"])
         async with hub_process(redis_url, mqtt_url, workdir) as (_, pid):

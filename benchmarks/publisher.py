@@ -4,7 +4,7 @@ Protocol with the parent: prints READY once the payloads are built, waits for a 
 publishes, and prints one JSON line when the broker has acknowledged every message.
 
     python -m benchmarks.publisher --mqtt-url URL --prefix P --lots N --capacity C \
-        --mode frames|single --count EVENTS [--rate EVENTS_PER_S] [--ts-start MS]
+        --mode frames|single --count EVENTS [--rate EVENTS_PER_S] [--ts-start MS] [--frame-events N]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ IN_FLIGHT = 1_000
 def build(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     """Every message, encoded up front: lots round-robin, berths cycling, ts rising per message."""
     rng = np.random.default_rng(1)
-    per = FRAME_EVENTS if args.mode == "frames" else 1
+    per = args.frame_events if args.mode == "frames" else 1
     messages = []
     for k in range(args.count // per):
         lot = f"bench-{k % args.lots:05d}"
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("frames", "single"), required=True)
     parser.add_argument("--count", type=int, required=True, help="events in all")
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
+    parser.add_argument("--frame-events", type=int, default=FRAME_EVENTS, help="events per batch frame")
     parser.add_argument("--ts-start", type=int, default=time.time_ns() // 1_000_000 - 60_000)
     args = parser.parse_args()
 
@@ -79,7 +80,7 @@ def main() -> None:
     print("READY", flush=True)
     sys.stdin.readline()
     start = time.perf_counter()
-    per_message = FRAME_EVENTS if args.mode == "frames" else 1
+    per_message = args.frame_events if args.mode == "frames" else 1
     for i, (topic, payload) in enumerate(messages):
         if args.rate:
             due = start + i * per_message / args.rate

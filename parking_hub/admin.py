@@ -6,11 +6,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from parking_hub.config import RedisTarget
 from parking_hub.registry import RegistryError, read_registry
-from parking_hub.store.connection import connect
+from parking_hub.store.connection import REDIS_ERRORS, connect
 from parking_hub.store.lots import save_lots
 
 EXIT_INVALID_FILE = 1
@@ -29,7 +27,7 @@ async def load_files(target: RedisTarget, files: Sequence[Path]) -> None:
                 print(f"parking-hub: invalid registry, nothing loaded: {exc}", file=sys.stderr)
                 failed = True
                 continue
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 print(
                     f"parking-hub: cannot write to Redis at {target!r} ({exc}); "
                     "start Redis or point --redis-url at it",

@@ -36,6 +36,8 @@ _SETTING_HELP = {
     "rate-limit": "requests a second per API key (per address without keys), or off",
     "rate-burst": "requests a client may send at once under --rate-limit",
     "mqtt-ca-file": "PEM file of CA certificates to trust for an mqtts:// broker",
+    "share-group": "MQTT shared-subscription group: ingest processes with the same group split the "
+    "stream ($share/<group>/...); each needs its own --client-id",
 }
 
 

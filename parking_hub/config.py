@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 ENV_PREFIX = "PARKING_HUB_"
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_SHARE_GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SettingError(ValueError):
@@ -72,6 +73,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ("*",)
     api_keys: ApiKeys | None = None
     rate_limit: RateLimit | None = None
+    share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
 
 
 DEFAULTS: dict[str, str] = {
@@ -87,6 +89,7 @@ DEFAULTS: dict[str, str] = {
     "rate-limit": "off",
     "rate-burst": "20",
     "mqtt-ca-file": "",
+    "share-group": "",
 }
 MAX_RATE = 1_000_000.0
 
@@ -236,6 +239,9 @@ def build_settings(values: dict[str, str]) -> Settings:
     cors_origins = _checked("cors-origins", parse_cors_origins, values)
     api_keys = _checked("api-keys-file", parse_api_keys_file, values)
     rate_limit = parse_rate_limit(values["rate-limit"], values["rate-burst"])
+    share_group = values["share-group"] or None
+    if share_group is not None and not _SHARE_GROUP.match(share_group):
+        raise SettingError("share-group", "must be 1 to 64 characters of [A-Za-z0-9_.-]")
     ca_file = _checked("mqtt-ca-file", parse_ca_file, values)
     if ca_file is not None:
         if not mqtt.tls:
@@ -253,4 +259,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         cors_origins,
         api_keys,
         rate_limit,
+        share_group,
     )

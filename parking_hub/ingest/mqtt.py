@@ -28,6 +28,12 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 1_000
 
 
+def shared(topic_filter: str, group: str | None) -> str:
+    """The filter as a shared subscription of `group` (MQTT 5, and Mosquitto 2 on 3.1.1 too): the
+    broker hands each message to one session of the group. Messages keep their own topic."""
+    return topic_filter if group is None else f"$share/{group}/{topic_filter}"
+
+
 class Session:
     """One connected MQTT session; `ack` acknowledges a QoS 1 message by its id."""
 

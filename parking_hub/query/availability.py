@@ -12,11 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from redis.asyncio import Redis
 
 from parking_hub.query.index import FEATURE_COMBOS, BoolArray, CityIndex
 from parking_hub.query.ranges import IntArray
-from parking_hub.store import keys
+from parking_hub.store import keys, scripts
 from parking_hub.store.connection import RedisClient
 
 NEVER = np.iinfo(np.int64).max
@@ -90,17 +89,19 @@ class Availability:
     async def refresh(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
         """Re-read the lots named and recount them; returns the positions whose counts changed."""
         positions = self._positions(lot_ids)
-        # One transaction: an ingest write landing between a lot's two reads would pair old reports
-        # with the new counter and token, and the lost-notice check would then never see a difference.
-        pipe = redis.pipeline(transaction=isinstance(redis, Redis))
+        # A script per lot reads its reports and meta at one instant (one slot, so also on a cluster):
+        # an ingest write landing between two separate reads would pair old reports with the new
+        # counter and token, and the lost-notice check would then never see a difference.
+        runner = scripts.runner(redis)
+        snapshot = runner.script("snapshot.lua")
+        pipe = runner.pipeline()
         for i in positions.tolist():
             lot = self.index.lots[i].id
-            pipe.get(keys.reports(lot))
-            pipe.hmget(keys.meta(lot), META_FIELDS)
+            await runner.queue(pipe, snapshot, [keys.reports(lot), keys.meta(lot)], list(META_FIELDS))
         pipe.get(keys.REJECTED_UNATTRIBUTED)
-        replies = await pipe.execute()
+        replies = await runner.execute(pipe)
         for k, i in enumerate(positions.tolist()):
-            self._store_lot(i, replies[2 * k], replies[2 * k + 1])
+            self._store_lot(i, replies[k][0], replies[k][1:])
         self.rejected_unattributed = int(replies[-1] or 0)
         return self.recount(positions, now_ms)
 

@@ -7,8 +7,7 @@ import gc
 import logging
 import math
 import time
-
-from redis.exceptions import RedisError
+from collections.abc import AsyncIterator
 
 from parking_hub.backoff import full_jitter
 from parking_hub.ingest.lorawan import DeviceIndex
@@ -18,8 +17,8 @@ from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_lots
 from parking_hub.query.ranges import IntArray
-from parking_hub.store import keys
-from parking_hub.store.connection import RedisClient, raise_if_cancelling
+from parking_hub.store import notices
+from parking_hub.store.connection import REDIS_ERRORS, RedisClient, raise_if_cancelling
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import load_lots
 from parking_hub.tasks import until_first_error
@@ -46,22 +45,22 @@ class LiveCity:
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self.loaded = asyncio.Event()  # set once the registry has been read
 
     async def run(self) -> None:
         attempt = 0
         while True:
             raise_if_cancelling()
             try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(keys.CHANGES_CHANNEL, keys.REGISTRY_CHANNEL)
+                async with notices.subscribe(self._redis) as incoming:
                     await self._reload()
                     attempt = 0
                     self._health.redis_ok = True
-                    loops = {"live.listen": self._listen(pubsub)}
+                    loops = {"live.listen": self._listen(incoming)}
                     if self._track:
                         loops |= {"live.refresh": self._refresh_loop(), "live.tick": self._tick_loop()}
-                    await until_first_error(loops, (RedisError, OSError))
-            except (RedisError, OSError) as exc:
+                    await until_first_error(loops, REDIS_ERRORS)
+            except REDIS_ERRORS as exc:
                 raise_if_cancelling(exc)
                 self._health.redis_ok = False
                 delay = full_jitter(attempt)
@@ -87,17 +86,16 @@ class LiveCity:
         gc.collect()
         gc.freeze()
         self._health.index_loaded = True
+        self.loaded.set()
         log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
 
-    async def _listen(self, pubsub: object) -> None:
-        async for message in pubsub.listen():  # type: ignore[attr-defined]
+    async def _listen(self, incoming: AsyncIterator[notices.Notice]) -> None:
+        async for notice in incoming:
             raise_if_cancelling()
-            if message["type"] != "message":
-                continue
-            if message["channel"] == keys.REGISTRY_CHANNEL.encode():
+            if notice.registry:
                 await self._reload()
             else:
-                self._dirty.update(message["data"].decode().split())
+                self._dirty.update(notice.lots)
                 self._wake.set()
 
     async def _refresh_loop(self) -> None:

@@ -11,23 +11,16 @@ per event.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
-from redis.asyncio import Redis
 
-from parking_hub.store import keys
+from parking_hub.store import keys, notices, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
-
-_APPLY_LUA = files("parking_hub.store").joinpath("apply.lua").read_text()
-_READ_LUA = files("parking_hub.store").joinpath("read.lua").read_text()
-_STATUS_LUA = files("parking_hub.store").joinpath("status.lua").read_text()
 
 LOTS_PER_CALL = 500  # bounds how long one script call holds the server
 MERGE_GAP = 16  # changed berths closer than this are written as one range
@@ -68,11 +61,10 @@ class StateWriter:
     """One per ingest process; `write` raises on Redis errors, leaving the caller to retry."""
 
     def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-        self._apply = redis.register_script(_APPLY_LUA)
-        self._read = redis.register_script(_READ_LUA)
-        self._status = redis.register_script(_STATUS_LUA)
-        self._standalone = isinstance(redis, Redis)
+        self._scripts = scripts.runner(redis)
+        self._apply = self._scripts.script("apply.lua")
+        self._read = self._scripts.script("read.lua")
+        self._status = self._scripts.script("status.lua")
         self._layout: Layout | None = None
         self._ranks = np.zeros(0, dtype=np.int64)
         self._token: list[str | None] = []  # per lot; None until read from Redis
@@ -199,44 +191,28 @@ class StateWriter:
         return [bool(ok) for ok in replies]
 
     async def _call(self, script: Any, positions: Sequence[int], keys_of: Any, args_of: Any) -> list[Any]:
-        """One script call per group of lots (many on one server, one lot's slot on a cluster); the
-        scripts' replies, concatenated in the order of `positions`."""
-        size = LOTS_PER_CALL if self._standalone else 1
-        groups = [positions[i : i + size] for i in range(0, len(positions), size)]
-        calls = []
-        for group in groups:
+        """One script call per group of lots (many on one server, one lot's slot on a cluster), all in
+        one pipeline; the scripts' replies, concatenated in the order of `positions`."""
+        size = LOTS_PER_CALL if self._scripts.standalone else 1
+        pipe = self._scripts.pipeline()
+        for i in range(0, len(positions), size):
             call_keys: list[str] = []
             call_args: list[Any] = []
-            for p in group:
+            for p in positions[i : i + size]:
                 call_keys += keys_of(p)
                 call_args += args_of(p)
-            calls.append((call_keys, call_args))
-        if self._standalone:
-            assert isinstance(self._redis, Redis)
-            pipe = self._redis.pipeline(transaction=False)
-            for call_keys, call_args in calls:
-                await script(keys=call_keys, args=call_args, client=pipe)
-            results = await pipe.execute()
-        else:
-            results = await asyncio.gather(*(script(keys=k, args=a) for k, a in calls))
+            await self._scripts.queue(pipe, script, call_keys, call_args)
+        results = await self._scripts.execute(pipe)
         return [item for result in results for item in result]
 
     async def _send_rest(self, batch: Batch) -> None:
         """Gateway statuses, rejection counters, and the notice to API processes."""
-        pipe: Any = self._redis.pipeline(transaction=False)
-        if self._standalone:
-            for lot, rank in batch.statuses.items():
-                await self._status(keys=[keys.meta(lot)], args=[rank], client=pipe)
-        else:
-            statuses = batch.statuses.items()
-            await asyncio.gather(
-                *(self._status(keys=[keys.meta(lot)], args=[rank]) for lot, rank in statuses)
-            )
+        pipe = self._scripts.pipeline()
+        for lot, rank in batch.statuses.items():
+            await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
         for lot, count in batch.rejected.items():
             pipe.hincrby(keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
             pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
-        touched = batch.touched_lots()
-        if touched:
-            pipe.publish(keys.CHANGES_CHANNEL, " ".join(touched))
-        await pipe.execute()
+        notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
+        await self._scripts.execute(pipe)

@@ -11,10 +11,15 @@ from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 
 from parking_hub.config import RedisTarget
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
+
+# What an unreachable or failing server raises: redis-py's errors, the cluster client's own that are
+# not RedisError (no node reachable at start, a slot not covered yet), and the socket's.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 
 # redis-py retries nothing itself: with hiredis it reports a cancelled read as a ConnectionError,
 # and its own retry would then run the command again and return as if no cancel had come. Every
@@ -36,23 +41,26 @@ def raise_if_cancelling(cause: BaseException | None = None) -> None:
         raise asyncio.CancelledError from cause
 
 
-@asynccontextmanager
-async def connect(target: RedisTarget) -> AsyncIterator[RedisClient]:
-    """A connected client; closed with its pool on exit."""
-    client: Redis | RedisCluster
+def client_for(target: RedisTarget) -> RedisClient:
+    """A client for the URL's server or cluster; it connects on its first command."""
     if target.is_cluster:
-        client = RedisCluster(
+        return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in target.cluster_nodes],
             retry=_NO_RETRY,
             health_check_interval=10,
         )
-    else:
-        client = Redis.from_url(
-            target.url,
-            retry=_NO_RETRY,
-            health_check_interval=10,
-            socket_connect_timeout=5,
-        )
+    return Redis.from_url(
+        target.url,
+        retry=_NO_RETRY,
+        health_check_interval=10,
+        socket_connect_timeout=5,
+    )
+
+
+@asynccontextmanager
+async def connect(target: RedisTarget) -> AsyncIterator[RedisClient]:
+    """A client; closed with its pool on exit."""
+    client = client_for(target)
     try:
         yield client
     finally:

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterable
+
 ROOT = "parking"
-LOT_INDEX = f"{ROOT}:lots"  # set of lot ids
+# City-wide sets and channels are split into this many shards, each under its own hash tag, so on a
+# cluster they spread over the nodes instead of making one key (or channel) hot.
+SHARDS = 16
 REJECTED_UNATTRIBUTED = f"{ROOT}:rejected"  # counter: rejected events that name no known lot
 CHANGES_CHANNEL = f"{ROOT}:changes"  # pub/sub: space-separated lot ids whose state moved
 REGISTRY_CHANNEL = f"{ROOT}:registry"  # pub/sub: lot ids (re)loaded into the registry
+
+
+def shard_of(lot: str) -> int:
+    return zlib.crc32(lot.encode()) % SHARDS
+
+
+def by_shard(lots: Iterable[str]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = {}
+    for lot in lots:
+        grouped.setdefault(shard_of(lot), []).append(lot)
+    return grouped
+
+
+def lot_index(shard: int) -> str:
+    """Set: the ids of the registry's lots in this shard."""
+    return f"{ROOT}:lots:{{{shard}}}"
+
+
+def changes_shard(shard: int) -> str:
+    """Sharded pub/sub channel, on a cluster: CHANGES_CHANNEL's notices for the lots of one shard."""
+    return f"{CHANGES_CHANNEL}:{{{shard}}}"
 
 
 def occupancy(lot: str) -> str:

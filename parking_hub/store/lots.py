@@ -8,7 +8,7 @@ import orjson
 from redis.asyncio import Redis
 
 from parking_hub.registry import Lot, check_devices_unclaimed, parse_feature
-from parking_hub.store import keys
+from parking_hub.store import keys, notices
 from parking_hub.store.connection import RedisClient
 
 
@@ -26,15 +26,19 @@ async def save_lots(redis: RedisClient, lots: Sequence[Lot], source: str = "<reg
     pipe = redis.pipeline(transaction=isinstance(redis, Redis))
     for lot in lots:
         pipe.set(keys.registry(lot.id), orjson.dumps(lot.to_feature()))
-    pipe.sadd(keys.LOT_INDEX, *[lot.id for lot in lots])
+    for shard, ids in keys.by_shard(lot.id for lot in lots).items():
+        pipe.sadd(keys.lot_index(shard), *ids)
     await pipe.execute()
-    await redis.publish(keys.REGISTRY_CHANNEL, " ".join(lot.id for lot in lots))
+    await notices.publish_registry(redis, (lot.id for lot in lots))
 
 
 async def load_lots(redis: RedisClient) -> list[Lot]:
     """Every lot in the registry, sorted by id."""
-    members: set[bytes | str] = await redis.smembers(keys.LOT_INDEX)
-    ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+    pipe = redis.pipeline(transaction=False)
+    for shard in range(keys.SHARDS):
+        pipe.smembers(keys.lot_index(shard))
+    shards: list[set[bytes]] = await pipe.execute()
+    ids = sorted(m.decode() for members in shards for m in members)
     pipe = redis.pipeline(transaction=False)
     for lot_id in ids:
         pipe.get(keys.registry(lot_id))

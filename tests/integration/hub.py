@@ -14,15 +14,21 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from parking_hub.config import build_settings
+from parking_hub.config import build_settings, parse_redis_url
 from parking_hub.embedded import free_port
 from parking_hub.service import serve
+from parking_hub.store.connection import RedisClient, client_for
 
 T = TypeVar("T")
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def redis_client(redis_url: str) -> RedisClient:
+    """A client for the test servers' URL, standalone or cluster; the caller closes it."""
+    return client_for(parse_redis_url(redis_url))
 
 
 def lot_feature(lot_id: str, lon: float, lat: float, capacity: int, **props: Any) -> dict[str, Any]:

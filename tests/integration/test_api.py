@@ -11,13 +11,12 @@ from urllib.parse import quote
 import orjson
 import pytest
 from pydantic import BaseModel
-from redis.asyncio import Redis
 from yarl import URL
 
 from parking_hub.api.schemas import ErrorBody, LotBerths, LotDetail, LotsPage, NearestAnswer, Summary
 from parking_hub.registry import parse_registry
 from parking_hub.store.lots import save_lots
-from tests.integration.hub import Hub, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import Hub, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import publish, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ async def city(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactor
         lot_feature(ids["far"], HERE[1], HERE[0] + 0.0135, 2),
     ]
     path = write_registry(tmp_path_factory.mktemp("api") / "city.geojson", features)
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await save_lots(redis, parse_registry(path.read_bytes()))
     finally:

@@ -13,12 +13,11 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
-from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
 pytestmark = pytest.mark.integration
@@ -182,14 +181,6 @@ async def test_metrics_count_results_and_rejections_by_reason(
         assert values["parking_hub_ingest_batches_total"] >= 1
 
 
-async def readyz_status(port: int) -> int:
-    try:
-        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
-            return resp.status
-    except aiohttp.ClientConnectionError:
-        return 0
-
-
 async def test_killing_the_hub_mid_stream_loses_nothing(
     redis_url: str, mqtt_url: str, tmp_path: Path
 ) -> None:
@@ -203,12 +194,11 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
     registry = write_registry(tmp_path / "r.json", [lot_feature(lot, 120.0, 36.0, capacity) for lot in lots])
     assert load(redis_url, registry).returncode == 0
     prefix, client_id = unique("t"), unique("hub")
-    http_port = free_port()
     log = tmp_path / "hub.log"
 
     async def start_hub() -> asyncio.subprocess.Process:
         with log.open("ab") as out:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "parking_hub",
@@ -220,7 +210,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 "--mqtt-url",
                 mqtt_url,
                 "--http",
-                f"127.0.0.1:{http_port}",
+                f"127.0.0.1:{port}",
                 "--topic-prefix",
                 prefix,
                 "--client-id",
@@ -228,8 +218,19 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 stdout=out,
                 stderr=out,
             )
+        # Ready means subscribed: from here on the broker queues for this client id.
+        await eventually(ready, bool, within=60)
+        return proc
 
-    redis = Redis.from_url(redis_url)
+    async def ready() -> bool:
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    port = free_port()
+    redis = redis_client(redis_url)
 
     async def applied() -> int:
         values = [await redis.hget(keys.meta(lot), "applied") for lot in lots]
@@ -237,10 +238,6 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
 
     hub = await start_hub()
     try:
-        # Ready means subscribed: from here on the broker queues for this client id.
-        assert (
-            await eventually(lambda: readyz_status(http_port), lambda status: status == 200, within=30) == 200
-        )
         t = now_ms() - 60_000
         messages = [
             (f"{prefix}/v1/lots/{lot}/berths/{berth}", {"occupied": (berth + i) % 2, "ts": t + berth})

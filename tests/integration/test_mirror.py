@@ -7,31 +7,31 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.registry import Lot
 from parking_hub.store import keys
-from tests.integration.hub import unique
+from parking_hub.store.connection import RedisClient
+from tests.integration.hub import redis_client, unique
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = redis_client(redis_url)
     yield client
     await client.aclose()
 
 
-async def write_reports(redis: Redis, lot: str, ranks: list[int], applied: int) -> None:
+async def write_reports(redis: RedisClient, lot: str, ranks: list[int], applied: int) -> None:
     """What ingest leaves behind: the report array, a fresh write token and the event counter."""
     await redis.set(keys.reports(lot), np.array(ranks, dtype=">i8").tobytes())
     await redis.hset(keys.meta(lot), mapping={"applied": applied, "token": unique("token")})
 
 
-async def test_verify_rereads_only_lots_whose_meta_moved(redis: Redis) -> None:
+async def test_verify_rereads_only_lots_whose_meta_moved(redis: RedisClient) -> None:
     now = time.time_ns() // 1_000_000
     a, b = unique("va"), unique("vb")
     lots = [Lot(lot_id, lot_id, "op", "off_street", capacity=3, lat=36.0, lon=120.0) for lot_id in (a, b)]
@@ -53,7 +53,7 @@ async def test_verify_rereads_only_lots_whose_meta_moved(redis: Redis) -> None:
     assert state.changed_in[0] == state.version
 
 
-async def test_verify_sees_a_new_token_with_the_same_counter(redis: Redis) -> None:
+async def test_verify_sees_a_new_token_with_the_same_counter(redis: RedisClient) -> None:
     """The write token alone shows a rewrite: the check does not rest on the event counter."""
     now = time.time_ns() // 1_000_000
     lot = unique("vt")

@@ -11,14 +11,21 @@ from urllib.parse import quote
 
 import pytest
 from multidict import CIMultiDictProxy
-from redis.asyncio import Redis
 from yarl import URL
 
 from parking_hub.api.ngsi.schemas import EntityList, OneEntity, ProblemDetails
 from parking_hub.registry import parse_registry
 from parking_hub.store.lots import save_lots
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
-from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import (
+    Hub,
+    eventually,
+    lot_feature,
+    redis_client,
+    running_hub,
+    unique,
+    write_registry,
+)
 from tests.integration.test_skeleton import publish, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -72,7 +79,7 @@ async def city(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactor
         lot_feature(ids["live"], 120.3950, 36.0710, 2, kind="on_street"),
     ]
     path = write_registry(tmp_path_factory.mktemp("ngsi") / "city.geojson", features)
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await save_lots(redis, parse_registry(path.read_bytes()))
     finally:

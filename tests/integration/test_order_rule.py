@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.store import keys
 from parking_hub.store.apply import Batch, StateWriter
+from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
-from tests.integration.hub import unique
+from tests.integration.hub import redis_client, unique
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
     return batches
 
 
-async def stored_state(redis: Redis, lot: str) -> tuple[list[int], list[int], int]:
+async def stored_state(redis: RedisClient, lot: str) -> tuple[list[int], list[int], int]:
     raw = await redis.get(keys.reports(lot)) or b""
     assert isinstance(raw, bytes)
     ranks = np.frombuffer(raw.ljust(CAPACITY * 8, b"\0"), dtype=">i8")[:CAPACITY].tolist()
@@ -73,7 +73,7 @@ def test_any_order_duplication_and_concurrency_end_in_one_state(
 
     async def run() -> tuple[list[int], list[int], int]:
         lot = unique("prop")
-        redis = Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         try:
             # Two writers (as two hub processes would) apply interleaved halves of the log concurrently.
             writers = [StateWriter(redis), StateWriter(redis)]
@@ -103,7 +103,7 @@ async def test_a_large_batch_for_one_lot_applies_whole(redis_url: str) -> None:
     builder = BatchBuilder()
     builder.add(Decoded(lot, berths, ranks))
     batch = builder.build(Layout.build({lot: n}))
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         won = await StateWriter(redis).write(batch)
         assert won == n

@@ -12,10 +12,17 @@ from typing import Any
 import aiomqtt
 import orjson
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.config import parse_mqtt_url
-from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import (
+    Hub,
+    eventually,
+    lot_feature,
+    redis_client,
+    running_hub,
+    unique,
+    write_registry,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +108,7 @@ async def test_frames_in_any_order_end_in_the_order_rule_state(
         assert body["capacity"] == 6
         assert body["updated_at"] is not None
 
-        redis = Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         try:
             bits = [await redis.getbit(f"parking:{{{lot_id}}}:occ", i) for i in range(6)]
         finally:

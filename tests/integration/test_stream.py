@@ -8,11 +8,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.registry import parse_registry
 from parking_hub.store.lots import save_lots
-from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import publish
 from tests.sse import events, next_event
 
@@ -28,7 +27,7 @@ async def test_two_hundred_streams_each_get_every_change(
     registry = write_registry(
         tmp_path / "r.geojson", [lot_feature(a, 120.0, 36.0, 4), lot_feature(b, 120.001, 36.0, 4)]
     )
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await save_lots(redis, parse_registry(registry.read_bytes()))
     finally:

@@ -13,6 +13,7 @@ from parking_hub.config import (
     parse_redis_url,
     resolve,
 )
+from parking_hub.ingest.mqtt import shared
 
 
 def test_flag_beats_environment_beats_default() -> None:
@@ -45,6 +46,16 @@ def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
     assert parse_mqtt_url("mqtt://h?protocol=3.1.1").protocol == "3.1.1"
 
 
+def test_share_group_is_off_by_default_and_names_the_group_when_set() -> None:
+    assert build_settings(dict(DEFAULTS)).share_group is None
+    assert build_settings(dict(DEFAULTS) | {"share-group": "ingest-1"}).share_group == "ingest-1"
+
+
+def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
+    assert shared("parking/v1/lots/+/events", "ingest") == "$share/ingest/parking/v1/lots/+/events"
+    assert shared("parking/v1/lots/+/events", None) == "parking/v1/lots/+/events"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
@@ -57,6 +68,8 @@ def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
         ("client-id", "a/b", "without '+', '#' or '/'"),
         ("topic-prefix", "parking/#", "topic levels"),
         ("role", "both", "all, ingest, api"),
+        ("share-group", "a/b", "[A-Za-z0-9_.-]"),
+        ("share-group", "g" * 65, "1 to 64 characters"),
     ],
 )
 def test_a_bad_setting_names_itself_and_the_reason(name: str, value: str, fragment: str) -> None:
