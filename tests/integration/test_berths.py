@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from parking_hub.registry import parse_registry
 from parking_hub.store.lots import save_lots
-from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
+from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import publish, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -24,7 +23,7 @@ async def test_stale_berths_and_offline_lots_are_unknown(
         tmp_path / "r.geojson",
         [lot_feature(quiet, 120.0, 36.0, 3, heartbeat_s=1), lot_feature(gated, 120.001, 36.0, 3)],
     )
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await save_lots(redis, parse_registry(registry.read_bytes()))
     finally:
