@@ -85,6 +85,8 @@ class TrackedPublisher:
                     self._outbox.extendleft(sorted(self._unacked.items(), reverse=True))
                     self.republished += len(self._unacked)
                     self._unacked.clear()
+                    if self._outbox:
+                        self._ready.set()  # senders may all be waiting for a slot these hold
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._watch(client))
                         while True:
