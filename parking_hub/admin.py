@@ -24,12 +24,11 @@ async def load_files(target: RedisTarget, files: Sequence[Path]) -> None:
         for path in files:
             try:
                 lots = read_registry(path)
+                await save_lots(redis, lots, str(path))
             except RegistryError as exc:
                 print(f"parking-hub: invalid registry, nothing loaded: {exc}", file=sys.stderr)
                 failed = True
                 continue
-            try:
-                await save_lots(redis, lots)
             except (RedisError, OSError) as exc:
                 print(
                     f"parking-hub: cannot write to Redis at {target!r} ({exc}); "

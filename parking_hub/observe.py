@@ -57,7 +57,9 @@ class Metrics:
         )
         self.error_reports_dropped = Counter(
             "parking_hub_ingest_error_reports_dropped",
-            "Error reports not published because the backlog was full (the events are still counted)",
+            "Error reports not published, by reason: backlog_full, or publish_failed (the broker did "
+            "not acknowledge in time, or the connection dropped); the rejected events are still counted",
+            ["reason"],
             registry=r,
         )
         self.batches = Counter("parking_hub_ingest_batches", "Batches written to Redis", registry=r)

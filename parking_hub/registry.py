@@ -274,6 +274,21 @@ def parse_registry(data: bytes, source: str = "<registry>") -> list[Lot]:
     return lots
 
 
+def check_devices_unclaimed(lots: Sequence[Lot], loaded: Iterable[Lot], source: str) -> None:
+    """A device reports for one lot only: a file may not bind a device that a lot already loaded
+    from another file holds. Lots the file replaces do not count, so a device can move with them."""
+    replaced = {lot.id for lot in lots}
+    owners = {key.casefold(): lot.id for lot in loaded if lot.id not in replaced for key in lot.devices}
+    for index, lot in enumerate(lots):
+        for key in lot.devices:
+            owner = owners.get(key.casefold())
+            if owner is not None:
+                raise RegistryError(
+                    f"{source}: feature {index}: devices.{key}: is already bound to lot {owner!r}, "
+                    "loaded earlier; load that lot again without it first"
+                )
+
+
 def read_registry(path: Path) -> list[Lot]:
     try:
         data = path.read_bytes()
@@ -282,9 +297,9 @@ def read_registry(path: Path) -> list[Lot]:
     return parse_registry(data, str(path))
 
 
-def read_registries(paths: Iterable[Path]) -> list[list[Lot]]:
+def read_registries(paths: Iterable[Path]) -> list[tuple[Path, list[Lot]]]:
     """Validate every file first, so a bad file is reported before anything is written."""
-    return [read_registry(path) for path in paths]
+    return [(path, read_registry(path)) for path in paths]
 
 
 def lots_by_id(lots: Sequence[Lot]) -> dict[str, Lot]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -25,14 +26,14 @@ log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
-async def load_until_saved(redis: RedisClient, files: Sequence[Sequence[Lot]]) -> None:
+async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Sequence[Lot]]]) -> None:
     """Start-up loading waits for Redis instead of failing: loading is idempotent."""
     attempt = 0
     while True:
         raise_if_cancelling()
         try:
-            for lots in files:
-                await save_lots(redis, lots)
+            for path, lots in files:
+                await save_lots(redis, lots, str(path))
             return
         except (RedisError, OSError) as exc:
             raise_if_cancelling(exc)

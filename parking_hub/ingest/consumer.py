@@ -10,18 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiomqtt
-import orjson
 from redis.exceptions import RedisError
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
 from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
-from parking_hub.ingest.formats import Decoded, decode
+from parking_hub.ingest.error_reports import ErrorReports
+from parking_hub.ingest.formats import decode
 from parking_hub.ingest.lorawan import DeviceIndex
-from parking_hub.ingest.topics import ParsedTopic, Topics
+from parking_hub.ingest.topics import Topics
 from parking_hub.observe import Health, Metrics
-from parking_hub.registry import LOT_ID
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import raise_if_cancelling
 from parking_hub.store.layout import Layout
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.005  # a batch gathers for at most this long after its first message ...
 BATCH_TARGET_EVENTS = 20_000  # ... or until it holds this many events
 MAX_BATCH_EVENTS = 200_000  # past this, reading stops until the batch is written (backpressure)
-MAX_ERROR_BACKLOG = 10_000  # error reports waiting to be published; more are counted and dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +93,13 @@ class _Connection:
         self._enough = asyncio.Event()  # the batch reached its target size
         self._room = asyncio.Event()  # the batch is below its hard limit: keep reading
         self._room.set()
-        self._errors: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(MAX_ERROR_BACKLOG)
+        self._errors = ErrorReports(topics, deps.metrics)
 
     async def run(self) -> None:
         loops = {
             "ingest.receive": self._receive(),
             "ingest.write": self._write(),
-            "ingest.errors": self._publish_errors(),
+            "ingest.errors": self._errors.publish_forever(self._publish_error),
         }
         try:
             await until_first_error(loops, (aiomqtt.MqttError,))
@@ -121,7 +119,7 @@ class _Connection:
             else:  # a network server's uplink, or a topic the hub does not read
                 decoded = lorawan.decode_uplink(topic, payload, self._deps.devices(), now_ms)
             if decoded.rejections:
-                self._report(parsed, topic, decoded, now_ms)
+                self._errors.report(parsed, topic, decoded, now_ms)
             if not self._pending.is_set():
                 self._first_at = time.monotonic()
                 self._deps.health.ingest_oldest_unwritten = self._first_at
@@ -174,21 +172,5 @@ class _Connection:
                 self._deps.health.redis_ok = True
                 return won
 
-    def _report(self, parsed: ParsedTopic | None, topic: str, decoded: Decoded, now_ms: int) -> None:
-        # An unknown lot can still be named when its id is well formed; otherwise the global topic.
-        lot = decoded.lot or (parsed.lot if parsed and LOT_ID.match(parsed.lot) else None)
-        metrics = self._deps.metrics
-        for rejection in decoded.rejections:
-            metrics.rejected.labels(rejection.code).inc(rejection.count)
-            body = {"code": rejection.code, "message": rejection.message, "topic": topic, "ts": now_ms}
-            if rejection.count > 1:
-                body["count"] = rejection.count
-            try:
-                self._errors.put_nowait((self._topics.errors(lot), orjson.dumps(body)))
-            except asyncio.QueueFull:
-                metrics.error_reports_dropped.inc()
-
-    async def _publish_errors(self) -> None:
-        while True:
-            topic, payload = await self._errors.get()
-            await self._session.client.publish(topic, payload, qos=1)
+    async def _publish_error(self, topic: str, payload: bytes) -> None:
+        await self._session.client.publish(topic, payload, qos=1)

@@ -175,3 +175,19 @@ async def test_bad_messages_are_rejected_on_the_errors_topic_and_good_events_sti
         assert (body["occupied"], body["unknown"]) == (2, 2)
         _, summary = await hub.get("/v1/summary")
         assert summary["events_rejected"] >= 5
+
+
+def test_a_device_stays_with_one_lot_across_registry_files(redis_url: str, tmp_path: Path) -> None:
+    first, second, device = unique("lot"), unique("lot"), unique("dev")
+    a = write_registry(tmp_path / "a.json", [lot_feature(first, 120.0, 36.0, 2, devices={device: 0})])
+    b = write_registry(tmp_path / "b.json", [lot_feature(second, 120.1, 36.0, 2, devices={device: 1})])
+    assert load(redis_url, a).returncode == 0
+    refused = load(redis_url, b)
+    assert refused.returncode == 1
+    assert f"devices.{device}: is already bound to lot {first!r}" in refused.stderr
+    assert load(redis_url, a).returncode == 0  # loading the same file again is still fine
+
+    write_registry(a, [lot_feature(first, 120.0, 36.0, 2)])
+    assert load(redis_url, a).returncode == 0
+    moved = load(redis_url, b)
+    assert moved.returncode == 0, moved.stderr

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from parking_hub.registry import RegistryError, parse_registry
+from parking_hub.registry import RegistryError, check_devices_unclaimed, parse_registry
 
 GOOD: dict[str, Any] = {
     "type": "Feature",
@@ -138,3 +138,23 @@ def test_normalised_feature_round_trips() -> None:
     (lot,) = parse_registry(collection(GOOD))
     (again,) = parse_registry(collection(lot.to_feature()))
     assert again == lot
+
+
+def test_a_device_bound_in_an_earlier_file_cannot_be_bound_again() -> None:
+    (loaded,) = parse_registry(collection(GOOD))
+    other = copy.deepcopy(GOOD)
+    other["properties"] |= {"id": "qd-0002", "devices": {"LDDS-1": 0}}
+    (claimant,) = parse_registry(collection(other))
+    with pytest.raises(
+        RegistryError, match=r"b\.json: feature 0: devices\.LDDS-1: is already bound to lot 'qd-0001'"
+    ):
+        check_devices_unclaimed([claimant], [loaded], "b.json")
+
+
+def test_a_device_moves_with_the_lots_its_file_replaces() -> None:
+    (loaded,) = parse_registry(collection(GOOD))
+    moved = with_props(devices=None)
+    other = copy.deepcopy(GOOD)
+    other["properties"] |= {"id": "qd-0002"}
+    lots = parse_registry(collection(moved, other))
+    check_devices_unclaimed(lots, [loaded], "both.json")  # qd-0001 is replaced, so its devices are free
