@@ -123,6 +123,7 @@ async def _lot_state(redis_url: str) -> tuple[np.ndarray, int]:
         applied = int(await redis.hget(keys.meta(LOT), "applied") or 0)
     finally:
         await redis.aclose()
+    assert raw is None or isinstance(raw, bytes)
     ranks = np.zeros(CAPACITY, dtype=np.int64)
     stored = np.frombuffer(raw or b"", dtype=">i8")[:CAPACITY]
     ranks[: len(stored)] = stored
