@@ -18,9 +18,11 @@ from tests.fuzz.inputs import (
     devices,
     hub_decode,
     messages,
+    mutants,
     problems,
     vendor_inputs,
 )
+from tests.fuzz.through_hub import generate
 
 NOW = 1_764_201_600_000
 DEVICES = devices()
@@ -31,6 +33,12 @@ DEVICES = devices()
 def test_every_input_path_decodes_without_raising_and_as_built(message: Fuzzed) -> None:
     decoded = hub_decode(message, "parking", DEVICES, NOW)
     assert problems(message, decoded, NOW) == []
+
+
+def test_byte_mutants_of_generated_input_decode_within_the_rules() -> None:
+    corpus = generate(messages(NOW), 50, seed_value=3)
+    for mutant in mutants(corpus, 3_000, seed=3):
+        assert problems(mutant, hub_decode(mutant, "parking", DEVICES, NOW), NOW) == [], mutant
 
 
 @settings(max_examples=400, deadline=None)
