@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.005  # a batch gathers for at most this long after its first message ...
 BATCH_TARGET_EVENTS = 20_000  # ... or until it holds this many events
 MAX_BATCH_EVENTS = 200_000  # past this, reading stops until the batch is written (backpressure)
+SUBSCRIBE_TIMEOUT_S = 120.0  # a SUBACK may wait behind a resumed session's whole backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +59,7 @@ class IngestService:
         while True:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
-                    for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
-                        await session.client.subscribe(topic, qos=1)
                     attempt = 0
-                    health.mqtt_connected = True
-                    log.info(
-                        "mqtt connected to %s:%d as %r",
-                        settings.mqtt.host,
-                        settings.mqtt.port,
-                        settings.client_id,
-                    )
                     await _Connection(self._deps, topics, session).run()
             except aiomqtt.MqttError as exc:
                 delay = full_jitter(attempt)
@@ -97,6 +89,7 @@ class _Connection:
 
     async def run(self) -> None:
         loops = {
+            "ingest.subscribe": self._subscribe(),
             "ingest.receive": self._receive(),
             "ingest.write": self._write(),
             "ingest.errors": self._errors.publish_forever(self._publish_error),
@@ -105,6 +98,17 @@ class _Connection:
             await until_first_error(loops, (aiomqtt.MqttError,))
         finally:
             self._deps.health.ingest_oldest_unwritten = None
+
+    async def _subscribe(self) -> None:
+        """Subscribes while the other loops already take what the broker sends. A resumed session's
+        backlog arrives ahead of the SUBACKs (Mosquitto resends every unacknowledged message first,
+        past the Receive Maximum); with nothing reading it, the SUBACKs timed out behind it and the
+        hub reconnected over and over while the backlog grew."""
+        settings = self._deps.settings
+        for topic in (*self._topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
+            await self._session.client.subscribe(topic, qos=1, timeout=SUBSCRIBE_TIMEOUT_S)
+        self._deps.health.mqtt_connected = True
+        log.info("mqtt connected to %s:%d as %r", settings.mqtt.host, settings.mqtt.port, settings.client_id)
 
     async def _receive(self) -> None:
         layout = self._deps.layout
