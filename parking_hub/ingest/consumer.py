@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.005  # a batch gathers for at most this long after its first message ...
 BATCH_TARGET_EVENTS = 20_000  # ... or until it holds this many events
 MAX_BATCH_EVENTS = 200_000  # past this, reading stops until the batch is written (backpressure)
-SUBSCRIBE_TIMEOUT_S = 120.0  # a SUBACK may wait behind a resumed session's whole backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +103,11 @@ class _Connection:
         """Subscribes while the other loops already take what the broker sends. A resumed session's
         backlog arrives ahead of the SUBACKs (Mosquitto resends every unacknowledged message first,
         past the Receive Maximum); with nothing reading it, the SUBACKs timed out behind it and the
-        hub reconnected over and over while the backlog grew."""
+        hub reconnected over and over while the backlog grew. So the SUBACKs are awaited without a
+        timeout: a dropped connection ends the receive loop, and that ends this one too."""
         settings = self._deps.settings
         for topic in (*self._topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
-            await self._session.client.subscribe(topic, qos=1, timeout=SUBSCRIBE_TIMEOUT_S)
+            await self._session.client.subscribe(topic, qos=1, timeout=math.inf)
         self._deps.health.mqtt_connected = True
         log.info("mqtt connected to %s:%d as %r", settings.mqtt.host, settings.mqtt.port, settings.client_id)
 
