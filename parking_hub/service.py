@@ -74,6 +74,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                         StateWriter(redis),
                         lambda: live.layout,
                         lambda: live.devices,
+                        live.loaded,
                         health,
                         metrics,
                     )

@@ -40,6 +40,7 @@ class IngestDeps:
     writer: StateWriter
     layout: Callable[[], Layout]  # the registry's current layout
     devices: Callable[[], DeviceIndex]  # the registry's current LoRaWAN devices
+    registry_loaded: asyncio.Event  # ingest reads nothing before: every lot would be unknown
     health: Health
     metrics: Metrics
 
@@ -55,6 +56,7 @@ class IngestService:
         """Consume until cancelled, reconnecting with jittered backoff."""
         settings, health = self._deps.settings, self._deps.health
         topics = Topics(settings.topic_prefix)
+        await self._deps.registry_loaded.wait()
         attempt = 0
         while True:
             try:

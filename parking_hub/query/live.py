@@ -45,6 +45,7 @@ class LiveCity:
         # False while Redis is unreachable, until the mirror has been read whole again: what it
         # holds may then be out of date, so the API answers 503 rather than serve it.
         self.in_sync = False
+        self.loaded = asyncio.Event()  # set once the registry has been read
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -90,6 +91,7 @@ class LiveCity:
         gc.collect()
         gc.freeze()
         self._health.index_loaded = True
+        self.loaded.set()
         log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
 
     async def _listen(self, pubsub: object) -> None:

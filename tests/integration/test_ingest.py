@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
+from sensors_sim.hubapi import Hub, wait_ready
 from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
@@ -196,6 +197,8 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
     prefix, client_id = unique("t"), unique("hub")
     log = tmp_path / "hub.log"
 
+    http_port = free_port()
+
     async def start_hub() -> asyncio.subprocess.Process:
         with log.open("ab") as out:
             return await asyncio.create_subprocess_exec(
@@ -210,7 +213,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
                 "--mqtt-url",
                 mqtt_url,
                 "--http",
-                f"127.0.0.1:{free_port()}",
+                f"127.0.0.1:{http_port}",
                 "--topic-prefix",
                 prefix,
                 "--client-id",
@@ -227,7 +230,8 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
 
     hub = await start_hub()
     try:
-        await asyncio.sleep(2)  # subscribed: from here on the broker queues for this client id
+        async with Hub(f"http://127.0.0.1:{http_port}") as probe:
+            await wait_ready(probe, 120)  # subscribed: from here on the broker queues for this client id
         t = now_ms() - 60_000
         messages = [
             (f"{prefix}/v1/lots/{lot}/berths/{berth}", {"occupied": (berth + i) % 2, "ts": t + berth})
