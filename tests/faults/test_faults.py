@@ -20,6 +20,7 @@ pytestmark = [
 @pytest.mark.timeout(600)
 async def test_hub_kills_and_broker_and_redis_restarts_lose_no_acknowledged_event(tmp_path: Path) -> None:
     report = await run_faults(Plan(rounds=2), tmp_path, progress=print)
+    print(report.figures())  # with -s: the figures docs/reliability.md records
     verdict = report.verdict
     assert verdict is not None
     assert report.faults == dict.fromkeys(KINDS, 2)
