@@ -30,6 +30,17 @@ class JsonLines(logging.Formatter):
         return orjson.dumps(body, default=str).decode()
 
 
+class WithoutPendingPublishes(logging.Filter):
+    """Drops aiomqtt's warning that more than ten publishes await their acknowledgement.
+
+    It comes once per publish call while they do, which the error reports' concurrent publishers
+    reach in normal work: a line per rejected message. aiomqtt's other warnings still pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "There are %d pending publish calls."
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     formatter = (
         {"()": JsonLines}
@@ -41,10 +52,12 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": {"main": formatter},
+            "filters": {"pending_publishes": {"()": WithoutPendingPublishes}},
             "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main"}},
             "root": {"handlers": ["stderr"], "level": level},
             "loggers": {
                 "aiomqtt": {"level": "WARNING"},
+                "mqtt": {"filters": ["pending_publishes"]},  # aiomqtt's client logger
                 "amqtt": {"level": "WARNING"},
                 "aiohttp.access": {"level": "WARNING"},  # a line per request is too much at API rates
             },

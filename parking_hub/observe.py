@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from parking_hub.bulk_histogram import BulkHistogram
 from parking_hub.store.apply import Batch
 
 MAX_INGEST_LAG_S = 5.0
@@ -75,20 +76,30 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
             registry=r,
         )
+        self.freshness = BulkHistogram(
+            "parking_hub_ingest_report_age_seconds",
+            "Age of each berth report when its batch was written: the write's time minus the report's "
+            "ts (the sensor's observation time), so it includes the sensor's, gateway's and broker's "
+            "delays and any clock skew; one report per berth and batch (the greatest)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=r,
+        )
         lag = Gauge(
             "parking_hub_ingest_lag_seconds",
             "Age of the oldest received message not yet in Redis",
             registry=r,
         )
         lag.set_function(health.ingest_lag_s)
-        mqtt = Gauge("parking_hub_mqtt_connected", "1 while the MQTT session is up", registry=r)
-        mqtt.set_function(lambda: float(health.mqtt_connected is True))
+        if health.mqtt_connected is not None:  # only roles that ingest have an MQTT session
+            mqtt = Gauge("parking_hub_mqtt_connected", "1 while the MQTT session is up", registry=r)
+            mqtt.set_function(lambda: float(health.mqtt_connected is True))
         redis = Gauge("parking_hub_redis_connected", "1 while Redis answers", registry=r)
         redis.set_function(lambda: float(health.redis_ok is True))
 
-    def record(self, batch: Batch, won: int, latency_s: float) -> None:
+    def record(self, batch: Batch, won: int, latency_s: float, written_at_ms: int) -> None:
         self.batches.inc()
         self.batch_events.observe(batch.events)
         self.events.labels("won").inc(won)
         self.events.labels("stale").inc(batch.events - won)
         self.write_latency.observe(latency_s)
+        self.freshness.observe_many((written_at_ms - (batch.ranks >> 1)) / 1000.0)

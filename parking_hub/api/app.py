@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
+from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.keys import health_key, live_key
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
@@ -31,7 +32,8 @@ def create_app(
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     app = web.Application(
-        middlewares=[preflight_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
+        middlewares=[HttpMetrics(metrics).middleware, preflight_middleware, error_middleware],
+        client_max_size=MAX_REQUEST_BYTES,
     )
     app[live_key] = live
     app[health_key] = health

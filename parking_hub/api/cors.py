@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # Headers a browser app may send beyond the safelisted ones: conditional GETs and stream resumption.
 ALLOWED_HEADERS = ("cache-control", "if-none-match", "last-event-id")
-EXPOSED_HEADERS = "ETag, Retry-After"
+EXPOSED_HEADERS = "ETag, Retry-After, Link, NGSILD-Results-Count"
 PREFLIGHT_MAX_AGE_S = 86_400
 
 
@@ -63,7 +63,7 @@ async def add_cors_headers(request: web.Request, response: web.StreamResponse) -
     policy = request.app[cors_key]
     allowed = policy.allow_origin(request.headers.get("Origin"))
     if "*" not in policy.origins:
-        response.headers["Vary"] = "Origin"
+        response.headers.add("Vary", "Origin")  # beside any Vary the answer set itself
     if allowed is not None:
         response.headers["Access-Control-Allow-Origin"] = allowed
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

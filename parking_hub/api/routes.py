@@ -8,6 +8,19 @@ from parking_hub.api.docs_page import docs, docs_key, render
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
 from parking_hub.api.nearest import nearest
+from parking_hub.api.ngsi.handlers import entities, entity
+from parking_hub.api.ngsi.schemas import (
+    MAX_IDS,
+    MAX_LIMIT,
+    EntitiesQuery,
+    EntityList,
+    EntityPath,
+    EntityQuery,
+    OneEntity,
+    ParkingSite,
+    ParkingSpot,
+    ProblemDetails,
+)
 from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
 from parking_hub.api.probes import healthz, readyz
 from parking_hub.api.schemas import (
@@ -45,7 +58,7 @@ PROBES = (
         metrics,
         "Prometheus metrics of this process",
         "operations",
-        {200: Answer("text exposition format, version 0.0.4", media_type="text/plain")},
+        {200: Answer("the Prometheus text exposition format", media_type="text/plain")},
     ),
     Endpoint(
         "/healthz",
@@ -153,10 +166,49 @@ API = (
     ),
 )
 
+NGSI_ERRORS = {
+    400: Answer("BadRequestData: a parameter is missing, malformed or out of range", ProblemDetails),
+    406: Answer("the Accept header allows neither application/json nor application/ld+json", ProblemDetails),
+    422: Answer("OperationNotSupported: an NGSI-LD parameter this server does not implement", ProblemDetails),
+    503: Answer("the lot index is not loaded yet; retry in a few seconds", ProblemDetails),
+}
+NGSI_LD = (
+    Endpoint(
+        "/ngsi-ld/v1/entities",
+        entities,
+        "NGSI-LD query: lots and berths as FIWARE Smart Data Models entities",
+        "open data",
+        {200: Answer("one page of entities, normalized unless options=keyValues", EntityList), **NGSI_ERRORS},
+        description=(
+            "OffStreetParking and OnStreetParking (one per lot) and ParkingSpot (one per berth), from the "
+            "same live state as /v1. Entities come in a fixed order: by type in that order, lots by id, "
+            "spots by berth; page with offset and limit (default 20, at most "
+            f"{MAX_LIMIT}). With Accept: application/ld+json each entity carries its @context; otherwise "
+            "the answer is application/json with the context in a Link header. count=true adds the "
+            f"NGSILD-Results-Count header. `id` takes at most {MAX_IDS} ids."
+        ),
+        query=EntitiesQuery,
+        schemas=(ParkingSite, ParkingSpot),
+    ),
+    Endpoint(
+        "/ngsi-ld/v1/entities/{entity_id}",
+        entity,
+        "NGSI-LD retrieval: one entity by id",
+        "open data",
+        {
+            200: Answer("the entity, as in the query answer", OneEntity),
+            **NGSI_ERRORS,
+            404: Answer("ResourceNotFound: no such entity", ProblemDetails),
+        },
+        query=EntityQuery,
+        path_params=EntityPath,
+    ),
+)
+
 
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
-    endpoints = PROBES + DESCRIPTION + (API if serve_api else ())
+    endpoints = PROBES + DESCRIPTION + (API + NGSI_LD if serve_api else ())
     for endpoint in endpoints:
         app.router.add_get(endpoint.path, endpoint.handler)
     app[spec_key] = build_spec(endpoints)

@@ -154,7 +154,7 @@ class _Connection:
             self._room.set()
             batch = builder.build(self._deps.layout())
             won = await self._write_until_done(batch)
-            self._deps.metrics.record(batch, won, time.monotonic() - first_at)
+            self._deps.metrics.record(batch, won, time.monotonic() - first_at, time.time_ns() // 1_000_000)
             for mid in mids:
                 self._session.ack(mid)
             self._deps.health.ingest_oldest_unwritten = self._first_at if self._pending.is_set() else None

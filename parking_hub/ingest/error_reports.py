@@ -19,6 +19,7 @@ from parking_hub.ingest.formats import Decoded
 from parking_hub.ingest.topics import ParsedTopic, Topics
 from parking_hub.observe import Metrics
 from parking_hub.registry import LOT_ID
+from parking_hub.store.connection import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,14 @@ class ErrorReports:
 
     async def _publisher(self, publish: Publish) -> None:
         while True:
+            # asyncio.wait_for (under aiomqtt's publish) can eat a cancellation on Python 3.11;
+            # without this check a stopping hub would wait here forever for the next report.
+            raise_if_cancelling()
             topic, payload = await self._queue.get()
             try:
                 await publish(topic, payload)
             except aiomqtt.MqttError as exc:
+                raise_if_cancelling(exc)
                 # A lost connection also ends the receive loop, which reconnects; here it only drops.
                 self._metrics.error_reports_dropped.labels("publish_failed").inc()
                 log.debug("error report to %s not published: %s", topic, exc)

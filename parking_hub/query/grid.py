@@ -27,7 +27,8 @@ _MARGIN = 1.0 + 1e-9  # widen by rounding's worth, never narrow: callers filter 
 @dataclass(frozen=True, slots=True, eq=False)
 class Grid:
     order: IntArray  # point positions, sorted by cell key
-    key_list: list[int]  # the points' cell keys, sorted
+    keys: IntArray  # the points' cell keys, sorted
+    key_list: list[int]  # the same as a list, for binary searches from Python
     cell_deg: float
     rows: int
     cols: int
@@ -39,7 +40,15 @@ class Grid:
         col = np.clip(((lon + 180.0) // cell_deg).astype(np.int64), 0, cols - 1)
         keys = row * cols + col
         order = np.argsort(keys, kind="stable")
-        return cls(order=order, key_list=keys[order].tolist(), cell_deg=cell_deg, rows=rows, cols=cols)
+        sorted_keys = keys[order]
+        return cls(
+            order=order,
+            keys=sorted_keys,
+            key_list=sorted_keys.tolist(),
+            cell_deg=cell_deg,
+            rows=rows,
+            cols=cols,
+        )
 
     def _row(self, lat: float) -> int:
         return min(max(int((lat + 90.0) // self.cell_deg), 0), self.rows - 1)
@@ -63,11 +72,11 @@ class Grid:
             return [(0, self.cols - 1)]
         return [(first, self.cols - 1), (0, last)]
 
-    def _runs(self, south: float, north: float, spans: list[tuple[int, int]]) -> list[slice]:
+    def _runs(self, first_row: int, last_row: int, spans: list[tuple[int, int]]) -> list[slice]:
         # Two binary searches per row and span, in plain Python: for the few rows of a typical
         # query this is several times quicker than the same searches as numpy calls.
         keys, runs = self.key_list, []
-        for row in range(self._row(south), self._row(north) + 1):
+        for row in range(first_row, last_row + 1):
             for first, last in spans:
                 start = bisect.bisect_left(keys, row * self.cols + first)
                 stop = bisect.bisect_left(keys, row * self.cols + last + 1, lo=start)
@@ -82,19 +91,26 @@ class Grid:
         side = self.cell_deg * METRES_PER_DEGREE
         return count, side * side * max(math.cos(math.radians(lat)), 1e-6)
 
-    def near(self, lat: float, lon: float, radius_m: float) -> list[slice]:
-        """Runs of `order` holding every point within radius_m of (lat, lon), and some a little farther."""
+    def circle_cells(self, lat: float, lon: float, radius_m: float) -> tuple[int, int, list[tuple[int, int]]]:
+        """The first and last row, and the column spans, of the cells that hold every point within
+        radius_m of (lat, lon), and some a little farther."""
         dlat = radius_m / METRES_PER_DEGREE * _MARGIN
         half_width = lon_half_width_deg(lat, radius_m * _MARGIN)
         if half_width is None:
             spans = [(0, self.cols - 1)]
         else:
             spans = self._lon_spans(lon - half_width * _MARGIN, lon + half_width * _MARGIN)
-        return self._runs(lat - dlat, lat + dlat, spans)
+        return self._row(lat - dlat), self._row(lat + dlat), spans
+
+    def near(self, lat: float, lon: float, radius_m: float) -> list[slice]:
+        """Runs of `order` holding every point within radius_m of (lat, lon), and some a little farther."""
+        first_row, last_row, spans = self.circle_cells(lat, lon, radius_m)
+        return self._runs(first_row, last_row, spans)
 
     def box(self, west: float, south: float, east: float, north: float) -> IntArray:
         """Positions of every point in cells that meet the box; west > east crosses the antimeridian."""
-        return self.take(self.order, self._runs(south, north, self._lon_spans(west, east)))
+        runs = self._runs(self._row(south), self._row(north), self._lon_spans(west, east))
+        return self.take(self.order, runs)
 
     @staticmethod
     def take(array: npt.NDArray[T], runs: list[slice]) -> npt.NDArray[T]:

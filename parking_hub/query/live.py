@@ -16,6 +16,7 @@ from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
 from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
+from parking_hub.query.nearest import NearestQuery, nearest_lots
 from parking_hub.query.ranges import IntArray
 from parking_hub.store import keys
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
@@ -83,6 +84,7 @@ class LiveCity:
         if self._track:
             state = Availability(CityIndex.build(lots))
             await state.refresh(self._redis, self.capacity, now_ms())
+            nearest_lots(state, NearestQuery(0.0, 0.0))  # compiles the search kernel now, not on a request
             self.state = state
             self.changes.publish()
         # A big registry is millions of long-lived objects (lots, bays, devices). Left to the cyclic

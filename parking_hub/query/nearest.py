@@ -29,6 +29,7 @@ from parking_hub.query.geo import (
 )
 from parking_hub.query.grid import Grid
 from parking_hub.query.index import BoolArray
+from parking_hub.query.kernels import nearest_in_cells
 from parking_hub.query.ranges import IntArray
 
 MIN_REACH_M = 100.0
@@ -130,11 +131,30 @@ def _candidates(
 
 
 def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
-    lots, chord2 = _candidates(state, query, reach_m, query.min_free)
-    picked = _nearest_first(chord2, query.limit, lots)
+    idx = state.index
+    first_row, last_row, spans = idx.grid.circle_cells(query.lat, query.lon, reach_m)
+    position = np.empty(query.limit, dtype=np.int64)
+    chord2 = np.empty(query.limit, dtype=np.float64)
+    found = nearest_in_cells(
+        idx.grid.keys,
+        idx.grid.order,
+        idx.xyz_by_cell,
+        state.free_counts(query.features),
+        idx.on_street,
+        -1 if query.kind is None else int(query.kind == "on_street"),
+        unit_vector(query.lat, query.lon),
+        first_row,
+        last_row,
+        np.array(spans, dtype=np.int64),
+        idx.grid.cols,
+        _chord_squared(reach_m),
+        query.min_free,
+        position,
+        chord2,
+    )
     hits = (
         LotHit(p, chord_squared_to_metres(c))
-        for p, c in zip(lots[picked].tolist(), chord2[picked].tolist(), strict=True)
+        for p, c in zip(position[:found].tolist(), chord2[:found].tolist(), strict=True)
     )
     return [hit for hit in hits if hit.distance_m <= reach_m]
 

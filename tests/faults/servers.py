@@ -17,7 +17,7 @@ from typing import Self
 from parking_hub.embedded import die_with_parent, free_port, managed_process, redis_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-HUB_USER, GATEWAY_USER, PASSWORD = "hub", "gateway", "fault-harness"
+HUB_USER, GATEWAY_USER, PASSWORD = "hub", "simulator", "fault-harness"  # users of deploy/mosquitto/acl
 
 
 def mosquitto_binary() -> str | None:
@@ -77,13 +77,13 @@ def deploy_redis(workdir: Path) -> Restartable:
 
 
 def deploy_mosquitto(workdir: Path) -> Restartable:
-    """deploy/mosquitto/mosquitto.conf (persistence, password file, ACL) on a free loopback port,
-    with a user for the hub and one for the gateways."""
+    """deploy/mosquitto/mosquitto.conf (persistence, password file) and deploy/mosquitto/acl on a
+    free loopback port, with passwords for the ACL's hub and simulator users."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
-    conf = re.sub(r"/mosquitto/(config|data)/", f"{workdir}/", conf)
+    conf = re.sub(r"/mosquitto/(config|data|auth)/", f"{workdir}/", conf)
     # Started as root, mosquitto would switch to its own user, which also drops die_with_parent.
     conf += f"user {getpass.getuser()}\n"
     (workdir / "mosquitto.conf").write_text(conf)
@@ -91,9 +91,7 @@ def deploy_mosquitto(workdir: Path) -> Restartable:
     for n, user in enumerate((HUB_USER, GATEWAY_USER)):
         create = ["-c"] if n == 0 else []
         subprocess.run(["mosquitto_passwd", "-b", *create, str(passwd), user, PASSWORD], check=True)
-    (workdir / "acl").write_text(
-        f"user {HUB_USER}\ntopic readwrite #\n\nuser {GATEWAY_USER}\ntopic readwrite #\n"
-    )
+    shutil.copyfile(DEPLOY / "mosquitto" / "acl", workdir / "acl")
     binary = mosquitto_binary()
     if binary is None:
         raise RuntimeError("mosquitto is not installed")

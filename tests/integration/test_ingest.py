@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 from redis.asyncio import Redis
@@ -17,7 +18,6 @@ from redis.asyncio import Redis
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.store import keys
-from sensors_sim.hubapi import Hub, wait_ready
 from tests.integration.hub import eventually, lot_feature, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
@@ -182,6 +182,14 @@ async def test_metrics_count_results_and_rejections_by_reason(
         assert values["parking_hub_ingest_batches_total"] >= 1
 
 
+async def readyz_status(port: int) -> int:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+            return resp.status
+    except aiohttp.ClientConnectionError:
+        return 0
+
+
 async def test_killing_the_hub_mid_stream_loses_nothing(
     redis_url: str, mqtt_url: str, tmp_path: Path
 ) -> None:
@@ -195,9 +203,8 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
     registry = write_registry(tmp_path / "r.json", [lot_feature(lot, 120.0, 36.0, capacity) for lot in lots])
     assert load(redis_url, registry).returncode == 0
     prefix, client_id = unique("t"), unique("hub")
-    log = tmp_path / "hub.log"
-
     http_port = free_port()
+    log = tmp_path / "hub.log"
 
     async def start_hub() -> asyncio.subprocess.Process:
         with log.open("ab") as out:
@@ -230,8 +237,10 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
 
     hub = await start_hub()
     try:
-        async with Hub(f"http://127.0.0.1:{http_port}") as probe:
-            await wait_ready(probe, 120)  # subscribed: from here on the broker queues for this client id
+        # Ready means subscribed: from here on the broker queues for this client id.
+        assert (
+            await eventually(lambda: readyz_status(http_port), lambda status: status == 200, within=30) == 200
+        )
         t = now_ms() - 60_000
         messages = [
             (f"{prefix}/v1/lots/{lot}/berths/{berth}", {"occupied": (berth + i) % 2, "ts": t + berth})

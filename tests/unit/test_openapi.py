@@ -49,10 +49,12 @@ async def test_every_route_is_described_and_every_description_is_routed(serve_ap
     for path, item in spec["paths"].items():
         for operation in item.values():
             assert operation["summary"], path
+            # NGSI-LD answers errors as NGSI-LD clients expect them: problem details.
+            error_body = "ProblemDetails" if path.startswith("/ngsi-ld/") else "ErrorBody"
             for status, answer in operation["responses"].items():
                 if status not in ("200", "304") and path != "/readyz":  # /readyz 503 carries its reasons
                     assert answer["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/ErrorBody"
+                        "$ref": f"#/components/schemas/{error_body}"
                     }, (path, status)
 
 

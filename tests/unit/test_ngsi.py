@@ -1,0 +1,188 @@
+"""NGSI-LD entities from a known state: valid against the FIWARE schemas, paged before they are built."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+from jsonschema import ValidationError
+
+from parking_hub.api.errors import ApiError
+from parking_hub.api.ngsi.entities import build, key_values
+from parking_hub.api.ngsi.handlers import JSON, LD_JSON, negotiate
+from parking_hub.api.ngsi.selection import (
+    ENTITY_TYPES,
+    SPOT,
+    Run,
+    entity_types,
+    named,
+    page,
+    total,
+    whole_city,
+)
+from parking_hub.query.availability import Availability
+from parking_hub.query.index import CityIndex
+from parking_hub.registry import Lot
+from tests.fiware import check_key_values, check_normalized, context_terms, load, reduce_normalized
+
+NOW = 1_764_201_600_000
+BAYS = ((120.3830, 36.0675), (120.3831, 36.0676))
+
+
+def state() -> Availability:
+    """A garage with a free, an occupied, a stale and a silent berth; an offline kerb with bays."""
+    lots = [
+        Lot("garage", "Garage", "op", "off_street", 4, 120.38, 36.07, 60, {"ev": (0,), "accessible": (3,)}),
+        Lot("kerb", "Kerb", "op", "on_street", 2, 120.383, 36.0675, 60, berths=BAYS),
+    ]
+    availability = Availability(CityIndex.build(lots))
+    stale = NOW - 3 * 60_000 - 1
+    availability.ranks[:] = [NOW * 2, (NOW - 5) * 2 + 1, stale * 2, 0, NOW * 2, NOW * 2 + 1]
+    availability.status_rank[1] = (NOW - 1) * 2  # the kerb's gateway went offline
+    availability.recount(np.arange(2), NOW)
+    return availability
+
+
+def entities(types: tuple[str, ...] = ENTITY_TYPES) -> dict[str, dict[str, Any]]:
+    s = state()
+    return {e["id"]: e for e in build(s, whole_city(s.index, types))}
+
+
+def test_every_entity_is_valid_against_its_fiware_schema() -> None:
+    found = entities()
+    assert len(found) == 2 + 4 + 2
+    for entity in found.values():
+        check_normalized(entity)
+        check_key_values(key_values(entity))
+        assert key_values(entity) == reduce_normalized(entity)
+
+
+def test_the_schema_check_catches_what_it_should() -> None:
+    """The official example passes; the same example with a broken attribute fails."""
+    example = load("ParkingSpot/example-normalized.jsonld")
+    check_normalized(example)
+    for path, value in ((("status", "value"), "parked"), (("category", "value"), [])):
+        broken = copy.deepcopy(example)
+        broken[path[0]][path[1]] = value
+        with pytest.raises(ValidationError):
+            check_normalized(broken)
+    broken = copy.deepcopy(example)
+    del broken["refParkingSite"]
+    with pytest.raises(ValidationError):
+        check_normalized(broken)
+
+
+def test_every_attribute_is_a_term_of_the_smart_data_models_context() -> None:
+    terms = context_terms()
+    for entity in entities().values():
+        assert set(entity) - {"id", "type"} <= terms, entity["id"]
+
+
+def test_sites_carry_the_live_counts() -> None:
+    found = entities()
+    garage = key_values(found["urn:ngsi-ld:OffStreetParking:garage"])
+    assert (garage["totalSpotNumber"], garage["availableSpotNumber"], garage["occupiedSpotNumber"]) == (
+        4,
+        1,
+        1,
+    )
+    assert garage["occupancy"] == 0.25
+    assert garage["status"] == ["spacesAvailable"]
+    assert garage["category"] == ["forElectricalCharging", "forDisabled"]
+    assert garage["location"] == {"type": "Point", "coordinates": [120.38, 36.07]}
+    normalized = found["urn:ngsi-ld:OffStreetParking:garage"]
+    assert normalized["availableSpotNumber"]["observedAt"] == "2025-11-27T00:00:00.000Z"
+    kerb = key_values(found["urn:ngsi-ld:OnStreetParking:kerb"])
+    # Offline: nothing known, so nothing free or occupied; no status or category is claimed.
+    assert (kerb["availableSpotNumber"], kerb["occupiedSpotNumber"]) == (0, 0)
+    assert not {"status", "category", "occupancy"} & set(kerb)
+
+
+def test_spots_are_free_occupied_or_unknown_and_observed_only_when_known() -> None:
+    found = entities((SPOT,))
+    statuses = {i: (e["status"]["value"], "observedAt" in e["status"]) for i, e in found.items()}
+    spot = "urn:ngsi-ld:ParkingSpot:{}"
+    assert statuses == {
+        spot.format("garage:0"): ("free", True),
+        spot.format("garage:1"): ("occupied", True),
+        spot.format("garage:2"): ("unknown", False),  # stale
+        spot.format("garage:3"): ("unknown", False),  # never reported
+        spot.format("kerb:0"): ("unknown", False),  # the lot is offline
+        spot.format("kerb:1"): ("unknown", False),
+    }
+    assert found[spot.format("garage:1")]["status"]["observedAt"] == "2025-11-26T23:59:59.995Z"
+    kerb = key_values(found[spot.format("kerb:1")])
+    assert kerb["location"]["coordinates"] == list(BAYS[1])
+    assert kerb["refParkingSite"] == "urn:ngsi-ld:OnStreetParking:kerb"
+    assert kerb["category"] == ["onStreet"]
+    assert key_values(found[spot.format("garage:0")])["location"]["coordinates"] == [120.38, 36.07]
+
+
+def test_ids_name_only_served_entities() -> None:
+    index = state().index
+    ids = [
+        "urn:ngsi-ld:ParkingSpot:kerb:1",
+        "urn:ngsi-ld:OffStreetParking:garage",
+        "urn:ngsi-ld:ParkingSpot:garage:0",
+        "urn:ngsi-ld:ParkingSpot:garage:0",  # twice
+        "urn:ngsi-ld:ParkingSpot:garage:4",  # past capacity
+        "urn:ngsi-ld:ParkingSpot:garage:01",  # not how the id is written
+        "urn:ngsi-ld:OnStreetParking:garage",  # the garage is off-street
+        "urn:ngsi-ld:OffStreetParking:nowhere",
+        "urn:example:garage",
+    ]
+    runs = named(index, ids, ENTITY_TYPES)
+    assert [(r.type, list(r.items)) for r in runs] == [
+        ("OffStreetParking", [0]),
+        ("OnStreetParking", []),
+        ("ParkingSpot", [0, 5]),
+    ]
+    assert [r.type for r in named(index, ids, (SPOT,))] == [SPOT]
+
+
+def test_types_by_name_or_iri_in_serving_order() -> None:
+    iri = "https://smartdatamodels.org/dataModel.Parking/OffStreetParking"
+    assert entity_types(["ParkingSpot", iri, "Vehicle"]) == ("OffStreetParking", "ParkingSpot")
+    assert entity_types(["Vehicle"]) == ()
+
+
+def test_pages_cut_across_types_without_building_the_rest() -> None:
+    runs = [Run("A", np.array([1, 2, 3])), Run("B", range(1_000_000)), Run("C", np.array([7]))]
+    assert total(runs) == 1_000_004
+    cut = page(runs, 2, 3)
+    assert [(r.type, list(r.items)) for r in cut] == [("A", [3]), ("B", [0, 1])]
+    cut = page(runs, 1_000_002, 5)
+    assert [(r.type, list(r.items)) for r in cut] == [("B", [999_999]), ("C", [7])]
+    assert page(runs, 10**30, 5) == []
+    assert page(runs, 0, 0) == []
+    middle = page(runs, 500_000, 1000)
+    assert middle[0].items == range(499_997, 500_997)  # still a range: nothing was materialised
+
+
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        (None, JSON),
+        ("", JSON),
+        ("*/*", JSON),
+        ("application/json", JSON),
+        ("application/ld+json", LD_JSON),
+        ("application/*", JSON),
+        ("application/ld+json, application/json;q=0.5", LD_JSON),
+        ("application/json;q=0.9, application/ld+json", LD_JSON),
+        ("application/json, application/ld+json", JSON),
+        ("application/ld+json;q=0, */*", JSON),
+        ("text/html, application/ld+json;q=0.1", LD_JSON),
+    ],
+)
+def test_content_negotiation(accept: str | None, media: str) -> None:
+    assert negotiate(accept) == media
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json;q=0", "application/geo+json", "*/*;q=x"])
+def test_nothing_acceptable_is_406(accept: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        negotiate(accept)
+    assert caught.value.status == 406
