@@ -18,13 +18,14 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from redis.asyncio import Redis
 
 from parking_hub.store import keys
+from parking_hub.store.connection import RedisClient
 from sensors_sim.hubapi import Hub
 from sensors_sim.registry import Registry
 from sensors_sim.truth import Truth
 from sensors_sim.verify import verify
+from tests.integration.hub import redis_client
 
 POLL_S = 0.5
 STALENESS_MARGIN_MS = 5_000
@@ -45,7 +46,7 @@ class Verdict:
         return self.lost == 0 and self.unexpected == 0 and self.stale == 0
 
 
-async def stored_ranks(redis: Redis, registry: Registry) -> tuple[np.ndarray, int]:
+async def stored_ranks(redis: RedisClient, registry: Registry) -> tuple[np.ndarray, int]:
     """Every berth's report rank as Redis holds it, in the registry's berth order; and `applied`."""
     ranks = np.zeros(registry.berths, dtype=np.int64)
     applied = 0
@@ -65,7 +66,7 @@ async def stored_ranks(redis: Redis, registry: Registry) -> tuple[np.ndarray, in
 
 async def check(redis_url: str, hub_url: str, registry: Registry, truth: Truth, wait_s: float) -> Verdict:
     """Polls until Redis holds every delivered report (or `wait_s` passes), then compares."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         deadline = time.monotonic() + wait_s
         while True:

@@ -18,13 +18,13 @@ import numpy as np
 import orjson
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.store import keys
 from sensors_sim.hubapi import Hub
 from sensors_sim.publish import MqttUrl, Publisher, client_id
 from tests.fuzz.inputs import CAPACITY, LOT, Fuzzed, hub_decode, problems
+from tests.integration.hub import redis_client
 
 POLL_S = 0.2
 
@@ -117,7 +117,7 @@ class Outcome:
 
 
 async def _lot_state(redis_url: str) -> tuple[np.ndarray, int]:
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         raw = await redis.get(keys.reports(LOT))
         applied = int(await redis.hget(keys.meta(LOT), "applied") or 0)
