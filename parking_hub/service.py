@@ -44,13 +44,6 @@ async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Seque
             await asyncio.sleep(delay)
 
 
-async def ingest_once_loaded(live: LiveCity, ingest: IngestService) -> None:
-    """Subscribe only once the registry is known: a message taken before would name an unknown lot,
-    be rejected and acknowledged, and so be lost."""
-    await live.loaded.wait()
-    await ingest.run()
-
-
 async def serve(settings: Settings, started: asyncio.Event | None = None) -> None:
     """Run until cancelled. Registry files named in the settings are validated before anything starts."""
     files = read_registries(settings.lots)
@@ -95,10 +88,11 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                         StateWriter(redis),
                         lambda: live.layout,
                         lambda: live.devices,
+                        live.loaded,
                         health,
                         metrics,
                     )
-                    tg.create_task(ingest_once_loaded(live, IngestService(deps)), name="ingest")
+                    tg.create_task(IngestService(deps).run(), name="ingest")
                 if started is not None:
                     started.set()
         finally:

@@ -14,7 +14,13 @@ health_key = web.AppKey("health", Health)
 
 
 def current_state(request: web.Request) -> Availability:
-    state = request.app[live_key].state
-    if state is None:
+    live = request.app[live_key]
+    if live.state is None:
         raise ApiError(503, "unavailable", "the lot index is not loaded yet; retry in a few seconds")
-    return state
+    if not live.in_sync:
+        raise ApiError(
+            503,
+            "unavailable",
+            "redis is not reachable, so availability cannot be confirmed; retry in a few seconds",
+        )
+    return live.state

@@ -48,7 +48,13 @@ from parking_hub.api.stream import stream
 BAD_PARAMETER = {
     400: Answer("a parameter is missing, malformed or out of range; `param` names it", ErrorBody)
 }
-NOT_LOADED = {503: Answer("the lot index is not loaded yet; retry in a few seconds", ErrorBody)}
+NOT_LOADED = {
+    503: Answer(
+        "the lot index is not loaded yet, or Redis is unreachable (no answer rather than stale data); "
+        "retry in a few seconds",
+        ErrorBody,
+    )
+}
 NOT_MODIFIED = {304: Answer("unchanged since the ETag sent in If-None-Match")}
 
 PROBES = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class IngestDeps:
     writer: StateWriter
     layout: Callable[[], Layout]  # the registry's current layout
     devices: Callable[[], DeviceIndex]  # the registry's current LoRaWAN devices
+    registry_loaded: asyncio.Event  # ingest reads nothing before: every lot would be unknown
     health: Health
     metrics: Metrics
 
@@ -53,20 +55,12 @@ class IngestService:
         """Consume until cancelled, reconnecting with jittered backoff."""
         settings, health = self._deps.settings, self._deps.health
         topics = Topics(settings.topic_prefix)
+        await self._deps.registry_loaded.wait()
         attempt = 0
         while True:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
-                    for topic in (*topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
-                        await session.client.subscribe(mqtt.shared(topic, settings.share_group), qos=1)
                     attempt = 0
-                    health.mqtt_connected = True
-                    log.info(
-                        "mqtt connected to %s:%d as %r",
-                        settings.mqtt.host,
-                        settings.mqtt.port,
-                        settings.client_id,
-                    )
                     await _Connection(self._deps, topics, session).run()
             except aiomqtt.MqttError as exc:
                 delay = full_jitter(attempt)
@@ -96,6 +90,7 @@ class _Connection:
 
     async def run(self) -> None:
         loops = {
+            "ingest.subscribe": self._subscribe(),
             "ingest.receive": self._receive(),
             "ingest.write": self._write(),
             "ingest.errors": self._errors.publish_forever(self._publish_error),
@@ -104,6 +99,20 @@ class _Connection:
             await until_first_error(loops, (aiomqtt.MqttError,))
         finally:
             self._deps.health.ingest_oldest_unwritten = None
+
+    async def _subscribe(self) -> None:
+        """Subscribes while the other loops already take what the broker sends. A resumed session's
+        backlog arrives ahead of the SUBACKs (Mosquitto resends every unacknowledged message first,
+        past the Receive Maximum); with nothing reading it, the SUBACKs timed out behind it and the
+        hub reconnected over and over while the backlog grew. So the SUBACKs are awaited without a
+        timeout: a dropped connection ends the receive loop, and that ends this one too."""
+        settings = self._deps.settings
+        for topic in (*self._topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
+            await self._session.client.subscribe(
+                mqtt.shared(topic, settings.share_group), qos=1, timeout=math.inf
+            )
+        self._deps.health.mqtt_connected = True
+        log.info("mqtt connected to %s:%d as %r", settings.mqtt.host, settings.mqtt.port, settings.client_id)
 
     async def _receive(self) -> None:
         layout = self._deps.layout

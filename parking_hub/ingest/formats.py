@@ -94,7 +94,12 @@ def _status_rank(doc: dict[str, Any], now_ms: int) -> int:
 
 def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
     """One berth's report, checked with plain Python: cheaper than arrays for a single event."""
-    if not berth_text.isdigit() or len(berth_text) > 9 or int(berth_text) >= capacity:
+    # isdigit() alone also passes "³" (which int() refuses) and "٣" (which it reads as 3).
+    if (
+        not (berth_text.isascii() and berth_text.isdigit())
+        or len(berth_text) > 9
+        or int(berth_text) >= capacity
+    ):
         raise _Invalid(
             "berth_out_of_range", f"berth {berth_text!r} in the topic is outside 0..{capacity - 1}"
         )
@@ -179,15 +184,24 @@ def _flag(value: object) -> bool:
     return value is True or value is False or (type(value) is int and value in (0, 1))
 
 
+def _flat(values: list[Any]) -> npt.NDArray[Any] | None:
+    """The values as a 1-D array; None when they nest (`[[0]]` is 2-D, `[0, []]` is ragged)."""
+    try:
+        arr = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
+    except ValueError:
+        return None
+    return arr if arr.ndim == 1 else None
+
+
 def _all_int(values: list[Any]) -> bool:
-    arr = np.asarray(values) if values else np.zeros(0, dtype=np.int64)
-    return arr.dtype.kind in "iu" and len(arr) == len(values)
+    arr = _flat(values)
+    return arr is not None and arr.dtype.kind in "iu"
 
 
 def _all_flag(values: list[Any]) -> bool:
-    if not values:
-        return True
-    arr = np.asarray(values)
+    arr = _flat(values)
+    if arr is None:
+        return False
     if arr.dtype == np.bool_:
         return True
     return arr.dtype.kind in "iu" and bool(((arr == 0) | (arr == 1)).all())

@@ -42,10 +42,13 @@ class LiveCity:
         self.layout = Layout.build({})
         self.devices = DeviceIndex(())
         self.state: Availability | None = None
+        # False while Redis is unreachable, until the mirror has been read whole again: what it
+        # holds may then be out of date, so the API answers 503 rather than serve it.
+        self.in_sync = False
+        self.loaded = asyncio.Event()  # set once the registry has been read
         self.changes = ChangeFeed()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
-        self.loaded = asyncio.Event()  # set once the registry has been read
 
     async def run(self) -> None:
         attempt = 0
@@ -54,6 +57,7 @@ class LiveCity:
             try:
                 async with notices.subscribe(self._redis) as incoming:
                     await self._reload()
+                    self.in_sync = True
                     attempt = 0
                     self._health.redis_ok = True
                     loops = {"live.listen": self._listen(incoming)}
@@ -62,6 +66,7 @@ class LiveCity:
                     await until_first_error(loops, REDIS_ERRORS)
             except REDIS_ERRORS as exc:
                 raise_if_cancelling(exc)
+                self.in_sync = False
                 self._health.redis_ok = False
                 delay = full_jitter(attempt)
                 attempt += 1

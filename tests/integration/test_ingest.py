@@ -291,11 +291,17 @@ async def test_a_redis_outage_delays_events_but_loses_none(mqtt_url: str, tmp_pa
             status, body = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 503)
             assert status == 503
             assert "redis is not reachable" in body["reasons"]
+            # No answer rather than an out-of-date one while Redis is away.
+            status, body = await eventually(lambda: hub.get(f"/v1/lots/{lot_id}"), lambda r: r[0] == 503)
+            assert (status, body["error"]["code"]) == (503, "unavailable")
 
             stack.enter_context(redis_server(workdir, appendonly=True, port=port))  # back, same data
-            state = await eventually(
-                lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 100, within=30
+            status, state = await eventually(
+                lambda: hub.get(f"/v1/lots/{lot_id}"),
+                lambda r: r[0] == 200 and r[1]["events_applied"] == 100,
+                within=30,
             )
+            assert status == 200, state
             assert (state["occupied"], state["free"], state["unknown"]) == (50, 50, 0)
             status, _ = await eventually(lambda: hub.get("/readyz"), lambda r: r[0] == 200)
             assert status == 200

@@ -54,7 +54,16 @@ async def test_json_logs_have_no_line_per_message(redis_url: str, mqtt_url: str,
                     return {}
                 return {k: body[k] for k in ("events_applied", "events_rejected") if k in body}
 
+            async def readyz() -> int:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                        return resp.status
+                except aiohttp.ClientConnectionError:
+                    return 0
+
             await eventually(counters, lambda c: "events_applied" in c, within=30)
+            # Ready means subscribed: a message published before would reach no one.
+            assert await eventually(readyz, lambda status: status == 200, within=30) == 200
             base = f"{prefix}/v1/lots/{lot_id}"
             t = now_ms()
             messages = [

@@ -52,6 +52,7 @@ async def served(n: int = 3, **limits: Any) -> AsyncIterator[tuple[TestClient[An
     health = Health(redis_ok=True, index_loaded=True)
     live = LiveCity(cast(Any, None), health, track_availability=True)
     live.state = Availability(CityIndex.build(lots(n)))
+    live.in_sync = True  # as after a read of the whole city from Redis
     mirror = Mirror(live, live.state)
     for lot in range(n):
         mirror.report(lot, 0, 0)

@@ -1,0 +1,127 @@
+"""Soak: a hub under steady load for a long time; memory, loss and freshness over time.
+
+    python -m benchmarks.soak [--minutes 30] [--rate 1240000] [--every 60]
+
+Starts a private Redis and Mosquitto and a hub process (`parking-hub serve`), loads a city, and
+runs `sensors-sim load` (frames of `--batch` events, random berth flips stamped now, one lot kept
+apart as the freshness probe) in windows of `--every` seconds until `--minutes` have passed. After
+each window it records the hub's RSS, the events the broker acknowledged and the hub applied, and
+the window's freshness (probe acknowledged -> visible in GET /v1/lots). The default rate is half
+the hub's frame rate in docs/benchmarks.md (2.48 M events/s), the "half load" of the ingest
+benchmark. Prints one line per window on stderr and one JSON line of figures at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.ingest import PREFIX, hub_process, memory_kib
+from parking_hub.embedded import mqtt_broker, redis_server
+from sensors_sim.city import CitySpec, write_city
+from sensors_sim.hubapi import Hub
+from sensors_sim.load import LoadOptions, LoadReport, run_load
+from sensors_sim.publish import MqttUrl
+from sensors_sim.registry import load_registry
+
+HALF_LOAD = 1_240_000  # events/s: half the frame rate measured by benchmarks.ingest
+SETTLE_S = 120.0
+
+
+def progress(message: str) -> None:
+    print(f"benchmarks.soak: {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else None
+
+
+def window_figures(minute: float, report: LoadReport, rss_kib: int) -> dict[str, Any]:
+    fresh = report.freshness_ms
+    return {
+        "minute": round(minute, 1),
+        "acked_events": report.acked_events,
+        "events_per_s": round(report.acked_events / max(report.seconds, 1e-9)),
+        "hub_applied": report.hub_applied,
+        "freshness_p50_ms": round(statistics.median(fresh), 1) if fresh else None,
+        "freshness_p99_ms": percentile(fresh, 0.99),
+        "freshness_max_ms": round(max(fresh), 1) if fresh else None,
+        "probes": len(fresh),
+        "probes_not_visible": report.probes_lost,
+        "rss_mib": round(rss_kib / 1024, 1),
+    }
+
+
+async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    city = workdir / "city.geojson"
+    write_city(CitySpec(lots=args.lots, berths=args.berths, seed=5, prefix="soak"), city)
+    registry = load_registry(city)
+    with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
+        load = [sys.executable, "-m", "parking_hub", "lots", "load", "--redis-url", redis_url, str(city)]
+        await asyncio.to_thread(subprocess.run, load, check=True, capture_output=True)
+        async with hub_process(redis_url, mqtt_url, workdir) as (base, pid), Hub(base) as hub:
+            url = MqttUrl.parse(mqtt_url.partition("?")[0])
+            windows: list[dict[str, Any]] = []
+            acked = 0  # load events and probes the broker acknowledged: each must be applied
+            started = time.monotonic()
+            while (elapsed := time.monotonic() - started) < args.minutes * 60:
+                duration = min(args.every, args.minutes * 60 - elapsed)
+                options = LoadOptions(duration, args.rate, False, args.batch, PREFIX, len(windows) + 1)
+                report = await run_load(registry, url, hub, options)
+                acked += report.acked_events + len(report.freshness_ms) + report.probes_lost
+                figures = window_figures(
+                    (time.monotonic() - started) / 60, report, await memory_kib(pid, "VmRSS")
+                )
+                windows.append(figures)
+                progress(" ".join(f"{k}={v}" for k, v in figures.items()))
+            deadline = time.monotonic() + SETTLE_S
+            while (applied := (await hub.get_ok("/v1/summary"))["events_applied"]) < acked:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            peak_kib = await memory_kib(pid, "VmHWM")
+    rss = [w["rss_mib"] for w in windows]
+    return {
+        "minutes": args.minutes,
+        "rate_target": args.rate,
+        "lots": args.lots,
+        "berths": args.berths,
+        "events_acked": acked,
+        "events_applied": applied,
+        "lost": max(0, acked - applied),
+        "rss_first_mib": rss[0],
+        "rss_last_mib": rss[-1],
+        "rss_growth_mib": round(rss[-1] - rss[0], 1),
+        "rss_peak_mib": round(peak_kib / 1024, 1),
+        "windows": windows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=HALF_LOAD, help=f"events/s (default {HALF_LOAD:,})")
+    parser.add_argument("--every", type=float, default=60.0, help="seconds per window (default 60)")
+    parser.add_argument("--batch", type=int, default=1_000, help="events per frame (default 1,000)")
+    parser.add_argument("--lots", type=int, default=200)
+    parser.add_argument("--berths", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
+        result = asyncio.run(soak(args, Path(tmp)))
+    print(orjson.dumps(result).decode(), flush=True)
+    if result["lost"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
