@@ -24,7 +24,7 @@ from parking_hub.store.connection import raise_if_cancelling
 log = logging.getLogger(__name__)
 
 MAX_ERROR_BACKLOG = 10_000  # reports waiting to be published; more are counted and dropped
-PUBLISHERS = 16  # reports in flight at once, so one slow acknowledgement does not stall the rest
+PUBLISHERS = 256  # reports in flight at once (the broker allows 1,000), so a flood of bad input is reported
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
