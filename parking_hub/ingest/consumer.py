@@ -63,6 +63,7 @@ class IngestService:
                     attempt = 0
                     await _Connection(self._deps, topics, session).run()
             except aiomqtt.MqttError as exc:
+                raise_if_cancelling(exc)  # a shutdown that cut the connection is not a lost connection
                 delay = full_jitter(attempt)
                 attempt += 1
                 log.warning("mqtt connection lost (%s); reconnecting in %.1f s", exc, delay)

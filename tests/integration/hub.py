@@ -16,8 +16,10 @@ import orjson
 
 from parking_hub.config import build_settings, parse_redis_url
 from parking_hub.embedded import free_port
+from parking_hub.registry import parse_registry
 from parking_hub.service import serve
 from parking_hub.store.connection import RedisClient, client_for
+from parking_hub.store.lots import save_lots
 
 T = TypeVar("T")
 
@@ -29,6 +31,15 @@ def unique(prefix: str) -> str:
 def redis_client(redis_url: str) -> RedisClient:
     """A client for the test servers' URL, standalone or cluster; the caller closes it."""
     return client_for(parse_redis_url(redis_url))
+
+
+async def store_registry(redis_url: str, path: Path) -> None:
+    """A registry file straight into Redis, as `parking-hub lots load` stores it."""
+    redis = redis_client(redis_url)
+    try:
+        await save_lots(redis, parse_registry(await asyncio.to_thread(path.read_bytes)))
+    finally:
+        await redis.aclose()
 
 
 def lot_feature(lot_id: str, lon: float, lat: float, capacity: int, **props: Any) -> dict[str, Any]:

@@ -14,9 +14,14 @@ from pydantic import BaseModel
 from yarl import URL
 
 from parking_hub.api.schemas import ErrorBody, LotBerths, LotDetail, LotsPage, NearestAnswer, Summary
-from parking_hub.registry import parse_registry
-from parking_hub.store.lots import save_lots
-from tests.integration.hub import Hub, lot_feature, redis_client, running_hub, unique, write_registry
+from tests.integration.hub import (
+    Hub,
+    lot_feature,
+    running_hub,
+    store_registry,
+    unique,
+    write_registry,
+)
 from tests.integration.test_skeleton import publish, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -48,11 +53,7 @@ async def city(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactor
         lot_feature(ids["far"], HERE[1], HERE[0] + 0.0135, 2),
     ]
     path = write_registry(tmp_path_factory.mktemp("api") / "city.geojson", features)
-    redis = redis_client(redis_url)
-    try:
-        await save_lots(redis, parse_registry(path.read_bytes()))
-    finally:
-        await redis.aclose()
+    await store_registry(redis_url, path)
     async with running_hub(redis_url, mqtt_url) as hub:
         t = time.time_ns() // 1_000_000 - 1000
         frames = {

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from parking_hub.registry import parse_registry
-from parking_hub.store.lots import save_lots
-from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
+from tests.integration.hub import (
+    eventually,
+    lot_feature,
+    running_hub,
+    store_registry,
+    unique,
+    write_registry,
+)
 from tests.integration.test_skeleton import publish, wait_applied
 
 pytestmark = pytest.mark.integration
@@ -23,11 +28,7 @@ async def test_stale_berths_and_offline_lots_are_unknown(
         tmp_path / "r.geojson",
         [lot_feature(quiet, 120.0, 36.0, 3, heartbeat_s=1), lot_feature(gated, 120.001, 36.0, 3)],
     )
-    redis = redis_client(redis_url)
-    try:
-        await save_lots(redis, parse_registry(registry.read_bytes()))
-    finally:
-        await redis.aclose()
+    await store_registry(redis_url, registry)
     async with running_hub(redis_url, mqtt_url) as hub:
         now = time.time_ns() // 1_000_000
         old = now - 60_000  # older than three heartbeats of 1 s

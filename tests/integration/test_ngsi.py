@@ -14,15 +14,13 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from parking_hub.api.ngsi.schemas import EntityList, OneEntity, ProblemDetails
-from parking_hub.registry import parse_registry
-from parking_hub.store.lots import save_lots
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
 from tests.integration.hub import (
     Hub,
     eventually,
     lot_feature,
-    redis_client,
     running_hub,
+    store_registry,
     unique,
     write_registry,
 )
@@ -79,11 +77,7 @@ async def city(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactor
         lot_feature(ids["live"], 120.3950, 36.0710, 2, kind="on_street"),
     ]
     path = write_registry(tmp_path_factory.mktemp("ngsi") / "city.geojson", features)
-    redis = redis_client(redis_url)
-    try:
-        await save_lots(redis, parse_registry(path.read_bytes()))
-    finally:
-        await redis.aclose()
+    await store_registry(redis_url, path)
     async with running_hub(redis_url, mqtt_url) as hub:
         t = time.time_ns() // 1_000_000 - 1000
         stale = t - 3 * HOUR_MS - 60_000  # the default heartbeat is an hour: three of them have passed

@@ -9,9 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from parking_hub.registry import parse_registry
-from parking_hub.store.lots import save_lots
-from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
+from tests.integration.hub import (
+    eventually,
+    lot_feature,
+    running_hub,
+    store_registry,
+    unique,
+    write_registry,
+)
 from tests.integration.test_skeleton import publish
 from tests.sse import events, next_event
 
@@ -27,11 +32,7 @@ async def test_two_hundred_streams_each_get_every_change(
     registry = write_registry(
         tmp_path / "r.geojson", [lot_feature(a, 120.0, 36.0, 4), lot_feature(b, 120.001, 36.0, 4)]
     )
-    redis = redis_client(redis_url)
-    try:
-        await save_lots(redis, parse_registry(registry.read_bytes()))
-    finally:
-        await redis.aclose()
+    await store_registry(redis_url, registry)
     async with running_hub(redis_url, mqtt_url) as hub:
         await eventually(lambda: hub.get(f"/v1/lots/{b}"), lambda r: r[0] == 200)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
