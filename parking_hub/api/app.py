@@ -12,7 +12,7 @@ from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflig
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.keys import health_key, live_key
-from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, time_limit
+from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.routes import setup_routes
@@ -34,13 +34,14 @@ def create_app(
     access: Access | None = None,
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
+    time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
     app = web.Application(
         middlewares=[
             HttpMetrics(metrics).middleware,
             preflight_middleware,
             error_middleware,
             access_middleware,
-            time_limit(REQUEST_TIME_LIMIT_S, untimed={stream}),
+            time_limit.middleware,
         ],
         client_max_size=MAX_REQUEST_BYTES,
     )
@@ -53,5 +54,6 @@ def create_app(
     app[lot_rows_key] = LotRows()
     app.on_response_prepare.append(add_cors_headers)
     app.on_shutdown.append(close_streams)
+    app.cleanup_ctx.append(time_limit.watchdog)
     setup_routes(app, serve_api=serve_api)
     return app

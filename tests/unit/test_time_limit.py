@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from parking_hub.api.errors import error_middleware
-from parking_hub.api.limits import time_limit
+from parking_hub.api.limits import TimeLimit
 from parking_hub.embedded import free_port
 
 
@@ -33,7 +33,9 @@ async def fails_with_its_own_timeout(request: web.Request) -> web.Response:
 
 @asynccontextmanager
 async def server() -> AsyncIterator[str]:
-    app = web.Application(middlewares=[error_middleware, time_limit(0.2, untimed={streams})])
+    time_limit = TimeLimit(0.2, untimed={streams})
+    app = web.Application(middlewares=[error_middleware, time_limit.middleware])
+    app.cleanup_ctx.append(time_limit.watchdog)
     app.router.add_get("/slow", never_answers)
     app.router.add_get("/stream", streams)
     app.router.add_get("/own-timeout", fails_with_its_own_timeout)
