@@ -38,12 +38,18 @@ def lot_counts(state: Availability, positions: IntArray) -> list[dict[str, Any]]
     return rows
 
 
-async def lot(request: web.Request) -> web.Response:
+def requested_lot(request: web.Request) -> tuple[Availability, int]:
+    """The live state and the position of the lot the path names; 404 for a lot not in the registry."""
     lot_id = params.parse(LotPath, request.match_info).lot_id
     state = current_state(request)
     position = state.index.position.get(lot_id)
     if position is None:
         raise ApiError(404, "not_found", f"no lot {lot_id!r} in the registry", "lot_id")
+    return state, position
+
+
+async def lot(request: web.Request) -> web.Response:
+    state, position = requested_lot(request)
     record = state.index.lots[position]
     props = record.to_feature()["properties"]
     counts = state.lot_counts(position)
