@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,17 +21,19 @@ class Health:
     mqtt_connected: bool | None = None
     redis_ok: bool | None = None
     index_loaded: bool | None = None
-    ingest_oldest_unwritten: float | None = None  # monotonic time of the oldest message not yet in Redis
+    # Monotonic time of the oldest message offered to ingest (by the broker, or held in the hub) and
+    # not yet applied; None while ingest is not connected.
+    ingest_oldest_offered: Callable[[], float | None] | None = None
 
     def ingest_lag_s(self) -> float:
-        oldest = self.ingest_oldest_unwritten
+        oldest = None if self.ingest_oldest_offered is None else self.ingest_oldest_offered()
         return 0.0 if oldest is None else time.monotonic() - oldest
 
     def problems(self) -> list[str]:
         reasons = []
         lag = self.ingest_lag_s()
         if lag > MAX_INGEST_LAG_S:
-            reasons.append(f"ingest lags: a received message has waited {lag:.1f} s for Redis")
+            reasons.append(f"ingest lags: the oldest message offered to it has waited {lag:.1f} s")
         if self.redis_ok is False:
             reasons.append("redis is not reachable")
         if self.mqtt_connected is False:
@@ -86,7 +89,8 @@ class Metrics:
         )
         lag = Gauge(
             "parking_hub_ingest_lag_seconds",
-            "Age of the oldest received message not yet in Redis",
+            "How far ingest is behind the traffic it has been sent: the age of the oldest message "
+            "offered to it (by the broker or its own buffers) and not yet applied",
             registry=r,
         )
         lag.set_function(health.ingest_lag_s)

@@ -1,9 +1,8 @@
-"""The ingest loop: receive and decode, gather a batch, write it, acknowledge after the write."""
+"""The ingest loop: take what was received, decode it as one batch, write it, acknowledge after the write."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -18,6 +17,7 @@ from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.error_reports import ErrorReports
 from parking_hub.ingest.formats import decode
+from parking_hub.ingest.inbox import Inbox, Received
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import Topics
 from parking_hub.observe import Health, Metrics
@@ -27,10 +27,6 @@ from parking_hub.store.layout import Layout
 from parking_hub.tasks import until_first_error
 
 log = logging.getLogger(__name__)
-
-BATCH_WINDOW_S = 0.005  # a batch gathers for at most this long after its first message ...
-BATCH_TARGET_EVENTS = 20_000  # ... or until it holds this many events
-MAX_BATCH_EVENTS = 200_000  # past this, reading stops until the batch is written (backpressure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,39 +70,35 @@ class IngestService:
 
 
 class _Connection:
-    """One connection's consuming: a receiver, a writer and an error publisher, in one TaskGroup."""
+    """One connection's consuming: the apply loop and the error publisher, in one TaskGroup."""
 
     def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session) -> None:
         self._deps = deps
         self._topics = topics
         self._session = session
-        self._builder = BatchBuilder()
-        self._mids: list[int] = []
-        self._first_at = 0.0  # monotonic time of the current batch's first message
-        self._pending = asyncio.Event()  # the batch has something
-        self._enough = asyncio.Event()  # the batch reached its target size
-        self._room = asyncio.Event()  # the batch is below its hard limit: keep reading
-        self._room.set()
+        self._inbox = Inbox(session.client, mqtt.RECEIVE_MAXIMUM)
         self._errors = ErrorReports(topics, deps.metrics)
 
     async def run(self) -> None:
+        self._inbox.start()
+        self._deps.health.ingest_oldest_offered = lambda: self._inbox.oldest_offered
         loops = {
             "ingest.subscribe": self._subscribe(),
-            "ingest.receive": self._receive(),
-            "ingest.write": self._write(),
+            "ingest.apply": self._apply(),
             "ingest.errors": self._errors.publish_forever(self._publish_error),
         }
         try:
             await until_first_error(loops, (aiomqtt.MqttError,))
         finally:
-            self._deps.health.ingest_oldest_unwritten = None
+            self._inbox.stop()
+            self._deps.health.ingest_oldest_offered = None
 
     async def _subscribe(self) -> None:
-        """Subscribes while the other loops already take what the broker sends. A resumed session's
+        """Subscribes while the apply loop already takes what the broker sends. A resumed session's
         backlog arrives ahead of the SUBACKs (Mosquitto resends every unacknowledged message first,
         past the Receive Maximum); with nothing reading it, the SUBACKs timed out behind it and the
         hub reconnected over and over while the backlog grew. So the SUBACKs are awaited without a
-        timeout: a dropped connection ends the receive loop, and that ends this one too."""
+        timeout: a dropped connection ends the apply loop, and that ends this one too."""
         settings = self._deps.settings
         for topic in (*self._topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
             await self._session.client.subscribe(
@@ -115,54 +107,33 @@ class _Connection:
         self._deps.health.mqtt_connected = True
         log.info("mqtt connected to %s:%d as %r", settings.mqtt.host, settings.mqtt.port, settings.client_id)
 
-    async def _receive(self) -> None:
-        layout = self._deps.layout
-        async for message in self._session.client.messages:
-            await self._room.wait()
-            now_ms = time.time_ns() // 1_000_000
-            topic = str(message.topic)
-            parsed = self._topics.parse(topic)
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            if parsed is not None:
-                decoded = decode(parsed, payload, layout().capacity_of, now_ms)
-            else:  # a network server's uplink, or a topic the hub does not read
-                decoded = lorawan.decode_uplink(topic, payload, self._deps.devices(), now_ms)
-            if decoded.rejections:
-                self._errors.report(parsed, topic, decoded, now_ms)
-            if not self._pending.is_set():
-                self._first_at = time.monotonic()
-                self._deps.health.ingest_oldest_unwritten = self._first_at
-                self._pending.set()
-            self._builder.add(decoded)
-            if message.qos > 0:
-                self._mids.append(message.mid)
-            if self._builder.events >= BATCH_TARGET_EVENTS:
-                self._enough.set()
-            if self._builder.events >= MAX_BATCH_EVENTS:
-                self._room.clear()
-
-    async def _write(self) -> None:
-        """Whatever arrives while a write is in flight forms the next batch, so batches grow with load."""
+    async def _apply(self) -> None:
+        """Takes every message received so far as one batch; what arrives while a batch is written
+        forms the next one, so batches grow with load and a quiet hub writes each message at once."""
         while True:
             raise_if_cancelling()
-            await self._pending.wait()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(asyncio.get_running_loop().time() + self._window_left()):
-                    await self._enough.wait()
-            builder, mids, first_at = self._builder, self._mids, self._first_at
-            self._builder, self._mids = BatchBuilder(), []
-            self._pending.clear()
-            self._enough.clear()
-            self._room.set()
-            batch = builder.build(self._deps.layout())
+            messages = await self._inbox.take()
+            received_at = time.monotonic()
+            batch = self._decode(messages).build(self._deps.layout())
             won = await self._write_until_done(batch)
-            self._deps.metrics.record(batch, won, time.monotonic() - first_at, time.time_ns() // 1_000_000)
-            for mid in mids:
-                self._session.ack(mid)
-            self._deps.health.ingest_oldest_unwritten = self._first_at if self._pending.is_set() else None
+            self._deps.metrics.record(batch, won, time.monotonic() - received_at, time.time_ns() // 1_000_000)
+            self._inbox.ack(messages)
 
-    def _window_left(self) -> float:
-        return max(0.0, BATCH_WINDOW_S - (time.monotonic() - self._first_at))
+    def _decode(self, messages: list[Received]) -> BatchBuilder:
+        capacity_of, devices = self._deps.layout().capacity_of, self._deps.devices()
+        now_ms = time.time_ns() // 1_000_000
+        builder = BatchBuilder()
+        for message in messages:
+            topic, payload = message.topic, message.payload
+            parsed = self._topics.parse(topic)
+            if parsed is not None:
+                decoded = decode(parsed, payload, capacity_of, now_ms)
+            else:  # a network server's uplink, or a topic the hub does not read
+                decoded = lorawan.decode_uplink(topic, payload, devices, now_ms)
+            if decoded.rejections:
+                self._errors.report(parsed, topic, decoded, now_ms)
+            builder.add(decoded)
+        return builder
 
     async def _write_until_done(self, batch: Batch) -> int:
         """Redis errors are retried with jittered backoff until the batch lands; nothing is dropped."""

@@ -35,14 +35,11 @@ def shared(topic_filter: str, group: str | None) -> str:
 
 
 class Session:
-    """One connected MQTT session; `ack` acknowledges a QoS 1 message by its id."""
+    """One connected MQTT session."""
 
     def __init__(self, client: aiomqtt.Client, protocol: aiomqtt.ProtocolVersion) -> None:
         self.client = client
         self.protocol = protocol
-
-    def ack(self, mid: int) -> None:
-        self.client._client.ack(mid, 1)
 
 
 class ProtocolMemo:

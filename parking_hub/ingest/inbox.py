@@ -1,0 +1,213 @@
+"""The session's inbound messages, read off the socket in bulk, held between water marks, acked in bulk.
+
+aiomqtt hands messages over one at a time: each takes a turn of the event loop, three `recv`
+calls, a queue item and a task, and each ack a packet, a system call and a cross-thread wake-up;
+paho builds an MQTT 5 `Properties` object for every PUBLISH (about 100 us, most of a message's
+cost, and more the more messages are held, as the garbage collector walks them). That capped one
+hub process at a sixth of what the wire carries. So, profile in hand, the inbox uses what aiomqtt
+wraps directly, for reading and acknowledging only; connecting, subscribing, publishing and
+disconnecting stay aiomqtt's and paho's:
+- paho reads a packet as three `recv` calls (type, length, body); they are served from one large
+  read, so a burst of small messages costs one system call;
+- each readiness of the socket reads every packet it holds, not one;
+- a QoS 0 or 1 PUBLISH becomes a plain tuple (topic, payload, packet id, QoS); its MQTT 5
+  properties are skipped (the hub uses none, and never allows the broker topic aliases);
+- the consumer takes every message held at once, and their acknowledgements go out as one write.
+
+Backpressure: above the high-water mark the inbox stops reading, so TCP pushes back and the
+broker keeps the backlog for the persistent session. The hub can not rely on its MQTT 5 Receive
+Maximum for this: Mosquitto 2.0 sends past it once acknowledgements flow (measured: 39,000
+unacknowledged messages held against a Receive Maximum of 1,000; Mosquitto issue 2301 describes
+its outgoing quota miscounting), and MQTT 3.1.1 has no such limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import struct
+import time
+from typing import Any, NamedTuple
+
+import aiomqtt
+from paho.mqtt import client as paho
+from paho.mqtt.enums import MQTTErrorCode
+
+# Stop reading the socket above either mark, and read again once the consumer took the messages.
+HIGH_WATER_MESSAGES = 20_000
+HIGH_WATER_BYTES = 8 * 1024 * 1024  # 40 full frames: 400,000 events
+READ_BYTES = 256 * 1024  # one recv's size: a few thousand small messages
+
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_COMMAND = 0x40
+
+
+class Received(NamedTuple):
+    topic: str
+    payload: bytes
+    mid: int  # the packet id to acknowledge; 0 at QoS 0
+    qos: int
+
+
+class _BufferedSocket:
+    """The session's socket for paho, serving paho's small reads from one large `recv`."""
+
+    def __init__(self, sock: paho.SocketLike) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._pos = 0
+        self.ran_dry = False  # the last read found the socket empty: everything sent is read
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buffer):
+            try:
+                self._buffer = self._sock.recv(READ_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self.ran_dry = True
+                raise
+            self._pos = 0
+            if not self._buffer:
+                return b""  # the broker closed the connection
+        chunk = self._buffer[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class Inbox:
+    """Messages received on one connected session and not yet taken by the consumer."""
+
+    def __init__(self, client: aiomqtt.Client, window: int) -> None:
+        self._client = client
+        self._paho: paho.Client = client._client
+        self._loop = asyncio.get_running_loop()
+        self._window = window  # the Receive Maximum the session asked for
+        self._messages: list[Received] = []
+        self._bytes = 0
+        self._first_at = 0.0  # monotonic time the oldest held message arrived
+        self._arrived = asyncio.Event()
+        self._unacked = 0  # taken by the consumer and not yet acknowledged
+        self._taken_first_at: float | None = None  # arrival of the oldest taken and unacknowledged message
+        self._fd = -1
+        self._socket: _BufferedSocket | None = None
+        self._reading = False
+        # While the broker may hold messages the hub has not read, the monotonic time the hub last
+        # had read everything the broker could send it; None while it has.
+        self.unread_since: float | None = time.monotonic()
+        self._caught_up_at = self.unread_since
+
+    def start(self) -> None:
+        """Take over the session's reads from aiomqtt (call once connected)."""
+        sock = self._paho.socket()
+        if sock is None:
+            raise aiomqtt.MqttError("the MQTT connection closed before it could be read")
+        self._socket = _BufferedSocket(sock)
+        self._paho._sock = self._socket
+        self._v5 = self._paho.protocol == paho.MQTTv5
+        self._paho_handle_publish = self._paho._handle_publish
+        self._paho._handle_publish = self._handle_publish  # type: ignore[method-assign]
+        self._fd = sock.fileno()
+        self._loop.remove_reader(self._fd)  # aiomqtt's reader: one packet per readiness
+        self._resume()
+
+    def stop(self) -> None:
+        """Stop reading, at once: a stopping hub reads nothing more."""
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+    @property
+    def oldest_offered(self) -> float | None:
+        """Monotonic time of the oldest message the broker offered and the hub has not taken."""
+        times = (self._taken_first_at, self._first_at if self._messages else None, self.unread_since)
+        return min((t for t in times if t is not None), default=None)
+
+    async def take(self) -> list[Received]:
+        """Every message held, waiting for at least one; MqttError once the connection is lost."""
+        while not self._messages:
+            self._arrived.clear()
+            waiter = self._loop.create_task(self._arrived.wait())
+            try:
+                await asyncio.wait((waiter, self._client._disconnected), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if self._client._disconnected.done() and not self._messages:
+                raise aiomqtt.MqttError("disconnected") from self._client._disconnected.exception()
+        messages, self._messages, self._bytes = self._messages, [], 0
+        self._unacked += len(messages)
+        if self._taken_first_at is None:
+            self._taken_first_at = self._first_at
+        if not self._reading:
+            self._resume()
+        return messages
+
+    def ack(self, messages: list[Received]) -> None:
+        """Acknowledge the QoS 1 messages among `messages` in one write."""
+        self._unacked -= len(messages)
+        if self._unacked == 0:
+            self._taken_first_at = None
+        mids = [m.mid for m in messages if m.qos == 1]
+        if mids and self._paho.is_connected():
+            packet = b"".join([_PUBACK.pack(_PUBACK_COMMAND, 2, mid) for mid in mids])
+            self._paho._packet_queue(_PUBACK_COMMAND, packet, 0, 0)
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        """paho's handler for an inbound PUBLISH, for the packet paho has just read."""
+        header, body = self._paho._in_packet["command"], self._paho._in_packet["packet"]
+        qos = (header & 0x06) >> 1
+        if qos > 1:  # the hub subscribes at QoS 1, so a broker never sends it QoS 2
+            return self._paho_handle_publish()
+        end = 2 + int.from_bytes(body[:2])
+        topic = body[2:end].decode("utf-8", "replace")
+        mid = 0
+        if qos:
+            mid = int.from_bytes(body[end : end + 2])
+            end += 2
+        if self._v5:  # skip the properties: a variable byte integer length, then that many bytes
+            length, shift = 0, 0
+            while True:
+                byte = body[end]
+                end += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            end += length
+        if not self._messages:
+            self._first_at = time.monotonic()
+            self._arrived.set()
+        payload = bytes(memoryview(body)[end:])
+        self._messages.append(Received(topic, payload, mid, qos))
+        self._bytes += len(payload)
+        return paho.MQTT_ERR_SUCCESS
+
+    def _resume(self) -> None:
+        self._loop.add_reader(self._fd, self._read)
+        self._reading = True
+        self._loop.call_soon(self._read)  # bytes already buffered raise no readiness; nor does an idle socket
+
+    def _full(self) -> bool:
+        return len(self._messages) >= HIGH_WATER_MESSAGES or self._bytes >= HIGH_WATER_BYTES
+
+    def _read(self) -> None:
+        sock = self._socket
+        if not self._reading or sock is None:
+            return
+        sock.ran_dry = False
+        try:
+            while not self._full():
+                if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS or sock.ran_dry:
+                    break
+        except Exception as exc:  # noqa: BLE001 - as aiomqtt's reader: a failed read means the connection is gone
+            if not self._client._disconnected.done():
+                self._client._disconnected.set_exception(exc)
+            return
+        if sock.ran_dry and len(self._messages) + self._unacked < self._window:
+            self._caught_up_at = time.monotonic()  # read all the broker sent, and it was free to send more
+            self.unread_since = None
+        else:
+            self.unread_since = self._caught_up_at
+        if self._full():
+            self.stop()
