@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from parking_hub import __version__, logs
-from parking_hub.broker_acl import AclError
+from parking_hub.broker_acl import DEFAULT_HUB_USER, AclError
+from parking_hub.broker_logins import LoginError
 from parking_hub.config import DEFAULTS, SettingError, Settings, build_settings, resolve
 from parking_hub.registry import RegistryError
 
@@ -74,11 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _add_settings(load, ["redis-url"])
     acl = lots_commands.add_parser(
-        "acl", help="write a Mosquitto ACL from registry files: each operator publishes only to its lots"
+        "acl",
+        help="write Mosquitto's dynamic-security configuration from registry files and a password file: "
+        "each operator publishes only to its lots, and only the hub reads them",
     )
     acl.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    acl.add_argument("-o", "--output", type=Path, help="write the ACL here instead of stdout")
-    acl.add_argument("--hub-user", default="parking-hub", help="the hub's broker user name [parking-hub]")
+    acl.add_argument(
+        "--passwd", type=Path, required=True, help="the logins, a password file written by mosquitto_passwd"
+    )
+    acl.add_argument("-o", "--output", type=Path, help="write the configuration here instead of stdout")
+    acl.add_argument(
+        "--hub-user",
+        action="append",
+        help=f"a login of the hub, one per ingest process (repeat it) [{DEFAULT_HUB_USER}]",
+    )
+    acl.add_argument(
+        "--network-server", action="append", default=[], help="a LoRaWAN network server's login (repeat it)"
+    )
     _add_settings(acl, ["topic-prefix"])
 
     keys = commands.add_parser("keys", help="API keys")
@@ -156,7 +169,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "lots" and args.lots_command == "acl":
             from parking_hub.broker_acl import write_acl
 
-            write_acl(args.files, settings.topic_prefix, args.hub_user, args.output)
+            hub_users = args.hub_user or [DEFAULT_HUB_USER]
+            write_acl(
+                args.files,
+                args.passwd,
+                prefix=settings.topic_prefix,
+                hub_users=hub_users,
+                network_servers=args.network_server,
+                output=args.output,
+            )
         elif args.command == "lots":
             from parking_hub.admin import load_files
 
@@ -167,5 +188,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             from parking_hub.demo import run_demo
 
             run_until_signalled(run_demo(settings, args.rate))
-    except (SettingError, RegistryError, AclError) as exc:
+    except (SettingError, RegistryError, AclError, LoginError) as exc:
         _fail(str(exc))
