@@ -65,12 +65,13 @@ class ResyncCounts:
     answered: int = 0  # requests answered; several for one lot before an answer get one
     frames: int = 0
     events: int = 0
-    ignored: int = 0  # for gateways this process does not play, or unreadable
+    others: int = 0  # for gateways this process does not play
+    unreadable: int = 0
 
     def line(self) -> str:
         return (
             f"resync: answered {self.answered:,} requests with {self.frames:,} frames "
-            f"({self.events:,} events); ignored {self.ignored:,}"
+            f"({self.events:,} events); {self.others:,} for other gateways, {self.unreadable:,} unreadable"
         )
 
 
@@ -121,13 +122,13 @@ class ResyncRequests:
         try:
             request = parse(self._prefix, topic, payload)
         except RequestError as exc:
-            if not self.counts.ignored:
+            if not self.counts.unreadable:
                 print(f"sensors-sim: ignored a resync request: {exc}", file=sys.stderr, flush=True)
-            self.counts.ignored += 1
+            self.counts.unreadable += 1
             return
         lot = self._gateways.lot_of(request.lot_id, request.gateway)
         if lot is None:
-            self.counts.ignored += 1
+            self.counts.others += 1
         else:
             self._due[lot] = None
 
