@@ -157,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument(
         "--rate",
         type=positive,
-        help="set the speed for about this many berth changes (arrivals and departures) per second; "
-        "events add heartbeats and resends, and a native frame carries many events in one message",
+        help="set the speed for about this many berth changes (arrivals and departures) per second, "
+        "a day's average; events add heartbeats and resends, and a native frame carries many events",
     )
     run.add_argument(
         "--start",
