@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +23,7 @@ from sensors_sim.hubapi import Hub, HubError, wait_ready
 from sensors_sim.load import LoadOptions, run_load
 from sensors_sim.publish import MqttUrl, Publisher
 from sensors_sim.registry import Registry, RegistryError, load_registry
+from sensors_sim.resync import ResyncRequests
 from sensors_sim.run import CityRun, RunOptions
 from sensors_sim.traffic import Traffic, TrafficOptions
 from sensors_sim.truth import Truth, TruthError
@@ -153,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated seconds per second, or max (default 1)",
     )
     pace.add_argument(
-        "--rate", type=positive, help="set the speed for about this many berth changes per second"
+        "--rate",
+        type=positive,
+        help="set the speed for about this many berth changes (arrivals and departures) per second, "
+        "a day's average; events add heartbeats and resends, and a native frame carries many events",
     )
     run.add_argument(
         "--start",
@@ -174,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     _shared(load, hub_default=None)
     load.add_argument("--seed", type=seed, default=DEFAULT_SEED, help="random seed")
     load.add_argument(
-        "--rate", type=_or_max(positive), default=None, help="events per second, or max (default)"
+        "--rate",
+        type=_or_max(positive),
+        default=None,
+        help="events (berth reports) per second, or max (default); "
+        "native sends --batch events per message, per-berth one",
     )
     load.add_argument("--duration", type=positive, default=10.0, help="seconds (default 10)")
     load.add_argument("--format", choices=("native", "per-berth"), default="native", help="default native")
@@ -231,12 +240,22 @@ async def _run(args: argparse.Namespace, registry: Registry) -> int:
                 city.hub = await stack.enter_async_context(Hub(args.hub))
                 await wait_ready(city.hub, HUB_READY_S)
             if not args.dry_run:
+                city.resyncs = await stack.enter_async_context(
+                    ResyncRequests(args.mqtt_url, args.topic_prefix, traffic.encoder.gateways)
+                )
                 city.publisher = await stack.enter_async_context(Publisher(args.mqtt_url))
             await city.run()
     finally:
         if args.report:
             print("\n".join(traffic.stats.lines(traffic.incidents())), flush=True)
-        _say(f"published {city.published:,} messages carrying {truth.delivered:,} reports")
+        secs = max(time.monotonic() - city.started, 1e-9)
+        messages, events = city.published, truth.delivered
+        _say(
+            f"published {messages:,} messages carrying {events:,} valid events in {secs:.1f} s: "
+            f"{messages / secs:,.0f} messages/s, {events / secs:,.0f} events/s"
+        )
+        if city.resyncs is not None:
+            _say(city.resyncs.counts.line())
         if args.truth:
             _save(truth, args.truth)
     return 0

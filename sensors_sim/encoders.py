@@ -23,13 +23,13 @@ import orjson
 
 from sensors_sim.city import CODECS
 from sensors_sim.faults import Injector
+from sensors_sim.gateways import MAX_FRAME_EVENTS, Gateways
 from sensors_sim.hardware import CHIRPSTACK, NATIVE, PER_BERTH, TTS, Uplinks
 from sensors_sim.payloads import Readings, encode
 from sensors_sim.rand import Stream
 from sensors_sim.registry import DEV_EUI, Registry
 
 FORMATS = ("native", "per-berth", "tts", "chirpstack")  # in the order of the hardware constants
-MAX_FRAME_EVENTS = 10_000
 TTS_APPLICATION = "parking-sensors@city"
 FAR_FUTURE_MS = 32_503_680_000_000  # the year 3000: a clock gone wrong
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -87,14 +87,16 @@ class Encoder:
         self._prefix = prefix
         self._injector = injector
         self._values = Stream(seed, "values")
-        self._frames = np.zeros(len(lot_format), dtype=np.int64)  # gateway frame counters
+        self.gateways = Gateways(registry, lot_format == NATIVE, prefix)
         self._chirpstack_app = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sensors-sim:{seed}"))
         self.faults: Counter[str] = Counter()  # messages lost, broken, duplicated, held back
 
     def messages(self, up: Uplinks, ts_wall: IntArray) -> list[Message]:
         """Messages for uplinks due at the broker, faults applied, in no particular order."""
         fmt = self._format[self._lot[up.berth]]
-        frames = self._frame_groups(up, np.flatnonzero(fmt == NATIVE))
+        native = np.flatnonzero(fmt == NATIVE)
+        self.gateways.remember(up.berth[native], ts_wall[native] * 2 + up.occupied[native])
+        frames = self._frame_groups(up, native)
         singles = np.flatnonzero(fmt != NATIVE)
         # Each message is known by its first uplink; faults are drawn for all of them at once.
         first = np.concatenate([[g[0] for g in frames], singles]).astype(np.int64)
@@ -110,9 +112,9 @@ class Encoder:
         nanos = (self._values.uniform(up.berth, up.seq, salt=9) * 1_000_000).astype(np.int64).tolist()
         messages: list[Message] = []
         for i, row in enumerate(first.tolist()):
-            if i < len(frames):  # a gateway numbers every frame it sends, lost ones too
-                self._frames[self._lot[up.berth[row]]] += 1
             if decided.lost[i]:
+                if i < len(frames):  # a gateway numbers every frame it sends, lost ones too
+                    self.gateways.next_seq(int(self._lot[up.berth[row]]))
                 continue
             if i < len(frames):
                 message = self._frame(up, ts_wall, frames[i], deliver[i], how[i])
@@ -155,7 +157,6 @@ class Encoder:
 
     def _frame(self, up: Uplinks, ts_wall: IntArray, rows: IntArray, deliver: int, how: int) -> Message:
         lot = int(self._lot[up.berth[rows[0]]])
-        lot_id = self._registry.lot_ids[lot]
         berth = up.berth[rows] - self._offsets[lot]
         ts = ts_wall[rows].copy()
         occupied = up.occupied[rows].astype(np.uint8)
@@ -166,16 +167,9 @@ class Encoder:
                 ts[0] = FAR_FUTURE_MS
             else:
                 berth[0] = self._registry.capacity[lot]
-        body = {
-            "gateway": f"gw-{lot_id}",
-            "seq": int(self._frames[lot]),
-            "berth": berth,
-            "occupied": occupied,
-            "ts": ts,
-        }
         return Message(
-            f"{self._prefix}/v1/lots/{lot_id}/events",
-            orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+            self.gateways.topic(lot),
+            self.gateways.frame(lot, berth, occupied, ts),
             deliver,
             up.berth[rows][valid],
             ts_wall[rows][valid] * 2 + occupied[valid],

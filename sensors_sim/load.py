@@ -4,9 +4,13 @@ Load traffic is random flips spread over the city by capacity, stamped with the 
 (the first in the registry) is kept apart as a probe: twice a second one report goes to it, and
 the hub's `GET /v1/lots/{probe}` is polled until `updated_at` shows it. The time from the broker's
 acknowledgement of the probe to its visibility is the freshness reported at the end.
+
+In the native format each lot has a gateway (`load-{lot}`) that numbers its frames and answers the
+hub's resync requests with what it sent; the answers are not part of the rate.
 """
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
@@ -17,9 +21,11 @@ from functools import partial
 import numpy as np
 import orjson
 
+from sensors_sim.gateways import Gateways
 from sensors_sim.hubapi import Hub, iso_ms
 from sensors_sim.publish import PUBLISH_WINDOW, MqttUrl, Outgoing, Publisher
 from sensors_sim.registry import Registry
+from sensors_sim.resync import ResyncCounts, ResyncRequests
 
 PROBE_EVERY_S = 0.5
 PROBE_POLL_S = 0.005
@@ -47,6 +53,7 @@ class LoadReport:
     freshness_ms: list[float] = field(default_factory=list)
     probes_lost: int = 0
     hub_applied: int | None = None
+    resync: ResyncCounts | None = None  # None: no gateways (per-berth)
 
     def acknowledged(self, events: int) -> None:
         self.acked_messages += 1
@@ -61,6 +68,8 @@ class LoadReport:
                 f"{self.acked_events / secs:,.0f} events/s, {self.acked_messages / secs:,.0f} messages/s"
             ),
         ]
+        if self.resync is not None:
+            out.append(self.resync.line())
         if self.hub_applied is not None:
             out.append(
                 f"hub applied {self.hub_applied:,} events meanwhile ({self.hub_applied / secs:,.0f}/s)"
@@ -91,7 +100,9 @@ class LoadGenerator:
         if len(weight) > 1:
             weight[0] = 0.0
         self._p = weight / weight.sum()
-        self._frames = np.zeros(len(weight), dtype=np.int64)
+        self._offsets = registry.offsets
+        present = np.full(len(weight), not options.per_berth)
+        self.gateways = Gateways(registry, present, options.topic_prefix, name_prefix="load-")
 
     def messages(self, events: int) -> Iterator[tuple[Outgoing, int]]:
         """(topic, payload) messages carrying `events` events in all, and each one's event count."""
@@ -108,13 +119,8 @@ class LoadGenerator:
                 body = orjson.dumps({"occupied": int(occupied[0]), "ts": now})
                 yield (f"{prefix}/v1/lots/{lot_id}/berths/{int(berth[0])}", body), 1
                 continue
-            self._frames[lot] += 1
-            frame = {"gateway": f"load-{lot_id}", "seq": int(self._frames[lot]), "berth": berth}
-            frame |= {"occupied": occupied, "ts": np.full(n, now)}
-            yield (
-                (f"{prefix}/v1/lots/{lot_id}/events", orjson.dumps(frame, option=orjson.OPT_SERIALIZE_NUMPY)),
-                n,
-            )
+            self.gateways.remember(self._offsets[lot] + berth, now * 2 + occupied)
+            yield (self.gateways.topic(lot), self.gateways.frame(lot, berth, occupied, np.full(n, now))), n
 
 
 async def run_load(registry: Registry, url: MqttUrl, hub: Hub | None, options: LoadOptions) -> LoadReport:
@@ -122,7 +128,18 @@ async def run_load(registry: Registry, url: MqttUrl, hub: Hub | None, options: L
     generator = LoadGenerator(registry, options)
     before = (await hub.get_ok("/v1/summary"))["events_applied"] if hub else None
     started = time.monotonic()
-    async with Publisher(url) as publisher, Publisher(url) as prober, asyncio.TaskGroup() as group:
+    listening: contextlib.AbstractAsyncContextManager[ResyncRequests | None] = (
+        contextlib.nullcontext()
+        if options.per_berth
+        else ResyncRequests(url, options.topic_prefix, generator.gateways)
+    )
+    async with (
+        Publisher(url) as publisher,
+        Publisher(url) as prober,
+        listening as resyncs,
+        asyncio.TaskGroup() as group,
+    ):
+        report.resync = resyncs.counts if resyncs is not None else None
         progress = group.create_task(_progress(report, started), name="sensors-sim.load.progress")
         probes = None
         if hub is not None and len(registry.lot_ids) > 1:  # the probe lot must be free of load
@@ -133,6 +150,8 @@ async def run_load(registry: Registry, url: MqttUrl, hub: Hub | None, options: L
         frame = 1 if options.per_berth else options.batch
         chunk = PUBLISH_WINDOW * frame
         while (now := time.monotonic()) < deadline:
+            for lot, answer in resyncs.answers() if resyncs is not None else ():
+                await publisher.send(generator.gateways.topic(lot), answer.payload)
             due = chunk
             if options.rate is not None:
                 due = min(due, int(options.rate * (now - started)) - report.events)
@@ -186,8 +205,9 @@ async def _progress(report: LoadReport, started: float) -> None:
             f", freshness p50 {statistics.median(report.freshness_ms):.0f} ms" if report.freshness_ms else ""
         )
         print(
-            f"sensors-sim load: {secs:5.0f}s  sent {report.events:,} events  acked {report.acked_events:,}  "
-            f"{report.acked_events / secs:,.0f} events/s{fresh}   ",
+            f"sensors-sim load: {secs:5.0f}s  sent {report.messages:,} messages ({report.events:,} events)  "
+            f"acked {report.acked_events:,} events: {report.acked_events / secs:,.0f} events/s, "
+            f"{report.acked_messages / secs:,.0f} messages/s{fresh}   ",
             end=end,
             file=sys.stderr,
             flush=True,

@@ -5,6 +5,9 @@ carry the wall-clock time their simulated moment maps to: `--speed 60` plays an 
 with fresh timestamps throughout. With `--speed max` the simulated span is laid out in the
 immediate past (it ends now) and published as fast as the broker takes it.
 
+Gateways answer the hub's resync requests (contract 7.4) between steps, in line with the traffic,
+so each gateway's frames reach the broker in `seq` order.
+
 Gateway outages use the broker's Last Will. Given `--hub`, each gateway drops off and comes back
 only once the hub shows its previous change, because the hub stamps a Will with its own clock
 when it reads it; a hub far behind a full-speed run then still sees each Will and return in order.
@@ -22,9 +25,10 @@ import orjson
 
 from sensors_sim.demand import DAY_MS, HOUR_MS
 from sensors_sim.encoders import FORMATS, Message
-from sensors_sim.hardware import GatewayEvent
+from sensors_sim.hardware import NATIVE, GatewayEvent
 from sensors_sim.hubapi import Hub
 from sensors_sim.publish import Publisher, drop_with_will
+from sensors_sim.resync import ResyncRequests
 from sensors_sim.traffic import Clock, Step, Traffic, TrafficOptions
 from sensors_sim.truth import Truth
 
@@ -60,12 +64,14 @@ class CityRun:
         self.truth = truth
         self.publisher: Publisher | None = None  # None: a dry run
         self.hub: Hub | None = None  # watched, when given, for gateway Wills to land
+        self.resyncs: ResyncRequests | None = None  # None: requests go unanswered
         self._tasks: asyncio.TaskGroup | None = None  # while running: progress and gateway tasks
         self._acked: list[Message] = []
         self._gateways: dict[int, asyncio.Task[None]] = {}  # each lot's latest drop or return
         self._prefix = options.traffic.topic_prefix
         self._dropped_at: dict[int, int] = {}
         self.published = 0
+        self.started = time.monotonic()  # reset when the run starts
         if options.rate is not None:
             self.speed: float | None = options.rate * DAY_MS / 1000 / max(traffic.changes_per_day, 1)
         else:
@@ -80,6 +86,7 @@ class CityRun:
             raise ValueError("--speed max needs --hours: the simulated span is laid out in the past")
 
     async def run(self) -> None:
+        self.started = time.monotonic()
         now = wall_ms()
         start = self.traffic.start_ms
         if self.speed is None:
@@ -97,6 +104,7 @@ class CityRun:
                 t = t + step_ms if end is None else min(t + step_ms, end)
                 if self.speed is not None:
                     await asyncio.sleep(max(0.0, (clock.wall_at(t) - wall_ms()) / 1000))
+                await self._answer_resyncs(t)
                 await self._deliver(self.traffic.step(t, clock))
                 self._record()
             if self.publisher is not None:
@@ -116,6 +124,14 @@ class CityRun:
                 self._gateways[item.lot] = self._tasks.create_task(
                     self._gateway(item, previous), name=f"sensors-sim.gateway.{item.lot}"
                 )
+
+    async def _answer_resyncs(self, at: int) -> None:
+        if self.resyncs is None:
+            return
+        gateways = self.traffic.encoder.gateways
+        for lot, frame in self.resyncs.answers():
+            message = Message(gateways.topic(lot), frame.payload, at, frame.berth, frame.rank, 0, NATIVE)
+            await self._send(message)
 
     async def _gateway(self, event: GatewayEvent, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
@@ -184,18 +200,18 @@ class CityRun:
         return f"{self._prefix}/v1/lots/{self.traffic.registry.lot_ids[lot]}/status"
 
     async def _progress(self) -> None:
-        started = time.monotonic()
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
             sim = self.traffic.now_ms
             day, into = divmod(sim, DAY_MS)
             hours, minutes = divmod(into // 60_000, 60)
             occupied = float(np.mean(self.traffic.demand.occupied))
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - self.started
             print(
                 f"sensors-sim: {elapsed:.0f}s  simulated day {day} {hours:02d}:{minutes:02d}  "
                 f"messages {self.published:,} ({self.published / elapsed:,.0f}/s)  "
-                f"reports {self.truth.delivered:,}  occupancy {occupied:.1%}",
+                f"events {self.truth.delivered:,} ({self.truth.delivered / elapsed:,.0f}/s)  "
+                f"occupancy {occupied:.1%}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -10,17 +10,21 @@ import asyncio
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import numpy as np
 import orjson
 import pytest
 
 from parking_hub.config import parse_mqtt_url
+from parking_hub.embedded import mqtt_broker
 from sensors_sim.registry import load_registry
 from sensors_sim.truth import Truth
 from tests.integration.hub import Hub, eventually, running_hub, unique
+from tests.unit.simcity import feature, write_features
 
 pytestmark = pytest.mark.integration
 
@@ -186,3 +190,85 @@ async def test_network_server_uplinks_reach_the_hub_through_every_vendor_decoder
         # A malformed envelope whose topic names no registered device (TTS names the network
         # server's device id) cannot be pinned on a lot: the hub counts it city-wide instead.
         assert 0 < rejected <= truth.rejected
+
+
+@pytest.fixture(scope="module", params=["path", "embedded"])
+def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker alone: gateways need no hub to be asked for a resync."""
+    workdir = tmp_path_factory.mktemp(f"broker-{request.param}")
+    with mqtt_broker(workdir, prefer_path=request.param == "path") as url:
+        yield url.partition("?")[0]
+
+
+MAX_FRAME_EVENTS = 10_000  # contract 3
+
+
+def frame_ranks(frame: dict[str, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """A batch frame's berths and ranks (`ts * 2 + occupied`), once its form is checked."""
+    assert set(frame) == {"gateway", "seq", "berth", "occupied", "ts"}, frame
+    berth, occupied, ts = (np.array(frame[k], dtype=np.int64) for k in ("berth", "occupied", "ts"))
+    assert 0 < len(berth) == len(occupied) == len(ts) <= MAX_FRAME_EVENTS
+    assert set(occupied.tolist()) <= {0, 1}
+    assert (ts > 1_577_836_800_000).all()  # 2020-01-01
+    assert (ts < time.time_ns() // 1_000_000 + 300_000).all()
+    return berth, ts * 2 + occupied
+
+
+async def test_a_gateway_answers_a_resync_request_with_its_whole_lot_in_sequence(
+    broker: str, tmp_path: Path
+) -> None:
+    """Asked as the hub asks (contract 7.4), a gateway sends every berth's last report, each
+    exactly as it last sent it, in frames of at most 10,000 events that continue its `seq`."""
+    capacity = MAX_FRAME_EVENTS + 2_000
+    lots = [feature({"id": "big", "kind": "off_street", "capacity": capacity})]
+    lots.append(feature({"id": "small", "kind": "on_street", "capacity": 40}, lon=120.41))
+    registry_file = write_features(tmp_path / "city.geojson", lots)
+    prefix = unique("sim")
+    request = {"reason": "seq_gap", "missing_from": 2}
+    target = parse_mqtt_url(broker)
+    async with aiomqtt.Client(target.host, target.port, identifier=unique("asker")) as client:
+        await client.subscribe(f"{prefix}/v1/lots/big/events", qos=1)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sensors_sim", "run", "--lots", str(registry_file),
+            "--mqtt-url", broker, "--topic-prefix", prefix, "--format", "native",
+            "--speed", "60", "--duration", "10", "--seed", "2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        seen = np.zeros(capacity, dtype=np.int64)  # the greatest report the gateway sent per berth
+        seq, asked_at = 0, 0
+        answer: list[int] = []  # the seq of each frame of the answer
+        async with asyncio.timeout(60):
+            async for message in client.messages:
+                assert isinstance(message.payload, bytes)
+                frame = orjson.loads(message.payload)
+                berth, rank = frame_ranks(frame)
+                assert frame["seq"] == seq + 1, "each frame continues the gateway's seq"
+                seq = frame["seq"]
+                if asked_at and len(answer) < 2:
+                    start = len(answer) * MAX_FRAME_EVENTS
+                    part = np.arange(start, min(capacity, start + MAX_FRAME_EVENTS))
+                    if answer or np.array_equal(berth, part):  # the answer's frames come in a row
+                        assert np.array_equal(berth, part)
+                        assert np.array_equal(rank, seen[part]), "each berth as the gateway last sent it"
+                        answer.append(seq)
+                elif answer:
+                    break  # the traffic goes on after the answer, in sequence
+                np.maximum.at(seen, berth, rank)
+                if not asked_at and seen.all():
+                    asked_at = seq
+                    topic = f"{prefix}/v1/lots/big/resync"
+                    ts = time.time_ns() // 1_000_000
+                    await client.publish(topic, b"{", qos=1)
+                    await client.publish(
+                        topic, orjson.dumps(request | {"gateway": "gw-other", "ts": ts}), qos=1
+                    )
+                    body = request | {"gateway": frame["gateway"], "ts": ts}
+                    await client.publish(topic, orjson.dumps(body), qos=1)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    assert len(answer) == 2
+    assert answer[0] > asked_at
+    assert (
+        "resync: answered 1 requests with 2 frames (12,000 events); 1 for other gateways, 1 unreadable"
+        in out.decode()
+    )
