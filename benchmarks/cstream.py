@@ -22,6 +22,7 @@ import orjson
 # C subscriber, set the subscriber's rate.
 STREAMS = 16
 IN_FLIGHT = 1_000
+PUBACK_LINE = b"received PUBACK"  # what `mosquitto_pub -d` prints per acknowledged message
 TTS_APP = "bench-app"
 # Nwave NPS405 status uplinks (f_port 1): bit 0 is the occupancy.
 NWAVE_CODEC = "nwave-nps405"
@@ -120,12 +121,14 @@ class Publishers:
 
         async def acks(proc: asyncio.subprocess.Process, expected: int) -> None:
             assert proc.stdout is not None
-            seen = 0
+            seen, tail = 0, b""
             while seen < expected:
                 chunk = await proc.stdout.read(65536)
                 if not chunk:
                     raise SystemExit("mosquitto_pub ended before every message was acknowledged")
-                seen += chunk.count(b"received PUBACK")
+                text = tail + chunk
+                seen += text.count(PUBACK_LINE)
+                tail = text[-len(PUBACK_LINE) + 1 :]  # a marker cut by the chunk boundary
 
         per_topic = self.stream.count // len(self.procs)
         await asyncio.gather(*(acks(proc, per_topic) for proc in self.procs))
