@@ -1,9 +1,10 @@
-"""Ingest throughput, freshness and memory, against raw Redis and raw broker baselines in the same run.
+"""Ingest throughput, freshness, memory and overload, against raw Redis and raw broker baselines in
+the same run.
 
     python -m benchmarks.ingest [--quick]
 
-Starts a private Redis and Mosquitto, a hub (`parking-hub serve`) as a process of its own, and
-publishers as processes of their own; prints one JSON line of figures.
+Starts a private Redis and Mosquitto, a hub (`parking-hub serve`) as processes of their own, and
+publishers as processes of their own; prints one JSON line of figures. Phases: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -26,11 +27,22 @@ import numpy as np
 import orjson
 from redis.asyncio import Redis
 
+from benchmarks.cstream import (
+    NWAVE_CODEC,
+    Stream,
+    berth_stream,
+    broker_address,
+    mosquitto_sub_rate,
+    publisher_rate,
+    publishers,
+    uplink_devices,
+    uplink_stream,
+)
 from benchmarks.publisher import FRAME_EVENTS
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
-from parking_hub.registry import Lot, read_registry
+from parking_hub.registry import Device, Lot, read_registry
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
@@ -38,6 +50,9 @@ from parking_hub.store.lots import save_lots
 
 PREFIX = "bench"
 CAPACITY = 1_000
+SAMPLE_S = 0.5
+STALL_S = 30.0  # a hub that applies nothing for this long is not going to finish
+LAG_METRIC = re.compile(r"^parking_hub_ingest_lag_seconds(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 
 
 def progress(message: str) -> None:
@@ -84,12 +99,11 @@ def setbit_baseline(port: int, requests: int) -> float:
 
 
 class Publisher:
-    """A benchmarks.publisher process: builds its payloads, then publishes on `go()`."""
+    """A benchmarks.publisher process: builds its frames, then publishes on `go()`."""
 
     def __init__(
         self,
         mqtt_url: str,
-        mode: str,
         count: int,
         lots: int,
         rate: float = 0.0,
@@ -109,8 +123,6 @@ class Publisher:
             str(lots),
             "--capacity",
             str(capacity),
-            "--mode",
-            mode,
             "--count",
             str(count),
             "--rate",
@@ -197,13 +209,11 @@ async def applied_total(http: aiohttp.ClientSession, base: str) -> int:
         return int(body["events_applied"])
 
 
-async def hub_rate(
-    base: str, mqtt_url: str, mode: str, count: int, lots: int, **publisher_args: int
-) -> float:
-    """Events per second from the publisher's go to the hub having applied every event."""
+async def hub_rate(base: str, mqtt_url: str, count: int, lots: int, **publisher_args: int) -> float:
+    """Events per second in frames, from the publisher's go to the hub having applied every event."""
     async with aiohttp.ClientSession() as http:
         before = await applied_total(http, base)
-        publisher = Publisher(mqtt_url, mode, count, lots, **publisher_args)
+        publisher = Publisher(mqtt_url, count, lots, **publisher_args)
         await publisher.ready()
         start = time.perf_counter()
         publisher.go()
@@ -214,35 +224,67 @@ async def hub_rate(
     return count / elapsed
 
 
-async def mosquitto_sub_rate(mqtt_url: str, count: int, lots: int) -> float:
-    """The C subscriber's receive rate for the same single-event QoS 1 stream."""
-    host, _, port = mqtt_url.removeprefix("mqtt://").partition("?")[0].partition(":")
-    tool = shutil.which("mosquitto_sub")
-    if tool is None:
-        raise SystemExit("install mosquitto-clients (mosquitto_sub) for the broker baseline")
-    sub = await asyncio.create_subprocess_exec(
-        tool,
-        "-h",
-        host,
-        "-p",
-        port,
-        "-q",
-        "1",
-        "-t",
-        f"{PREFIX}/v1/lots/#",
-        "-C",
-        str(count),
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    await asyncio.sleep(0.5)  # subscribed
-    publisher = Publisher(mqtt_url, "single", count, lots)
-    await publisher.ready()
-    start = time.perf_counter()
-    publisher.go()
-    await sub.wait()
-    elapsed = time.perf_counter() - start
-    await publisher.done()
-    return count / elapsed
+async def hub_stream_rate(base: str, mqtt_url: str, stream: Stream) -> float:
+    """Messages/s from the first line handed to the C publishers to the hub having applied them all."""
+    async with aiohttp.ClientSession() as http, publishers(mqtt_url, stream) as pubs:
+        before = await applied_total(http, base)
+        target = before + stream.count
+        await pubs.send()
+        applied, progressed = before, time.perf_counter()
+        while applied < target:
+            await asyncio.sleep(0.02)
+            now_applied = await applied_total(http, base)
+            if now_applied > applied:
+                applied, progressed = now_applied, time.perf_counter()
+            elif time.perf_counter() - progressed > STALL_S:
+                raise SystemExit(
+                    f"the hub applied {applied - before:,} of {stream.count:,} messages, then stopped"
+                )
+        return stream.count / (time.perf_counter() - pubs.started)
+
+
+async def sample(http: aiohttp.ClientSession, ingest: str, pid: int) -> tuple[float, int, float | None]:
+    """The ingest process's RSS (MiB), its /readyz status, and its lag metric (None when absent)."""
+    rss = await memory_kib(pid, "VmRSS") / 1024
+    async with http.get(f"{ingest}/readyz") as resp:
+        ready = resp.status
+    async with http.get(f"{ingest}/metrics") as resp:
+        metrics = await resp.text()
+    lags = [float(value) for value in LAG_METRIC.findall(metrics)]
+    return rss, ready, max(lags) if lags else None
+
+
+async def overload(api: str, ingest: str, pid: int, mqtt_url: str, stream: Stream) -> dict[str, Any]:
+    """The hub flooded as fast as the C publishers send, sampled every SAMPLE_S until it has applied
+    everything or made no progress for STALL_S."""
+    async with aiohttp.ClientSession() as http:
+        before = await applied_total(http, api)
+        idle_rss = await memory_kib(pid, "VmRSS") / 1024
+        peak_rss, max_lag, not_ready = idle_rss, 0.0, 0
+        async with publishers(mqtt_url, stream) as pubs:
+            await pubs.send()
+            applied, progressed, ticks = 0, pubs.started, 0
+            while applied < stream.count and time.perf_counter() - progressed < STALL_S:
+                ticks += 1
+                await asyncio.sleep(max(0.0, pubs.started + ticks * SAMPLE_S - time.perf_counter()))
+                rss, ready, lag = await sample(http, ingest, pid)
+                peak_rss = max(peak_rss, rss)
+                max_lag = max(max_lag, lag or 0.0)
+                not_ready += ready == 503
+                now_applied = await applied_total(http, api) - before
+                if now_applied > applied:
+                    applied, progressed = now_applied, time.perf_counter()
+            drained = progressed - pubs.started
+    return {
+        "messages": stream.count,
+        "idle_rss_mib": idle_rss,
+        "peak_rss_growth_mib": peak_rss - idle_rss,
+        "max_lag_s": max_lag,
+        "not_ready_s": not_ready * SAMPLE_S,
+        "drain_s": drained,
+        "applied": applied,
+        "all_applied": applied == stream.count,
+    }
 
 
 async def freshness(
@@ -251,8 +293,8 @@ async def freshness(
     """Publish-to-visible latency of probe events while background frames run at load_rate."""
     import aiomqtt
 
-    host, _, port = mqtt_url.removeprefix("mqtt://").partition("?")[0].partition(":")
-    background = Publisher(mqtt_url, "frames", int(load_rate * seconds), lots, rate=load_rate)
+    host, port = broker_address(mqtt_url)
+    background = Publisher(mqtt_url, int(load_rate * seconds), lots, rate=load_rate)
     await background.ready()
     background.go()
     latencies: list[float] = []
@@ -352,10 +394,58 @@ async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths
     }
 
 
+def lorawan_lot() -> Lot:
+    devices = {device: Device(berth) for berth, device in enumerate(uplink_devices())}
+    return Lot(
+        "bench-lorawan",
+        "LoRaWAN",
+        "op",
+        "off_street",
+        len(devices),
+        120.0,
+        36.2,
+        codec=NWAVE_CODEC,
+        devices=devices,
+    )
+
+
+async def single_messages(
+    base: str, mqtt_url: str, streams: dict[str, Stream], baselines: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Each stream through the hub, beside the baselines measured on it before any hub connected."""
+    result = {}
+    for name, stream in streams.items():
+        progress(f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1")
+        hub = await hub_stream_rate(base, mqtt_url, stream)
+        result[name] = {
+            **baselines[name],
+            "hub_per_s": hub,
+            "hub_vs_mosquitto_sub": hub / baselines[name]["mosquitto_sub_per_s"],
+        }
+    return result
+
+
+async def c_baselines(mqtt_url: str, streams: dict[str, Stream]) -> dict[str, dict[str, float]]:
+    result = {}
+    for name, stream in streams.items():
+        progress(f"baseline: the C publishers alone, {stream.count:,} {name} messages")
+        alone = await publisher_rate(mqtt_url, stream)
+        progress(f"baseline: mosquitto_sub -q 1, the same {name} stream")
+        sub = await mosquitto_sub_rate(mqtt_url, stream)
+        result[name] = {"publisher_alone_per_s": alone, "mosquitto_sub_per_s": sub}
+    return result
+
+
 async def run(quick: bool) -> dict[str, Any]:
     frames_events = 200_000 if quick else 5_000_000
     single_events = 20_000 if quick else 300_000
+    flood_events = 50_000 if quick else 300_000
     lots = 200 if quick else 1_000
+    lot_ids = [lot.id for lot in bench_lots(lots)]
+    streams = {
+        "single_berth": berth_stream(PREFIX, lot_ids, single_events),
+        "tts_uplink": uplink_stream(single_events),
+    }
     result: dict[str, Any] = {"quick": quick}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
@@ -363,9 +453,16 @@ async def run(quick: bool) -> dict[str, Any]:
             port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
             progress("baseline: redis-benchmark SETBIT -P 64")
             result["setbit_baseline_per_s"] = setbit_baseline(port, 1_000_000 if quick else 5_000_000)
+            # Before any hub connects: the broker then queues nothing for a hub's persistent session.
+            baselines = await c_baselines(mqtt_url, streams)
             redis = Redis.from_url(redis_url)
             await save_lots(
-                redis, [*bench_lots(lots), Lot("bench-probe", "Probe", "op", "off_street", 1, 120.0, 36.1)]
+                redis,
+                [
+                    *bench_lots(lots),
+                    Lot("bench-probe", "Probe", "op", "off_street", 1, 120.0, 36.1),
+                    lorawan_lot(),
+                ],
             )
             await redis.aclose()
             # One ingest process and one API process: the deployment the hub scales out with.
@@ -374,25 +471,35 @@ async def run(quick: bool) -> dict[str, Any]:
                 hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
             ):
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
-                result["frames_events_per_s"] = await hub_rate(base, mqtt_url, "frames", frames_events, lots)
-                progress(f"hub: {single_events:,} single-berth messages, QoS 1")
-                result["single_events_per_s"] = await hub_rate(base, mqtt_url, "single", single_events, lots)
+                result["frames_events_per_s"] = await hub_rate(base, mqtt_url, frames_events, lots)
+                result["single"] = await single_messages(base, mqtt_url, streams, baselines)
                 half = result["frames_events_per_s"] / 2
                 progress(f"hub: freshness under {half:,.0f} events/s")
                 result["freshness_at_half_load"] = await freshness(
                     base, mqtt_url, half, 5 if quick else 20, lots
                 )
                 result["ingest_peak_rss_mib"] = await memory_kib(ingest_pid, "VmHWM") / 1024
-            progress("baseline: mosquitto_sub, the same single-event stream")
-            result["mosquitto_sub_per_s"] = await mosquitto_sub_rate(mqtt_url, single_events, lots)
             progress(
                 "memory: a city of 10,000,000 berths" if not quick else "memory: a city of 1,000,000 berths"
             )
             result["memory"] = await memory(
                 redis_url, mqtt_url, workdir, 5_000 if quick else 50_000, 1_000_000 if quick else 10_000_000
             )
+        # A broker and hub of its own: the broker would queue the flood for the stopped hubs'
+        # persistent sessions too, and a fresh ingest process's RSS is its idle size.
+        with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
+            redis = Redis.from_url(redis_url)
+            await save_lots(redis, bench_lots(lots))
+            await redis.aclose()
+            async with (
+                hub_process(redis_url, mqtt_url, workdir, "ingest") as (ingest, ingest_pid),
+                hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
+            ):
+                progress(f"overload: {flood_events:,} single-berth messages at once")
+                result["overload"] = await overload(
+                    base, ingest, ingest_pid, mqtt_url, berth_stream(PREFIX, lot_ids, flood_events)
+                )
     result["frames_vs_setbit"] = result["frames_events_per_s"] / result["setbit_baseline_per_s"]
-    result["single_vs_mosquitto_sub"] = result["single_events_per_s"] / result["mosquitto_sub_per_s"]
     return result
 
 

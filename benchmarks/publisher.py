@@ -1,10 +1,11 @@
-"""The benchmark's load: QoS 1 publishes from a process of its own, so the hub's CPU is its own.
+"""The benchmark's batch-frame load: QoS 1 publishes from a process of its own, so the hub's CPU is
+its own. (Single messages come from the C publisher: see benchmarks/cstream.py.)
 
 Protocol with the parent: prints READY once the payloads are built, waits for a line on stdin,
 publishes, and prints one JSON line when the broker has acknowledged every message.
 
     python -m benchmarks.publisher --mqtt-url URL --prefix P --lots N --capacity C \
-        --mode frames|single --count EVENTS [--rate EVENTS_PER_S] [--ts-start MS] [--frame-events N]
+        --count EVENTS [--rate EVENTS_PER_S] [--ts-start MS] [--frame-events N]
 """
 
 from __future__ import annotations
@@ -26,21 +27,16 @@ IN_FLIGHT = 1_000
 def build(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     """Every message, encoded up front: lots round-robin, berths cycling, ts rising per message."""
     rng = np.random.default_rng(1)
-    per = args.frame_events if args.mode == "frames" else 1
+    per = args.frame_events
     messages = []
     for k in range(args.count // per):
         lot = f"bench-{k % args.lots:05d}"
         ts = args.ts_start + k
         occupied = rng.integers(0, 2, size=per).tolist()
-        if args.mode == "frames":
-            start = (k // args.lots * per) % args.capacity
-            berths = ((np.arange(per) + start) % args.capacity).tolist()
-            body = {"gateway": f"gw-{lot}", "seq": k, "berth": berths, "occupied": occupied, "ts": [ts] * per}
-            messages.append((f"{args.prefix}/v1/lots/{lot}/events", orjson.dumps(body)))
-        else:
-            berth = (k // args.lots) % args.capacity
-            body = {"occupied": occupied[0], "ts": ts}
-            messages.append((f"{args.prefix}/v1/lots/{lot}/berths/{berth}", orjson.dumps(body)))
+        start = (k // args.lots * per) % args.capacity
+        berths = ((np.arange(per) + start) % args.capacity).tolist()
+        body = {"gateway": f"gw-{lot}", "seq": k, "berth": berths, "occupied": occupied, "ts": [ts] * per}
+        messages.append((f"{args.prefix}/v1/lots/{lot}/events", orjson.dumps(body)))
     return messages
 
 
@@ -50,7 +46,6 @@ def main() -> None:
     parser.add_argument("--prefix", default="parking")
     parser.add_argument("--lots", type=int, required=True)
     parser.add_argument("--capacity", type=int, required=True)
-    parser.add_argument("--mode", choices=("frames", "single"), required=True)
     parser.add_argument("--count", type=int, required=True, help="events in all")
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = as fast as possible")
     parser.add_argument("--frame-events", type=int, default=FRAME_EVENTS, help="events per batch frame")
@@ -80,10 +75,9 @@ def main() -> None:
     print("READY", flush=True)
     sys.stdin.readline()
     start = time.perf_counter()
-    per_message = args.frame_events if args.mode == "frames" else 1
     for i, (topic, payload) in enumerate(messages):
         if args.rate:
-            due = start + i * per_message / args.rate
+            due = start + i * args.frame_events / args.rate
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)

@@ -106,7 +106,7 @@ async def measure(mode: str, size: dict[str, int], workdir: Path) -> dict[str, A
                             hub_process(redis_url, mqtt_url, workdir, "ingest", "--share-group", "bench")
                         )
                     rate = await hub_rate(
-                        api, mqtt_url, "frames", size["events"], lots,
+                        api, mqtt_url, size["events"], lots,
                         capacity=capacity, frame_events=FRAME_EVENTS,
                     )  # fmt: skip
                 result[f"ingest_{processes}_events_per_s"] = round(rate)
