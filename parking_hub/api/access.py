@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from parking_hub.api.cors import is_preflight
 from parking_hub.api.errors import ApiError
 from parking_hub.api.openapi import Answer, Endpoint
 from parking_hub.api.ratelimit import RateLimit, TokenBuckets
@@ -45,10 +44,11 @@ class Access:
     def of(cls, keys: ApiKeys | None, rate_limit: RateLimit | None) -> Access:
         return cls(keys, TokenBuckets(rate_limit) if rate_limit is not None else None)
 
-    def needs_key(self, route: str) -> bool:
-        return self.keys is not None and route not in OPEN_PATHS
+    def needs_key(self, route: str | None) -> bool:
+        """route: a route template, or None for a request no route answers (a 404 or 405)."""
+        return self.keys is not None and route is not None and route not in OPEN_PATHS
 
-    def limits(self, route: str) -> bool:
+    def limits(self, route: str | None) -> bool:
         return self.buckets is not None and route not in PROBES
 
     def describe(self, endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
@@ -102,7 +102,8 @@ def _refused(presented: str | None) -> ApiError:
 
 
 def _route(request: web.Request) -> str | None:
-    """The matched route's template; None for a 404 or 405, which need no key but are rate limited."""
+    """The matched route's template; None for a 404 or 405 (CORS preflights among them: no route
+    takes OPTIONS)."""
     match = request.match_info
     resource = match.route.resource
     return None if resource is None or match.http_exception is not None else resource.canonical
@@ -119,19 +120,18 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if key_id is not None:
         request[_client_key] = f"key:{key_id}"
     # A client without a valid key is limited by its address, so refusals cost it tokens too.
-    if access.buckets is not None and access.limits(route or ""):
+    if access.buckets is not None and access.limits(route):
         wait = access.buckets.take(client_of(request))
         if wait:
             message = f"too many requests; retry in {wait} s"
             raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
-    if route is not None and key_id is None and access.needs_key(route) and not is_preflight(request):
+    if key_id is None and access.needs_key(route):
         raise _refused(presented)
     return await handler(request)
 
 
 async def keep_keyed_answers_private(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: an answer given for a key must not be kept by shared caches for others."""
-    route = _route(request)
     cache = response.headers.get("Cache-Control")
-    if cache and route is not None and request.app[access_key].needs_key(route):
+    if cache and request.app[access_key].needs_key(_route(request)):
         response.headers["Cache-Control"] = cache.replace("public", "private")

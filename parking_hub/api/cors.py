@@ -40,14 +40,10 @@ class CorsPolicy:
 cors_key = web.AppKey("cors", CorsPolicy)
 
 
-def is_preflight(request: web.Request) -> bool:
-    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-
-
 @web.middleware
 async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answers CORS preflight requests; other requests get their headers in `add_cors_headers`."""
-    if not is_preflight(request):
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
         return await handler(request)
     if request.app[cors_key].allow_origin(request.headers.get("Origin")) is None:
         return web.Response(status=204)  # no CORS headers: the browser refuses the request
