@@ -24,7 +24,8 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+    # aiohttp decodes header bytes that are not UTF-8 (0xFF) as surrogates: digest the bytes sent.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
 
 
 @dataclass(frozen=True, slots=True)

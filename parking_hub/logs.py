@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp.http_exceptions import HttpProcessingError
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -42,20 +41,6 @@ class WithoutPendingPublishes(logging.Filter):
         return record.msg != "There are %d pending publish calls."
 
 
-class MalformedRequests(logging.Filter):
-    """aiohttp logs a request it cannot parse (a URL or header past the limits, bad framing) as an
-    error with a traceback. It is the client's fault and answered 400, so one INFO line says it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            record.msg = f"{record.getMessage()}: answered {exc.code}, {exc.message}"
-            record.args = None
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
-
-
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     formatter = (
         {"()": JsonLines}
@@ -69,7 +54,6 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
             "formatters": {"main": formatter},
             "filters": {
                 "pending_publishes": {"()": WithoutPendingPublishes},
-                "malformed_requests": {"()": MalformedRequests},
             },
             "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main"}},
             "root": {"handlers": ["stderr"], "level": level},
@@ -78,7 +62,6 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
                 "mqtt": {"filters": ["pending_publishes"]},  # aiomqtt's client logger
                 "amqtt": {"level": "WARNING"},
                 "aiohttp.access": {"level": "WARNING"},  # a line per request is too much at API rates
-                "aiohttp.server": {"filters": ["malformed_requests"]},
             },
         }
     )

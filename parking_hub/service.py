@@ -11,7 +11,7 @@ from aiohttp import web
 
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
-from parking_hub.api.limits import MAX_HEADER_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
+from parking_hub.api.listener import listening
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
 from parking_hub.ingest.consumer import IngestDeps, IngestService
@@ -65,36 +65,33 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             cors_origins=settings.cors_origins,
             access=Access.of(settings.api_keys, settings.rate_limit),
         )
-        runner = web.AppRunner(
-            app,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-            max_line_size=MAX_REQUEST_LINE_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
-            max_headers=MAX_HEADERS,
-        )
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
-            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
-            log.info(
-                "serving role %s on http://%s:%d", settings.role.value, settings.http_host, settings.http_port
-            )
-            if files:
-                await load_until_saved(redis, files)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(live.run(), name="live")
-                if ingest:
-                    deps = IngestDeps(
-                        settings,
-                        StateWriter(redis),
-                        lambda: live.layout,
-                        lambda: live.devices,
-                        live.loaded,
-                        health,
-                        metrics,
-                    )
-                    tg.create_task(IngestService(deps).run(), name="ingest")
-                if started is not None:
-                    started.set()
+            async with listening(runner, settings.http_host, settings.http_port):
+                log.info(
+                    "serving role %s on http://%s:%d",
+                    settings.role.value,
+                    settings.http_host,
+                    settings.http_port,
+                )
+                if files:
+                    await load_until_saved(redis, files)
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(live.run(), name="live")
+                    if ingest:
+                        deps = IngestDeps(
+                            settings,
+                            StateWriter(redis),
+                            lambda: live.layout,
+                            lambda: live.devices,
+                            live.loaded,
+                            health,
+                            metrics,
+                        )
+                        tg.create_task(IngestService(deps).run(), name="ingest")
+                    if started is not None:
+                        started.set()
         finally:
             await runner.cleanup()
             log.info("stopped")

@@ -4,7 +4,8 @@ Probes, the API's description and the dashboard page and its files stay open: th
 availability data, and load balancers and browsers fetch them without a key. Everything else
 (/v1, /metrics and any route added later) needs a key when keys are on. A key comes as
 `Authorization: Bearer KEY` or `X-API-Key: KEY`, never in the URL, where it would end up in proxy
-and server logs.
+and server logs. The rate limit counts every request but the probes, which load balancers send
+often from few addresses: open paths, 404s, 405s and CORS preflights too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from parking_hub.api.ratelimit import RateLimit, TokenBuckets
 from parking_hub.api.schemas import ErrorBody
 from parking_hub.apikeys import ApiKeys
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/", "/static/{name}"})
+PROBES = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = PROBES | {"/openapi.json", "/docs", "/", "/static/{name}"}
 REALM = 'Bearer realm="parking-hub"'
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer KEY"},
@@ -42,20 +44,26 @@ class Access:
     def of(cls, keys: ApiKeys | None, rate_limit: RateLimit | None) -> Access:
         return cls(keys, TokenBuckets(rate_limit) if rate_limit is not None else None)
 
-    def guards(self, path: str) -> bool:
-        return (self.keys is not None or self.buckets is not None) and path not in OPEN_PATHS
+    def needs_key(self, route: str | None) -> bool:
+        """route: a route template, or None for a request no route answers (a 404 or 405)."""
+        return self.keys is not None and route is not None and route not in OPEN_PATHS
+
+    def limits(self, route: str | None) -> bool:
+        return self.buckets is not None and route not in PROBES
 
     def describe(self, endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
         """The endpoints with the answers and security requirements this policy adds."""
-        return tuple(self._described(e) if self.guards(e.path) else e for e in endpoints)
+        return tuple(self._described(e) for e in endpoints)
 
     def _described(self, endpoint: Endpoint) -> Endpoint:
+        if not self.needs_key(endpoint.path) and not self.limits(endpoint.path):
+            return endpoint
         answers = dict(endpoint.answers)
         extra: dict[str, Any] = dict(endpoint.extra)
-        if self.keys is not None:
+        if self.needs_key(endpoint.path):
             answers[401] = NEEDS_KEY
             extra["security"] = [{name: []} for name in SECURITY_SCHEMES]
-        if self.buckets is not None:
+        if self.limits(endpoint.path):
             held = answers.get(429)
             answers[429] = (
                 RATE_LIMITED
@@ -70,6 +78,12 @@ class Access:
 
 
 access_key = web.AppKey("access", Access)
+_client_key = web.RequestKey("client", str)
+
+
+def client_of(request: web.Request) -> str:
+    """Whom a request counts against: its API key when it has a valid one, else its address."""
+    return request.get(_client_key) or f"addr:{request.remote}"
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -87,25 +101,37 @@ def _refused(presented: str | None) -> ApiError:
     return ApiError(401, "unauthorized", "the API key is not valid", headers={"WWW-Authenticate": challenge})
 
 
+def _route(request: web.Request) -> str | None:
+    """The matched route's template; None for a 404 or 405 (CORS preflights among them: no route
+    takes OPTIONS)."""
+    match = request.match_info
+    resource = match.route.resource
+    return None if resource is None or match.http_exception is not None else resource.canonical
+
+
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     access = request.app[access_key]
-    match = request.match_info
-    resource = match.route.resource
-    if resource is None or match.http_exception is not None or not access.guards(resource.canonical):
+    if access.keys is None and access.buckets is None:
         return await handler(request)
-    key_id = None
-    presented = None
-    if access.keys is not None:
-        presented = presented_key(request)
-        key_id = access.keys.identify(presented) if presented is not None else None
+    route = _route(request)
+    presented = presented_key(request) if access.keys is not None else None
+    key_id = access.keys.identify(presented) if access.keys is not None and presented is not None else None
+    if key_id is not None:
+        request[_client_key] = f"key:{key_id}"
     # A client without a valid key is limited by its address, so refusals cost it tokens too.
-    client = f"key:{key_id}" if key_id is not None else f"addr:{request.remote}"
-    if access.buckets is not None:
-        wait = access.buckets.take(client)
+    if access.buckets is not None and access.limits(route):
+        wait = access.buckets.take(client_of(request))
         if wait:
             message = f"too many requests; retry in {wait} s"
             raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
-    if access.keys is not None and key_id is None:
+    if key_id is None and access.needs_key(route):
         raise _refused(presented)
     return await handler(request)
+
+
+async def keep_keyed_answers_private(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: an answer given for a key must not be kept by shared caches for others."""
+    cache = response.headers.get("Cache-Control")
+    if cache and request.app[access_key].needs_key(_route(request)):
+        response.headers["Cache-Control"] = cache.replace("public", "private")

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from parking_hub.api.access import Access, access_key, access_middleware
+from parking_hub.api.access import Access, access_key, access_middleware, keep_keyed_answers_private
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.errors import error_middleware
+from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.keys import health_key, live_key
 from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
@@ -38,9 +39,9 @@ def create_app(
     app = web.Application(
         middlewares=[
             HttpMetrics(metrics).middleware,
-            preflight_middleware,
             error_middleware,
-            access_middleware,
+            access_middleware,  # before preflights, so that they are rate limited too
+            preflight_middleware,
             time_limit.middleware,
         ],
         client_max_size=MAX_REQUEST_BYTES,
@@ -52,7 +53,9 @@ def create_app(
     app[access_key] = access or Access()
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
+    app.on_response_prepare.append(add_standard_headers)
     app.on_response_prepare.append(add_cors_headers)
+    app.on_response_prepare.append(keep_keyed_answers_private)
     app.on_shutdown.append(close_streams)
     app.cleanup_ctx.append(time_limit.watchdog)
     setup_routes(app, serve_api=serve_api)

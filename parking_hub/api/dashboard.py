@@ -20,6 +20,11 @@ from parking_hub.api.schemas import StaticPath
 CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css", "json": "application/json"}
 # Revalidated on every load (a 304 while unchanged), so an upgraded hub never serves a stale page.
 CACHE = "no-cache"
+# The page runs only its own files and talks only to its own origin; the icon is an empty data: URL.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,7 @@ def assets() -> dict[str, Asset]:
 
 
 def _serve(request: web.Request, asset: Asset) -> web.Response:
-    headers = {"ETag": asset.etag, "Cache-Control": CACHE}
+    headers = {"ETag": asset.etag, "Cache-Control": CACHE, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
     if asset.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     response = web.Response(

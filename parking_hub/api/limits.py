@@ -1,4 +1,4 @@
-"""Request limits: sizes the HTTP parser accepts, and the time a handler may take to answer."""
+"""Request limits: connections, sizes the HTTP parser accepts, and the time a request may take."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from aiohttp.typedefs import Handler
 
 from parking_hub.api.errors import ApiError
 
-# Breaches of these are answered 400 by aiohttp's parser, before any handler runs.
-MAX_REQUEST_LINE_BYTES = 8190  # method, URL with its query, and protocol
+MAX_CONNECTIONS = 2000  # per process: 1,000 streams and as many other clients
+HEADER_TIMEOUT_S = 10.0  # from a connection's opening, or a request's first byte, to its headers' end
+# Breaches of these are refused by aiohttp's parser (414, 431), before any handler runs. The two
+# line limits differ so that the parser's error, which names the limit, tells which line broke it.
+MAX_REQUEST_LINE_BYTES = 8192  # the URL with its query
 MAX_HEADER_BYTES = 8190  # one header line
 MAX_HEADERS = 128
 REQUEST_TIME_LIMIT_S = 10.0

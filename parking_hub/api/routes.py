@@ -172,7 +172,7 @@ API = (
             ),
             **BAD_PARAMETER,
             404: Answer("a lot named in `lots` is not in the registry", ErrorBody),
-            429: Answer("this server is at its stream limit; see Retry-After", ErrorBody),
+            429: Answer("this server, or this client, is at its stream limit; see Retry-After", ErrorBody),
             **NOT_LOADED,
         },
         description=(

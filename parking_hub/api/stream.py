@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import web
 
 from parking_hub.api import params
+from parking_hub.api.access import client_of
 from parking_hub.api.errors import ApiError, invalid
 from parking_hub.api.keys import current_state, live_key
 from parking_hub.api.lots import lot_counts
@@ -29,11 +34,15 @@ from parking_hub.query.ranges import IntArray
 log = logging.getLogger(__name__)
 
 RETRY_MS = 2000  # EventSource's reconnection delay
+# The version half of a Last-Event-ID: ASCII digits only (str.isdigit takes "³", which int refuses),
+# and short enough for int() to take (it refuses past 4,300 digits).
+_VERSION = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(frozen=True, slots=True)
 class StreamLimits:
     max_streams: int = 1000  # concurrent streams per process
+    max_streams_per_client: int = 100  # of those, held by one API key (or one address without keys)
     keepalive_s: float = 15.0  # a comment line this often keeps proxies from closing an idle stream
     min_interval_s: float = 0.25  # changes within this window go out as one batch
     write_timeout_s: float = 10.0
@@ -44,9 +53,34 @@ class StreamLimits:
 class Streams:
     limits: StreamLimits = field(default_factory=StreamLimits)
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
+    per_client: Counter[str] = field(default_factory=Counter)
+
+    @contextmanager
+    def slot(self, client: str) -> Iterator[None]:
+        """Holds one of the process's stream slots and one of the client's while the stream runs."""
+        if len(self.tasks) >= self.limits.max_streams:
+            raise _too_many("this server is at its stream limit; retry later")
+        if self.per_client[client] >= self.limits.max_streams_per_client:
+            limit = self.limits.max_streams_per_client
+            raise _too_many(f"this client has {limit} streams open, the most it may; close one first")
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        self.per_client[client] += 1
+        try:
+            yield
+        finally:
+            self.tasks.discard(task)
+            self.per_client[client] -= 1
+            if not self.per_client[client]:
+                del self.per_client[client]
 
 
 streams_key = web.AppKey("streams", Streams)
+
+
+def _too_many(message: str) -> ApiError:
+    return ApiError(429, "too_many_streams", message, headers={"Retry-After": "5"})
 
 
 class _CutOff(Exception):
@@ -75,7 +109,7 @@ def _positions(state: Availability, p: StreamParams) -> IntArray:
 def _resume_from(state: Availability, last_event_id: str | None) -> int:
     """The version a resuming client has seen, or -1 when it needs a full snapshot."""
     epoch, _, version = (last_event_id or "").partition(":")
-    if epoch != state.epoch or not version.isdigit() or int(version) > state.version:
+    if epoch != state.epoch or not _VERSION.fullmatch(version) or int(version) > state.version:
         return -1
     return int(version)
 
@@ -108,47 +142,36 @@ async def stream(request: web.Request) -> web.StreamResponse:
     live = request.app[live_key]
     state = current_state(request)
     positions = _positions(state, p)
+    seen = _resume_from(state, request.headers.get("Last-Event-ID"))
     streams = request.app[streams_key]
-    if len(streams.tasks) >= streams.limits.max_streams:
-        raise ApiError(
-            429,
-            "too_many_streams",
-            "this server is at its stream limit; retry later",
-            headers={"Retry-After": "5"},
-        )
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
-    await response.prepare(request)
-    task = asyncio.current_task()
-    assert task is not None
-    streams.tasks.add(task)
-    writer = _Writer(request, response, streams.limits)
-    seen = _resume_from(state, request.headers.get("Last-Event-ID"))
-    try:
-        await writer.send(b"retry: %d\n\n" % RETRY_MS)
-        while True:
-            if live.state is not state and live.state is not None:
-                # The registry was reloaded: the lots may have moved; start over with a snapshot.
-                state, seen = live.state, -1
-                positions = _positions(state, p)
-            moved = positions[state.changed_in[positions] > seen] if seen >= 0 else positions
-            seen = state.version
-            if len(moved):
-                await writer.send(_events(state, moved))
-                await asyncio.sleep(streams.limits.min_interval_s)
-            elif not await live.changes.wait(streams.limits.keepalive_s):
-                await writer.send(b": keep-alive\n\n")
-    except _CutOff:
-        log.info("stream client %s cut off: it fell behind", request.remote)
-        if request.transport is not None:
-            request.transport.abort()
-    except ConnectionResetError:
-        pass  # the client went away
-    except ApiError as exc:
-        log.info("stream ended: %s", exc.message)  # its lots left the registry; a reconnect says why
-    finally:
-        streams.tasks.discard(task)
+    with streams.slot(client_of(request)):
+        writer = _Writer(request, response, streams.limits)
+        try:
+            await response.prepare(request)
+            await writer.send(b"retry: %d\n\n" % RETRY_MS)
+            while True:
+                if live.state is not state and live.state is not None:
+                    # The registry was reloaded: the lots may have moved; start over with a snapshot.
+                    state, seen = live.state, -1
+                    positions = _positions(state, p)
+                moved = positions[state.changed_in[positions] > seen] if seen >= 0 else positions
+                seen = state.version
+                if len(moved):
+                    await writer.send(_events(state, moved))
+                    await asyncio.sleep(streams.limits.min_interval_s)
+                elif not await live.changes.wait(streams.limits.keepalive_s):
+                    await writer.send(b": keep-alive\n\n")
+        except _CutOff:
+            log.info("stream client %s cut off: it fell behind", request.remote)
+            if request.transport is not None:
+                request.transport.abort()
+        except ConnectionResetError:
+            pass  # the client went away
+        except ApiError as exc:
+            log.info("stream ended: %s", exc.message)  # its lots left the registry; a reconnect says why
     return response
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
@@ -51,13 +53,13 @@ async def open_dashboard(chromium: Browser, url: str, lots: int) -> Page:
     page = await chromium.new_page(viewport=VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The page's own Content-Security-Policy must never have to refuse anything it does.
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     await page.goto(url)
     # `map` in the check below is the canvas: the page keeps its own names out of the global scope.
     try:
-        await page.wait_for_function(
-            "n => document.body.dataset.lots === String(n) && Number(map.dataset.lotsDrawn) > 0",
-            arg=lots,
-            timeout=30_000,
+        await wait_until(
+            page, "n => document.body.dataset.lots === String(n) && Number(map.dataset.lotsDrawn) > 0", lots
         )
     finally:
         assert errors == []
@@ -72,8 +74,18 @@ async def lot_on_page(page: Page, lot_id: str) -> tuple[float, float]:
     return box["x"] + x, box["y"] + y
 
 
+async def wait_until(page: Page, expression: str, arg: Any = None, within_s: float = 30.0) -> None:
+    """Polls `expression` until it is true. Playwright's wait_for_function would compile it inside the
+    page, which the dashboard's Content-Security-Policy (no eval) refuses; evaluate is exempt."""
+    deadline = time.monotonic() + within_s
+    while not await page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {within_s} s: {expression}")
+        await asyncio.sleep(0.1)
+
+
 async def wait_for_hue(page: Page, lot_id: str, hue: Hue, within_s: float) -> None:
-    await page.wait_for_function(_HUE_AT_LOT, arg=[lot_id, hue], timeout=within_s * 1000)
+    await wait_until(page, _HUE_AT_LOT, [lot_id, hue], within_s)
 
 
 async def hue_is(page: Page, lot_id: str, hue: Hue) -> bool:

@@ -21,7 +21,16 @@ from redis.asyncio import Redis
 from parking_hub.apikeys import new_key
 from parking_hub.registry import Lot, parse_registry
 from parking_hub.store.lots import save_lots
-from tests.browser.page import Hue, browser, hue_is, lot_on_page, open_dashboard, screenshot, wait_for_hue
+from tests.browser.page import (
+    Hue,
+    browser,
+    hue_is,
+    lot_on_page,
+    open_dashboard,
+    screenshot,
+    wait_for_hue,
+    wait_until,
+)
 from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
 from tests.integration.test_skeleton import publish
 
@@ -92,7 +101,7 @@ async def test_lots_render_and_change_colour_live_with_a_key(
 
         # Clicking the lot opens its berths: four, all free.
         await page.mouse.click(*await lot_on_page(page, target))
-        await page.wait_for_function("document.getElementById('berths').dataset.berths === '4'")
+        await wait_until(page, "document.getElementById('berths').dataset.berths === '4'")
         assert await page.text_content("#lot-free") == "4"
         assert await page.text_content("#lot-name") == f"Lot {target}"
         await screenshot(page, "dashboard-three-lots.png")
@@ -112,7 +121,7 @@ async def test_more_lots_than_one_stream_takes_are_polled_until_zoomed_in(
     async with running_hub(redis_url, mqtt_url) as hub:
         await eventually(lambda: hub.get(f"/v1/lots/{ids[-1]}"), lambda r: r[0] == 200)
         page = await open_dashboard(chromium, hub.base_url + "/", lots=len(ids))
-        await page.wait_for_function("document.getElementById('feed-state').textContent === 'polling'")
+        await wait_until(page, "document.getElementById('feed-state').textContent === 'polling'")
         # While polling, a change still reaches the map, within a refresh period or so.
         centre = ids[side * (side // 2) + side // 2]
         t = time.time_ns() // 1_000_000
@@ -123,7 +132,7 @@ async def test_more_lots_than_one_stream_takes_are_polled_until_zoomed_in(
         await page.mouse.move(*await lot_on_page(page, centre))
         for _ in range(3):
             await page.mouse.wheel(0, -300)
-        await page.wait_for_function("document.getElementById('feed-state').textContent === 'live'")
+        await wait_until(page, "document.getElementById('feed-state').textContent === 'live'")
         drawn = int(await page.get_attribute("#map", "data-lots-drawn") or 0)
         assert 0 < drawn <= 2000
         await page.close()
@@ -183,9 +192,10 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
             assert await page.text_content("#total-lots") == "706"
             assert await page.text_content("#total-berths") == "188,000"
             # Traffic keeps coming: the header shows a rate, the newest event's age and a live stream.
-            await page.wait_for_function(
+            await wait_until(
+                page,
                 "Number(document.getElementById('ingest-rate').textContent.replace(/[,k]/g, '')) > 0",
-                timeout=20_000,
+                within_s=20,
             )
             assert await page.text_content("#feed-state") == "live"
             assert (await page.text_content("#fresh-age") or "").endswith(("s", "min"))
@@ -197,8 +207,8 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
                 await page.mouse.wheel(0, -300)
             await page.mouse.click(*await lot_on_page(page, "qd-0001"))
             capacity = str((await hub.get("/v1/lots/qd-0001"))[1]["capacity"])
-            await page.wait_for_function(
-                "n => document.getElementById('berths').dataset.berths === n", arg=capacity, timeout=10_000
+            await wait_until(
+                page, "n => document.getElementById('berths').dataset.berths === n", capacity, within_s=10
             )
             await screenshot(page, "dashboard-seed-city-old-town.png")
             await page.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from parking_hub.api.stream import StreamLimits
 from tests.integration.hub import (
     eventually,
     lot_feature,
@@ -35,11 +37,20 @@ async def test_two_hundred_streams_each_get_every_change(
     await store_registry(redis_url, registry)
     async with running_hub(redis_url, mqtt_url) as hub:
         await eventually(lambda: hub.get(f"/v1/lots/{b}"), lambda r: r[0] == 200)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        # From as many loopback addresses as one address's share of the streams requires.
+        per_address = StreamLimits().max_streams_per_client
+        addresses = [f"127.0.0.{1 + i // per_address}" for i in range(CLIENTS)]
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = {
+                address: await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=(address, 0)))
+                )
+                for address in set(addresses)
+            }
             streams = await asyncio.gather(
                 *(
-                    session.get(hub.base_url + "/v1/stream", params={"lots": f"{a},{b}"})
-                    for _ in range(CLIENTS)
+                    sessions[address].get(hub.base_url + "/v1/stream", params={"lots": f"{a},{b}"})
+                    for address in addresses
                 )
             )
             try:

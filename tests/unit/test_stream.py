@@ -168,3 +168,37 @@ async def test_a_client_that_stops_reading_is_cut_off(caplog: pytest.LogCaptureF
                     break
             assert not streams.tasks
         assert any("cut off" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("version", ["³", "٣", "1" * 5000, "-1", " 1", "", "1:2"])
+async def test_a_malformed_last_event_id_gets_a_snapshot_and_frees_its_slot(version: str) -> None:
+    async with served(max_streams=2, keepalive_s=0.05) as (client, mirror):
+        streams = client.app[streams_key]
+        last_event_id = f"{mirror.state.epoch}:{version}"
+        for _ in range(5):  # more than the limit: each stream must give its slot back
+            resp = await client.get(
+                "/v1/stream", params={"lots": "lot-0000"}, headers={"Last-Event-ID": last_event_id}
+            )
+            assert resp.status == 200
+            assert counts(await next_event(resp))[0] == "lot-0000"
+            resp.close()
+            for _ in range(100):  # the server notices the closed stream at its next keep-alive
+                if not streams.tasks:
+                    break
+                await asyncio.sleep(0.02)
+            assert not streams.tasks
+        assert not streams.per_client
+
+
+async def test_one_client_holds_at_most_its_share_of_the_streams() -> None:
+    async with served(max_streams=10, max_streams_per_client=2) as (client, _):
+        held = [await client.get("/v1/stream", params={"lots": "lot-0000"}) for _ in range(2)]
+        refused = await client.get("/v1/stream", params={"lots": "lot-0000"})
+        assert refused.status == 429
+        assert refused.headers["Retry-After"] == "5"
+        error = (await refused.json())["error"]
+        assert error["code"] == "too_many_streams"
+        assert "this client" in error["message"]
+        assert len(client.app[streams_key].tasks) == 2  # the server has room; this client has not
+        for resp in held:
+            resp.close()

@@ -204,6 +204,20 @@ function legendSoon() {
   }, LEGEND_MS);
 }
 
+// Built through the DOM, not innerHTML: the page's Content-Security-Policy refuses style attributes.
+function swatch(colour) {
+  const i = document.createElement("i");
+  i.style.background = colour;
+  return i;
+}
+
+function span(text, className = "") {
+  const s = document.createElement("span");
+  s.textContent = text;
+  s.className = className;
+  return s;
+}
+
 function renderLegend() {
   const tally = new Map(DRAW_ORDER.map((b) => [b, 0]));
   for (const lot of lots.values()) {
@@ -212,9 +226,7 @@ function renderLegend() {
   }
   const items = [...DRAW_ORDER.slice(1), DRAW_ORDER[0]].map((b) => {
     const li = document.createElement("li");
-    li.innerHTML = `<i style="background:${b.colour}"></i><span></span><span class="count"></span>`;
-    li.children[1].textContent = b.label;
-    li.children[2].textContent = count(tally.get(b));
+    li.replaceChildren(swatch(b.colour), span(b.label), span(count(tally.get(b)), "count"));
     return li;
   });
   $("legend-items").replaceChildren(...items);
@@ -227,9 +239,7 @@ function renderTopFree() {
     .slice(0, TOP_LOTS);
   const items = best.map((lot) => {
     const li = document.createElement("li");
-    li.innerHTML = `<i style="background:${bucketOf(lot).colour}"></i><span class="name"></span><span class="n"></span>`;
-    li.children[1].textContent = lot.name;
-    li.children[2].textContent = count(lot.free);
+    li.replaceChildren(swatch(bucketOf(lot).colour), span(lot.name, "name"), span(count(lot.free), "n"));
     li.addEventListener("click", () => {
       map.centreOn(lot);
       select(lot);
