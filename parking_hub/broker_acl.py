@@ -7,7 +7,7 @@ the hub's shared subscription and take its share of the stream):
 - a lot operator may publish its lots' events, berth reports and gateway status, and subscribe to
   and read its lots' errors and resync requests: nothing else;
 - the hub's logins read everything they ingest, directly or through a `$share/<group>/` group,
-  and publish only errors and resync requests;
+  and the broker's count of dropped messages, and publish only errors and resync requests;
 - network servers' logins publish uplinks only.
 
 Logins come from a Mosquitto password file: `op-07` and `op-07/<anything>` (one login per gateway)
@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from parking_hub.broker_logins import Login, read_logins
+from parking_hub.ingest.topics import BROKER_DROPPED
 from parking_hub.registry import NO_OPERATOR, Lot, read_registries
 
 # Broker user names: the registry's operators, the hub's and network servers' logins.
@@ -85,7 +86,8 @@ def hub_rules(prefix: str) -> list[Rule]:
     lots = f"{prefix}/v1/lots/+"
     reads = [rule for topic_filter in (f"{prefix}/v1/#", *UPLINKS) for rule in _reads(topic_filter)]
     writes = [f"{lots}/errors", f"{lots}/resync", f"{prefix}/v1/errors"]
-    return reads + [_rule("publishClientSend", topic) for topic in writes]
+    broker_drops = [_rule(kind, BROKER_DROPPED) for kind in ("subscribeLiteral", "publishClientReceive")]
+    return reads + broker_drops + [_rule("publishClientSend", topic) for topic in writes]
 
 
 def operator_rules(prefix: str, lot_ids: Iterable[str]) -> list[Rule]:

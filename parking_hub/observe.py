@@ -66,6 +66,23 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.seq_gaps = Counter(
+            "parking_hub_ingest_seq_gaps",
+            "Batch frames whose seq skipped numbers: frames lost between a gateway and the hub; each "
+            "is answered with a resync request",
+            registry=r,
+        )
+        self.fcnt_gaps = Counter(
+            "parking_hub_ingest_fcnt_gaps",
+            "LoRaWAN uplinks whose f_cnt skipped numbers: uplinks lost between a device and the hub",
+            registry=r,
+        )
+        self.broker_dropped = Gauge(
+            "parking_hub_broker_dropped_messages",
+            "Messages the MQTT broker says it dropped, for all its clients, since it started "
+            "(Mosquitto's $SYS/broker/publish/messages/dropped; 0 where the broker does not say)",
+            registry=r,
+        )
         self.batches = Counter("parking_hub_ingest_batches", "Batches written to Redis", registry=r)
         self.batch_events = Histogram(
             "parking_hub_ingest_batch_events",

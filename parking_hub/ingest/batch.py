@@ -32,6 +32,7 @@ class BatchBuilder:
         self._statuses: dict[str, int] = {}
         self._rejected: defaultdict[str, int] = defaultdict(int)
         self._rejected_unattributed = 0
+        self._gaps: defaultdict[str, int] = defaultdict(int)
         self.events = 0
 
     def add(self, decoded: Decoded) -> None:
@@ -48,6 +49,10 @@ class BatchBuilder:
             self.events += n
         if decoded.status_rank is not None:
             self._statuses[lot] = max(decoded.status_rank, self._statuses.get(lot, 0))
+
+    def gap(self, lot: str) -> None:
+        """Messages of the lot were lost upstream: a sender's counter skipped numbers."""
+        self._gaps[lot] += 1
 
     def build(self, layout: Layout) -> Batch:
         """The batch in the registry's current layout: events of a lot it no longer has, or of a
@@ -70,4 +75,5 @@ class BatchBuilder:
             dict(self._statuses),
             dict(self._rejected),
             self._rejected_unattributed + int((~fits).sum()),
+            dict(self._gaps),
         )

@@ -7,19 +7,20 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiomqtt
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
-from parking_hub.ingest import lorawan, mqtt
+from parking_hub.ingest import broker_drops, lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.error_reports import ErrorReports
-from parking_hub.ingest.formats import decode
+from parking_hub.ingest.formats import Decoded, decode
+from parking_hub.ingest.gaps import CounterGaps
 from parking_hub.ingest.inbox import Inbox, Received
 from parking_hub.ingest.lorawan import DeviceIndex
-from parking_hub.ingest.topics import Topics
+from parking_hub.ingest.topics import BROKER_DROPPED, Topics
 from parking_hub.observe import Health, Metrics
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import REDIS_ERRORS, raise_if_cancelling
@@ -40,12 +41,27 @@ class IngestDeps:
     metrics: Metrics
 
 
+@dataclass(slots=True)
+class _Gaps:
+    """What one process has seen of its senders' counters, kept across reconnects."""
+
+    seq: CounterGaps = field(default_factory=lambda: CounterGaps(restarts=(0, 1)))
+    f_cnt: CounterGaps = field(default_factory=lambda: CounterGaps(restarts=(0,)))
+
+
 class IngestService:
     """Reads the lot topics and applies them to Redis; acknowledges each message after its write."""
 
     def __init__(self, deps: IngestDeps) -> None:
         self._deps = deps
         self._memo = mqtt.ProtocolMemo(deps.settings.mqtt)
+        self._gaps: _Gaps | None = None
+        if deps.settings.share_group is None:
+            self._gaps = _Gaps()
+        else:
+            log.info(
+                "seq and f_cnt gaps are not tracked: in a share group each process sees a part of each sender"
+            )
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting with jittered backoff."""
@@ -57,7 +73,7 @@ class IngestService:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
                     attempt = 0
-                    await _Connection(self._deps, topics, session).run()
+                    await _Connection(self._deps, topics, session, self._gaps).run()
             except aiomqtt.MqttError as exc:
                 raise_if_cancelling(exc)  # a shutdown that cut the connection is not a lost connection
                 delay = full_jitter(attempt)
@@ -72,12 +88,14 @@ class IngestService:
 class _Connection:
     """One connection's consuming: the apply loop and the error publisher, in one TaskGroup."""
 
-    def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session) -> None:
+    def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session, gaps: _Gaps | None) -> None:
         self._deps = deps
+        self._gaps = gaps
         self._topics = topics
         self._session = session
         self._inbox = Inbox(session.client, mqtt.RECEIVE_MAXIMUM)
         self._errors = ErrorReports(topics, deps.metrics)
+        self._broker_drops = broker_drops.BrokerDrops(deps.metrics)
 
     async def run(self) -> None:
         self._inbox.start()
@@ -104,6 +122,8 @@ class _Connection:
             await self._session.client.subscribe(
                 mqtt.shared(topic, settings.share_group), qos=1, timeout=math.inf
             )
+        # Every process watches the broker's drops; a broker without the topic sends nothing.
+        await self._session.client.subscribe(BROKER_DROPPED, qos=0, timeout=math.inf)
         self._deps.health.mqtt_connected = True
         log.info("mqtt connected to %s:%d as %r", settings.mqtt.host, settings.mqtt.port, settings.client_id)
 
@@ -125,6 +145,9 @@ class _Connection:
         builder = BatchBuilder()
         for message in messages:
             topic, payload = message.topic, message.payload
+            if topic == BROKER_DROPPED:
+                self._broker_drops.see(payload)
+                continue
             parsed = self._topics.parse(topic)
             if parsed is not None:
                 decoded = decode(parsed, payload, capacity_of, now_ms)
@@ -132,8 +155,28 @@ class _Connection:
                 decoded = lorawan.decode_uplink(topic, payload, devices, now_ms)
             if decoded.rejections:
                 self._errors.report(parsed, topic, decoded, now_ms)
+            if decoded.counter is not None and decoded.lot is not None and self._gaps is not None:
+                self._find_gap(decoded, parsed is not None, builder, now_ms)
             builder.add(decoded)
         return builder
+
+    def _find_gap(self, decoded: Decoded, frame: bool, builder: BatchBuilder, now_ms: int) -> None:
+        """Counts a gap in the sender's counter, and asks a gateway to resync."""
+        assert self._gaps is not None
+        assert decoded.lot is not None
+        assert decoded.counter is not None
+        lot, (sender, number) = decoded.lot, decoded.counter
+        tracker = self._gaps.seq if frame else self._gaps.f_cnt
+        newest_ts = int(decoded.ranks.max()) >> 1 if len(decoded.ranks) else 0
+        missing_from = tracker.see(lot, sender, number, newest_ts)
+        if missing_from is None:
+            return
+        builder.gap(lot)
+        if frame:
+            self._deps.metrics.seq_gaps.inc()
+            self._errors.request_resync(lot, sender, missing_from, now_ms)
+        else:
+            self._deps.metrics.fcnt_gaps.inc()
 
     async def _write_until_done(self, batch: Batch) -> int:
         """Redis errors are retried with jittered backoff until the batch lands; nothing is dropped."""

@@ -1,6 +1,7 @@
-"""Rejections reported on the errors topics: queued, bounded, and published beside the ingest loop.
+"""Reports to senders, queued, bounded, and published beside the ingest loop: rejections on the
+errors topics, and resync requests to gateways whose frames went missing (contract 7.4).
 
-A report is a courtesy to the sender; the rejected events are already counted. So a report that
+A report is a courtesy to the sender; the rejected events and the gaps are already counted. So a report that
 cannot be queued or published is counted and dropped, and never holds up or tears down ingest: a
 broker slow to acknowledge a report (aiomqtt gives up after its timeout) must not end the session
 that carries the events.
@@ -43,10 +44,17 @@ class ErrorReports:
             body = {"code": rejection.code, "message": rejection.message, "topic": topic, "ts": now_ms}
             if rejection.count > 1:
                 body["count"] = rejection.count
-            try:
-                self._queue.put_nowait((self._topics.errors(lot), orjson.dumps(body)))
-            except asyncio.QueueFull:
-                self._metrics.error_reports_dropped.labels("backlog_full").inc()
+            self._enqueue(self._topics.errors(lot), orjson.dumps(body))
+
+    def request_resync(self, lot: str, gateway: str, missing_from: int, now_ms: int) -> None:
+        body = {"gateway": gateway, "reason": "seq_gap", "missing_from": missing_from, "ts": now_ms}
+        self._enqueue(self._topics.resync(lot), orjson.dumps(body))
+
+    def _enqueue(self, topic: str, payload: bytes) -> None:
+        try:
+            self._queue.put_nowait((topic, payload))
+        except asyncio.QueueFull:
+            self._metrics.error_reports_dropped.labels("backlog_full").inc()
 
     async def publish_forever(self, publish: Publish) -> None:
         async with asyncio.TaskGroup() as group:

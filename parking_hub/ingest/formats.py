@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +15,10 @@ from parking_hub.ingest.topics import ParsedTopic, TopicKind
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_FRAME_EVENTS = 10_000
 MAX_FUTURE_MS = 5 * 60 * 1000
-# The greatest ts that keeps rank = ts * 2 + occupied exact in Redis Lua numbers (doubles).
-MAX_TS_MS = 2**51
+# No sensor of this system observed anything before 2020: an earlier ts is seconds sent as
+# milliseconds (contract 7.4). The upper bound is now + MAX_FUTURE_MS, far below 2**51, the
+# greatest ts that keeps rank = ts * 2 + occupied exact in Redis Lua numbers (doubles).
+MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 
 Int64Array = npt.NDArray[np.int64]
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -38,16 +40,29 @@ class Decoded:
     ranks: Int64Array = field(default_factory=lambda: _EMPTY)
     status_rank: int | None = None
     rejections: list[Rejection] = field(default_factory=list)
+    # The sender's message counter, for finding lost messages: (gateway, seq) of a batch frame,
+    # (device, f_cnt) of an uplink; None when the message carries none.
+    counter: tuple[str, int] | None = None
 
     @property
     def rejected_events(self) -> int:
         return sum(r.count for r in self.rejections)
 
 
-class _Invalid(ValueError):
+class Invalid(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def check_ts(ts: int, now_ms: int, what: str = "ts") -> None:
+    """The one check of an observation time in integer milliseconds since the Unix epoch."""
+    if ts < MIN_TS_MS:
+        raise Invalid(
+            "ts_out_of_range", f"{what} {ts} is before 2020-01-01: it must be milliseconds, not seconds"
+        )
+    if ts > now_ms + MAX_FUTURE_MS:
+        raise Invalid("ts_in_future", f"{what} {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
 
 
 CapacityOf = Callable[[str], int | None]
@@ -62,33 +77,32 @@ def decode(topic: ParsedTopic, payload: bytes, capacity_of: CapacityOf, now_ms: 
         )
     try:
         if len(payload) > MAX_PAYLOAD_BYTES:
-            raise _Invalid(
+            raise Invalid(
                 "payload_too_large", f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
             )
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            raise _Invalid("invalid_json", f"payload is not JSON: {exc}") from None
+            raise Invalid("invalid_json", f"payload is not JSON: {exc}") from None
         if not isinstance(doc, dict):
-            raise _Invalid("invalid_payload", "payload must be a JSON object")
+            raise Invalid("invalid_payload", "payload must be a JSON object")
         if topic.kind is TopicKind.STATUS:
             return Decoded(topic.lot, status_rank=_status_rank(doc, now_ms))
         if topic.kind is TopicKind.BERTH:
             return _single(topic.lot, topic.berth or "", doc, capacity, now_ms)
         return _frame(topic.lot, doc, capacity, now_ms)
-    except _Invalid as exc:
+    except Invalid as exc:
         return Decoded(topic.lot, rejections=[Rejection(exc.code, str(exc))])
 
 
 def _status_rank(doc: dict[str, Any], now_ms: int) -> int:
     online = doc.get("online")
     if not isinstance(online, bool):
-        raise _Invalid("invalid_payload", 'status needs "online": true or false')
+        raise Invalid("invalid_payload", 'status needs "online": true or false')
     ts = doc.get("ts", now_ms)
-    if type(ts) is not int or not 0 < ts <= MAX_TS_MS:
-        raise _Invalid("invalid_ts", "ts must be integer milliseconds since the Unix epoch")
-    if ts > now_ms + MAX_FUTURE_MS:
-        raise _Invalid("ts_in_future", f"ts {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
+    if not _int(ts):
+        raise Invalid("invalid_payload", "ts must be integer milliseconds since the Unix epoch")
+    check_ts(ts, now_ms)
     return ts * 2 + int(online)
 
 
@@ -100,18 +114,13 @@ def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_m
         or len(berth_text) > 9
         or int(berth_text) >= capacity
     ):
-        raise _Invalid(
-            "berth_out_of_range", f"berth {berth_text!r} in the topic is outside 0..{capacity - 1}"
-        )
+        raise Invalid("berth_out_of_range", f"berth {berth_text!r} in the topic is outside 0..{capacity - 1}")
     occupied, ts = doc.get("occupied"), doc.get("ts")
     if occupied is None or ts is None:
-        raise _Invalid("invalid_payload", 'a berth message needs "occupied" and "ts"')
+        raise Invalid("invalid_payload", 'a berth message needs "occupied" and "ts"')
     if not (_flag(occupied) and _int(ts)):
-        raise _Invalid("invalid_payload", "ts must be an integer and occupied 0, 1 or a boolean")
-    if not 0 < ts <= MAX_TS_MS:
-        raise _Invalid("invalid_ts", "ts is not milliseconds since the epoch")
-    if ts > now_ms + MAX_FUTURE_MS:
-        raise _Invalid("ts_in_future", f"ts {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
+        raise Invalid("invalid_payload", "ts must be an integer and occupied 0, 1 or a boolean")
+    check_ts(ts, now_ms)
     return Decoded(
         lot, np.array((int(berth_text),), dtype=np.int64), np.array((ts * 2 + int(occupied),), dtype=np.int64)
     )
@@ -120,16 +129,16 @@ def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_m
 def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
     berth, occupied, ts = doc.get("berth"), doc.get("occupied"), doc.get("ts")
     if not (isinstance(berth, list) and isinstance(occupied, list) and isinstance(ts, list)):
-        raise _Invalid("invalid_payload", 'a frame needs the arrays "berth", "occupied" and "ts"')
+        raise Invalid("invalid_payload", 'a frame needs the arrays "berth", "occupied" and "ts"')
     if not len(berth) == len(occupied) == len(ts):
-        raise _Invalid("length_mismatch", "berth, occupied and ts must have the same length")
+        raise Invalid("length_mismatch", "berth, occupied and ts must have the same length")
     if len(berth) > MAX_FRAME_EVENTS:
-        raise _Invalid("batch_too_long", f"{len(berth)} events; a frame holds at most {MAX_FRAME_EVENTS}")
+        raise Invalid("batch_too_long", f"{len(berth)} events; a frame holds at most {MAX_FRAME_EVENTS}")
     b, o, t, bad_type = _as_arrays(berth, occupied, ts)
     checks = (
         ("invalid_payload", bad_type, "berth and ts must be integers and occupied 0, 1 or a boolean"),
         ("berth_out_of_range", ~bad_type & ((b < 0) | (b >= capacity)), f"berth outside 0..{capacity - 1}"),
-        ("invalid_ts", ~bad_type & ((t <= 0) | (t > MAX_TS_MS)), "ts is not milliseconds since the epoch"),
+        ("ts_out_of_range", ~bad_type & (t < MIN_TS_MS), "ts before 2020-01-01 (seconds, not milliseconds?)"),
         (
             "ts_in_future",
             ~bad_type & (t > now_ms + MAX_FUTURE_MS),
@@ -148,7 +157,9 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
             )
             rejected |= new
     keep = ~rejected
-    return Decoded(lot, b[keep], t[keep] * 2 + o[keep], rejections=rejections)
+    gateway, seq = doc.get("gateway"), doc.get("seq")
+    counter = (gateway, seq) if isinstance(gateway, str) and _int(seq) else None
+    return Decoded(lot, b[keep], t[keep] * 2 + o[keep], rejections=rejections, counter=counter)
 
 
 def _as_arrays(
@@ -176,7 +187,7 @@ def _as_arrays(
     return b2, o2, t2, bad
 
 
-def _int(value: object) -> bool:
+def _int(value: object) -> TypeGuard[int]:
     return type(value) is int and -(2**62) < value < 2**62
 
 

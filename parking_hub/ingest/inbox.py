@@ -110,6 +110,11 @@ class Inbox:
         self._paho._handle_publish = self._handle_publish  # type: ignore[method-assign]
         self._fd = sock.fileno()
         self._loop.remove_reader(self._fd)  # aiomqtt's reader: one packet per readiness
+        # A resumed session's backlog follows the CONNACK at once: what aiomqtt read of it is taken over.
+        while not self._client._queue.empty():
+            message = self._client._queue.get_nowait()
+            payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+            self._hold(Received(str(message.topic), payload, message.mid, message.qos))
         self._resume()
 
     def stop(self) -> None:
@@ -175,13 +180,15 @@ class Inbox:
                 if byte < 0x80:
                     break
             end += length
+        self._hold(Received(topic, bytes(memoryview(body)[end:]), mid, qos))
+        return paho.MQTT_ERR_SUCCESS
+
+    def _hold(self, message: Received) -> None:
         if not self._messages:
             self._first_at = time.monotonic()
             self._arrived.set()
-        payload = bytes(memoryview(body)[end:])
-        self._messages.append(Received(topic, payload, mid, qos))
-        self._bytes += len(payload)
-        return paho.MQTT_ERR_SUCCESS
+        self._messages.append(message)
+        self._bytes += len(message.payload)
 
     def _resume(self) -> None:
         self._loop.add_reader(self._fd, self._read)

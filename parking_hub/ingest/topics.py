@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Mosquitto's count of the messages it dropped, for all its clients (see ingest/broker_drops.py).
+BROKER_DROPPED = "$SYS/broker/publish/messages/dropped"
+
 
 class TopicKind(StrEnum):
     EVENTS = "events"
@@ -45,6 +48,9 @@ class Topics:
         if len(parts) == 3 and parts[1] == "berths":
             return ParsedTopic(TopicKind.BERTH, parts[0], parts[2])
         return None
+
+    def resync(self, lot: str) -> str:
+        return f"{self._lots}{lot}/resync"
 
     def errors(self, lot: str | None) -> str:
         return f"{self._lots}{lot}/errors" if lot else f"{self.prefix}/v1/errors"

@@ -38,6 +38,7 @@ class Batch:
     statuses: dict[str, int] = field(default_factory=dict)  # lot -> greatest status rank (ts * 2 + online)
     rejected: dict[str, int] = field(default_factory=dict)  # lot -> rejected events
     rejected_unattributed: int = 0
+    gaps: dict[str, int] = field(default_factory=dict)  # lot -> gaps found in its senders' seq or f_cnt
 
     @property
     def events(self) -> int:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import numpy as np
+import orjson
 import pytest
 
 from parking_hub.config import parse_mqtt_url
@@ -145,6 +147,53 @@ async def test_a_gateway_resyncs_a_large_lot_in_several_frames(
             capacity - capacity // 4,
             0,
         )
+
+
+async def test_a_seq_gap_is_counted_and_answered_with_a_resync_request(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    lot_id = unique("gap")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 4)])).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        base = f"{hub.prefix}/v1/lots/{lot_id}"
+        target = parse_mqtt_url(mqtt_url)
+        async with aiomqtt.Client(target.host, target.port, identifier=unique("gw")) as gateway:
+            await gateway.subscribe(f"{base}/resync", qos=1)
+            t = now_ms()
+
+            def frame(seq: int, gateway: str = "gw-1") -> tuple[str, Any]:
+                body = {"gateway": gateway, "seq": seq, "berth": [seq % 4], "occupied": [1], "ts": [t + seq]}
+                return f"{base}/events", body
+
+            # 3 and 4 are lost; 3 then arrives late, gw-1 restarts at 1, gw-2 starts at 7: one gap.
+            await publish(
+                mqtt_url, [frame(1), frame(2), frame(5), frame(3), frame(1), frame(2), frame(7, "gw-2")]
+            )
+            request = await asyncio.wait_for(anext(aiter(gateway.messages)), 10)
+            assert orjson.loads(request.payload) == {
+                "gateway": "gw-1", "reason": "seq_gap", "missing_from": 3, "ts": ANY_INT,
+            }  # fmt: skip
+            assert request.qos == 1
+            assert not request.retain
+            await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 7)
+            with pytest.raises(TimeoutError):  # and no other request
+                await asyncio.wait_for(anext(aiter(gateway.messages)), 1)
+        async with hub.http.get(hub.base_url + "/metrics") as resp:
+            assert "\nparking_hub_ingest_seq_gaps_total 1.0\n" in await resp.text()
+
+
+class _AnyInt:
+    def __eq__(self, other: object) -> bool:
+        return type(other) is int
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_INT: Any = _AnyInt()
 
 
 async def test_metrics_count_results_and_rejections_by_reason(

@@ -189,7 +189,7 @@ def test_informational_uplink_is_neither_a_report_nor_an_error() -> None:
         ("v3/a/devices/d/up", b'{"uplink_message": {}}', "lot-a", "unknown_port"),
         ("v3/a/devices/d/up", tts("d", "", 1, b"", AT), "lot-a", "undecodable_payload"),
         ("v3/a/devices/d/up", tts("d", "", 9, b"\x01", AT), "lot-a", "unknown_port"),
-        ("v3/a/devices/d/up", tts("d", "", 1, b"\x01", "1969-12-31T00:00:00Z"), "lot-a", "invalid_ts"),
+        ("v3/a/devices/d/up", tts("d", "", 1, b"\x01", "1969-12-31T00:00:00Z"), "lot-a", "ts_out_of_range"),
         ("v3/a/devices/d/up", b"x" * (1024 * 1024 + 1), "lot-a", "payload_too_large"),
         ("sensors/d/up", tts("d", "", 1, b"\x01", AT), None, "unknown_topic"),
     ],

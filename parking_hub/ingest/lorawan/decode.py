@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parking_hub.ingest.formats import MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MAX_TS_MS, Decoded, Rejection
+from parking_hub.ingest.formats import MAX_PAYLOAD_BYTES, Decoded, Invalid, Rejection, check_ts
 from parking_hub.ingest.lorawan.devices import DeviceIndex
 from parking_hub.ingest.lorawan.envelopes import EnvelopeError, LnsTopic, parse_topic, parse_uplink
 from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
@@ -48,11 +48,10 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
         raise _Rejected(None, "unknown_device", f"device {names} is not in the registry")
     key, device = found
     ts = now_ms if uplink.time_ms is None else uplink.time_ms
-    if not 0 < ts <= MAX_TS_MS:
-        raise _Rejected(device.lot, "invalid_ts", f"device {key!r}: receive time {ts} ms is not usable")
-    if ts > now_ms + MAX_FUTURE_MS:
-        ahead = f"device {key!r}: received {ts - now_ms} ms in the future"
-        raise _Rejected(device.lot, "ts_in_future", ahead)
+    try:
+        check_ts(ts, now_ms, f"device {key!r}: receive time")
+    except Invalid as exc:
+        raise _Rejected(device.lot, exc.code, str(exc)) from None
     decoder = DECODERS.get(device.codec or "")
     if decoder is None:
         raise _Rejected(device.lot, "unknown_codec", f"device {key!r} has no known codec in the registry")
@@ -60,10 +59,12 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
         occupied = decoder(uplink.f_port, uplink.payload, device.threshold_mm)
     except PayloadError as exc:
         raise _Rejected(device.lot, exc.code, f"device {key!r} ({device.codec}): {exc}") from None
+    counter = (key, uplink.f_cnt)
     if occupied is None:
-        return Decoded(device.lot)
+        return Decoded(device.lot, counter=counter)
     return Decoded(
         device.lot,
         np.array([device.berth], dtype=np.int64),
         np.array([ts * 2 + int(occupied)], dtype=np.int64),
+        counter=counter,
     )
