@@ -15,6 +15,7 @@ from parking_hub.api.listener import listening
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Role, Settings
 from parking_hub.ingest.consumer import IngestDeps, IngestService
+from parking_hub.ingest.lag_report import report_lag
 from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
@@ -90,6 +91,10 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                             metrics,
                         )
                         tg.create_task(IngestService(deps).run(), name="ingest")
+                        tg.create_task(
+                            report_lag(redis, settings.client_id, health.ingest_lag_s),
+                            name="ingest.lag_report",
+                        )
                     if started is not None:
                         started.set()
         finally:

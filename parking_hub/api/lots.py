@@ -8,7 +8,7 @@ from aiohttp import web
 
 from parking_hub.api import params
 from parking_hub.api.errors import ApiError
-from parking_hub.api.keys import current_state
+from parking_hub.api.keys import current_state, live_key
 from parking_hub.api.rendering import LIVE_CACHE, iso, json_response, now_iso
 from parking_hub.api.schemas import LotPath, LotsParams
 from parking_hub.query.area import lots_in_box
@@ -96,6 +96,7 @@ async def lots(request: web.Request) -> web.Response:
 async def summary(request: web.Request) -> web.Response:
     state = current_state(request)
     city = state.city_counts()
+    ingest = request.app[live_key].ingest
     body = {
         "lots": len(state.index.lots),
         "berths": state.index.berth_count,
@@ -105,6 +106,8 @@ async def summary(request: web.Request) -> web.Response:
         "events_applied": int(state.applied.sum()),
         "events_rejected": int(state.rejected.sum()) + state.rejected_unattributed,
         "last_event_at": iso(int(state.updated_ms.max(initial=0))),
+        "ingest_lag_s": ingest.lag_s,
+        "ingest_processes": ingest.processes,
         "as_of": now_iso(),
     }
     return json_response(request, body, cache=LIVE_CACHE)

@@ -243,6 +243,14 @@ class Summary(_Answer):
     events_applied: int
     events_rejected: int
     last_event_at: Timestamp
+    ingest_lag_s: float | None = Field(
+        description=(
+            "extension: how far ingest is behind the traffic sent to it, in seconds: the greatest "
+            "lag among the ingest processes reporting (each one's parking_hub_ingest_lag_seconds); "
+            "null when none reports"
+        )
+    )
+    ingest_processes: int = Field(description="extension: ingest processes reporting their lag")
     as_of: str
 
 

@@ -17,7 +17,7 @@ from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_lots
 from parking_hub.query.ranges import IntArray
-from parking_hub.store import notices
+from parking_hub.store import ingest_lag, notices
 from parking_hub.store.connection import REDIS_ERRORS, RedisClient, raise_if_cancelling
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import load_lots
@@ -47,6 +47,7 @@ class LiveCity:
         self.in_sync = False
         self.loaded = asyncio.Event()  # set once the registry has been read
         self.changes = ChangeFeed()
+        self.ingest = ingest_lag.CityLag()  # the ingest processes' lag, read with each tick
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
 
@@ -113,12 +114,14 @@ class LiveCity:
                 self._announce(await self.state.refresh(self._redis, dirty, now_ms()))
 
     async def _tick_loop(self) -> None:
-        """Each turn recounts the lots past their staleness deadline and checks the next share of the
-        city against Redis, so the whole city is checked every RESYNC_S without a burst of work."""
+        """Each turn reads the ingest processes' lag, recounts the lots past their staleness deadline
+        and checks the next share of the city against Redis, so the whole city is checked every
+        RESYNC_S without a burst of work."""
         cursor = 0
         while True:
             raise_if_cancelling()
             await asyncio.sleep(TICK_S)
+            self.ingest = await ingest_lag.read(self._redis)
             state = self.state
             if state is None:
                 continue

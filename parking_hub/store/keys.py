@@ -12,6 +12,7 @@ SHARDS = 16
 REJECTED_UNATTRIBUTED = f"{ROOT}:rejected"  # counter: rejected events that name no known lot
 CHANGES_CHANNEL = f"{ROOT}:changes"  # pub/sub: space-separated lot ids whose state moved
 REGISTRY_CHANNEL = f"{ROOT}:registry"  # pub/sub: lot ids (re)loaded into the registry
+INGEST_LAG = f"{ROOT}:ingest"  # hash: per ingest process (its MQTT client id), its latest lag report
 
 
 def shard_of(lot: str) -> int:

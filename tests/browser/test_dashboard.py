@@ -19,6 +19,7 @@ from playwright.async_api import Browser
 from redis.asyncio import Redis
 
 from parking_hub.apikeys import new_key
+from parking_hub.ingest.lag_report import report_lag
 from parking_hub.registry import Lot, parse_registry
 from parking_hub.store.lots import save_lots
 from tests.browser.page import (
@@ -39,6 +40,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.parametrize("servers", ["path
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "qingdao.geojson"
 SEED_LOTS = 706
 LIVE_WITHIN_S = 1.0  # the issue's bound: the page shows a change the API shows within a second
+LAG_SHOWN = r"/^\d\.\d s$/.test(document.getElementById('ingest-lag').textContent)"  # e.g. "0.0 s"
+LAG_VALUE_COLOUR = "getComputedStyle(document.querySelector('#lag-stat .value')).color"
+AMBER = "rgb(245, 165, 36)"
 # Every berth of a four-berth lot occupied, then every berth free: the colour the map must turn to.
 STEPS: tuple[tuple[int, Hue, tuple[int, int, int]], ...] = ((1, "red", (0, 4, 0)), (0, "green", (4, 0, 0)))
 
@@ -199,6 +203,7 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
             )
             assert await page.text_content("#feed-state") == "live"
             assert (await page.text_content("#fresh-age") or "").endswith(("s", "min"))
+            await page.wait_for_function(LAG_SHOWN, timeout=10_000)
             await screenshot(page, "dashboard-seed-city.png")
 
             # Zoom into the old town and open one of its big car parks.
@@ -213,3 +218,32 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
             await screenshot(page, "dashboard-seed-city-old-town.png")
             await page.close()
             sending.cancel()
+
+
+async def test_the_header_shows_ingest_lag_and_warns_past_the_readiness_limit(
+    chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    redis_url = own_database(redis_url, 14)
+    lot = unique("lag")
+    await load_registry(
+        redis_url, write_registry(tmp_path / "r.geojson", [lot_feature(lot, 13.4, 52.5, 4)]).read_bytes()
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        page = await open_dashboard(chromium, hub.base_url + "/", lots=1)
+        await page.wait_for_function(LAG_SHOWN, timeout=10_000)  # the hub's own ingest
+        assert await page.text_content("#lag-note") == "1 ingest process"
+        assert await page.evaluate(LAG_VALUE_COLOUR) != AMBER
+
+        # A second ingest process, 12 s behind: the city is as far behind as its slowest process.
+        redis = Redis.from_url(redis_url)
+        async with asyncio.TaskGroup() as background:
+            behind = background.create_task(report_lag(redis, unique("behind"), lambda: 12.0))
+            await page.wait_for_function(
+                "document.getElementById('ingest-lag').textContent === '12 s'", timeout=10_000
+            )
+            assert await page.evaluate(LAG_VALUE_COLOUR) == AMBER
+            assert await page.text_content("#lag-note") == "2 ingest processes"
+            await screenshot(page, "dashboard-ingest-lag.png")
+            behind.cancel()
+        await redis.aclose()
+        await page.close()

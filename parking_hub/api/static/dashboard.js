@@ -10,6 +10,7 @@ const SUMMARY_MS = 2000; // header refresh; the ingest rate is the change in eve
 const RATE_SAMPLES = 30; // the sparkline's memory: a minute
 const FRESH_MS = 5000; // newest event younger than this: green; younger than STALE_MS: amber
 const STALE_MS = 60_000;
+const LAG_LIMIT_S = 5; // ingest lag above this: amber, as /readyz turns 503
 const TOP_LOTS = 8;
 const LEGEND_MS = 500; // the legend's counts follow live changes at most this often
 const $ = (id) => document.getElementById(id);
@@ -165,11 +166,22 @@ async function refreshSummary() {
     $("fresh-age").textContent = ageMs === null ? "no events yet" : age(ageMs);
     $("fresh-dot").className = `dot ${ageMs === null ? "" : ageMs < FRESH_MS ? "ok" : ageMs < STALE_MS ? "warn" : "bad"}`;
     $("fresh-note").textContent = `newest event · ${count(s.events_rejected)} rejected`;
+    showLag(s.ingest_lag_s, s.ingest_processes);
     if (!map.selected) renderTopFree();
   } catch {
     $("fresh-dot").className = "dot bad";
     $("fresh-age").textContent = "hub unreachable";
+    $("ingest-lag").textContent = "–";
   }
+}
+
+// The slowest ingest process's lag; no process reporting is a warning too.
+function showLag(lagS, processes) {
+  const lagging = lagS === null || lagS > LAG_LIMIT_S;
+  $("ingest-lag").textContent = lagS === null ? "none reporting" : age(1000 * lagS);
+  $("lag-dot").className = `dot ${lagging ? "warn" : "ok"}`;
+  $("lag-stat").classList.toggle("lagging", lagging);
+  $("lag-note").textContent = `${count(processes)} ingest process${processes === 1 ? "" : "es"}`;
 }
 
 function drawSparkline() {
