@@ -169,8 +169,10 @@ async def publishers(mqtt_url: str, stream: Stream, *, count_acks: bool = False)
 async def publisher_rate(mqtt_url: str, stream: Stream) -> float:
     """The generator alone: messages/s from the first line to the last PUBACK, with no subscriber."""
     async with publishers(mqtt_url, stream, count_acks=True) as pubs:
+        # Read the PUBACK lines while sending: a full stdout pipe would stop a publisher reading stdin.
+        acked = asyncio.create_task(pubs.all_acked())
         await pubs.send()
-        return stream.count / await pubs.all_acked()
+        return stream.count / await acked
 
 
 async def mosquitto_sub_rate(mqtt_url: str, stream: Stream) -> float:
