@@ -165,9 +165,8 @@ class _Connection:
         assert self._gaps is not None
         assert decoded.lot is not None
         assert decoded.counter is not None
-        lot, (sender, number) = decoded.lot, decoded.counter
+        lot, (sender, number, newest_ts) = decoded.lot, decoded.counter
         tracker = self._gaps.seq if frame else self._gaps.f_cnt
-        newest_ts = int(decoded.ranks.max()) >> 1 if len(decoded.ranks) else 0
         missing_from = tracker.see(lot, sender, number, newest_ts)
         if missing_from is None:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,15 @@ class Rejection:
     count: int = 1
 
 
+class Counter(NamedTuple):
+    """A sender's message counter, for finding lost messages: a gateway's frame `seq`, a LoRaWAN
+    device's `f_cnt`; with the newest report time the message carries (0 when none)."""
+
+    sender: str
+    number: int
+    newest_ts: int
+
+
 @dataclass(slots=True)
 class Decoded:
     """What one MQTT message carries: valid reports (as ranks), a status, and what was rejected."""
@@ -40,9 +49,7 @@ class Decoded:
     ranks: Int64Array = field(default_factory=lambda: _EMPTY)
     status_rank: int | None = None
     rejections: list[Rejection] = field(default_factory=list)
-    # The sender's message counter, for finding lost messages: (gateway, seq) of a batch frame,
-    # (device, f_cnt) of an uplink; None when the message carries none.
-    counter: tuple[str, int] | None = None
+    counter: Counter | None = None  # the sender's message counter, when the message carries one
 
     @property
     def rejected_events(self) -> int:
@@ -158,8 +165,11 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
             rejected |= new
     keep = ~rejected
     gateway, seq = doc.get("gateway"), doc.get("seq")
-    counter = (gateway, seq) if isinstance(gateway, str) and _int(seq) else None
-    return Decoded(lot, b[keep], t[keep] * 2 + o[keep], rejections=rejections, counter=counter)
+    ts = t[keep]
+    counter = None
+    if isinstance(gateway, str) and _int(seq):
+        counter = Counter(gateway, seq, int(ts.max()) if len(ts) else 0)
+    return Decoded(lot, b[keep], ts * 2 + o[keep], rejections=rejections, counter=counter)
 
 
 def _as_arrays(

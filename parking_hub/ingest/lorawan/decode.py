@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parking_hub.ingest.formats import MAX_PAYLOAD_BYTES, Decoded, Invalid, Rejection, check_ts
+from parking_hub.ingest.formats import MAX_PAYLOAD_BYTES, Counter, Decoded, Invalid, Rejection, check_ts
 from parking_hub.ingest.lorawan.devices import DeviceIndex
 from parking_hub.ingest.lorawan.envelopes import EnvelopeError, LnsTopic, parse_topic, parse_uplink
 from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
@@ -59,7 +59,7 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
         occupied = decoder(uplink.f_port, uplink.payload, device.threshold_mm)
     except PayloadError as exc:
         raise _Rejected(device.lot, exc.code, f"device {key!r} ({device.codec}): {exc}") from None
-    counter = (key, uplink.f_cnt)
+    counter = Counter(key, uplink.f_cnt, ts)
     if occupied is None:
         return Decoded(device.lot, counter=counter)
     return Decoded(
