@@ -82,6 +82,8 @@ class Inbox:
     def __init__(self, client: aiomqtt.Client, window: int) -> None:
         self._client = client
         self._paho: paho.Client = client._client
+        self._paho_handle_publish = self._paho._handle_publish
+        self._v5 = self._paho.protocol == paho.MQTTv5
         self._loop = asyncio.get_running_loop()
         self._window = window  # the Receive Maximum the session asked for
         self._messages: list[Received] = []
@@ -95,8 +97,8 @@ class Inbox:
         self._reading = False
         # While the broker may hold messages the hub has not read, the monotonic time the hub last
         # had read everything the broker could send it; None while it has.
-        self.unread_since: float | None = time.monotonic()
-        self._caught_up_at = self.unread_since
+        self._unread_since: float | None = time.monotonic()
+        self._caught_up_at = self._unread_since
 
     def start(self) -> None:
         """Take over the session's reads from aiomqtt (call once connected)."""
@@ -105,8 +107,6 @@ class Inbox:
             raise aiomqtt.MqttError("the MQTT connection closed before it could be read")
         self._socket = _BufferedSocket(sock)
         self._paho._sock = self._socket
-        self._v5 = self._paho.protocol == paho.MQTTv5
-        self._paho_handle_publish = self._paho._handle_publish
         self._paho._handle_publish = self._handle_publish  # type: ignore[method-assign]
         self._fd = sock.fileno()
         self._loop.remove_reader(self._fd)  # aiomqtt's reader: one packet per readiness
@@ -125,8 +125,9 @@ class Inbox:
 
     @property
     def oldest_offered(self) -> float | None:
-        """Monotonic time of the oldest message the broker offered and the hub has not taken."""
-        times = (self._taken_first_at, self._first_at if self._messages else None, self.unread_since)
+        """Monotonic time of the oldest message offered to the hub and not yet applied: taken and not
+        acknowledged, held, or possibly still in the broker since the hub last read all it could send."""
+        times = (self._taken_first_at, self._first_at if self._messages else None, self._unread_since)
         return min((t for t in times if t is not None), default=None)
 
     async def take(self) -> list[Received]:
@@ -213,8 +214,8 @@ class Inbox:
             return
         if sock.ran_dry and len(self._messages) + self._unacked < self._window:
             self._caught_up_at = time.monotonic()  # read all the broker sent, and it was free to send more
-            self.unread_since = None
+            self._unread_since = None
         else:
-            self.unread_since = self._caught_up_at
+            self._unread_since = self._caught_up_at
         if self._full():
             self.stop()

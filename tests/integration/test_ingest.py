@@ -15,6 +15,8 @@ import aiomqtt
 import numpy as np
 import orjson
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from parking_hub.config import parse_mqtt_url
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
@@ -194,6 +196,36 @@ class _AnyInt:
 
 
 ANY_INT: Any = _AnyInt()
+
+
+async def test_messages_with_mqtt5_properties_are_read_whole(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    """The hub skips a PUBLISH's MQTT 5 properties itself: the payload after them must be intact,
+    whatever their length (a property block past 127 bytes takes a two-byte length)."""
+    target = parse_mqtt_url(mqtt_url)
+    if target.protocol != "5":
+        pytest.skip("the broker speaks MQTT 3.1.1 only")
+    lot_id = unique("props")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 3)])).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        base = f"{hub.prefix}/v1/lots/{lot_id}"
+        t = now_ms()
+        async with aiomqtt.Client(
+            target.host, target.port, identifier=unique("gw"), protocol=aiomqtt.ProtocolVersion.V5
+        ) as client:
+            for berth, user_value in ((0, "short"), (1, "x" * 300)):
+                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                properties.ContentType = "application/json"
+                properties.MessageExpiryInterval = 3600
+                properties.UserProperty = [("source", user_value)]
+                payload = orjson.dumps({"occupied": 1, "ts": t})
+                await client.publish(f"{base}/berths/{berth}", payload, qos=1, properties=properties)
+        body = await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == 2)
+        assert (body["occupied"], body["events_rejected"]) == (2, 0)
 
 
 async def test_metrics_count_results_and_rejections_by_reason(
