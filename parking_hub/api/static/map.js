@@ -24,6 +24,7 @@ const LABEL_RING = 8;
 const LABEL_REACH = 160;
 const LABEL_DIRECTIONS = 16;
 const LABEL_WIDENING = 1.6;
+const LABEL_CLAIM = 0.9; // a name's distance to its centre, at most, over its distance to another's
 const DISTRICT_FONT = "600 12px system-ui, sans-serif";
 const SMALL_FONT = "10.5px system-ui, sans-serif";
 const HALO = 2; // pixels of outline around a label's letters, counted in its box
@@ -44,12 +45,10 @@ function fromWorld(x, y) {
   return [x * 360 - 180, (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI];
 }
 
-function nearestOf(points, x, y) {
-  let best = 0;
-  points.forEach(([px, py], i) => {
-    if (Math.hypot(px - x, py - y) < Math.hypot(points[best][0] - x, points[best][1] - y)) best = i;
-  });
-  return best;
+// Whether a name at (x, y) reads as district i's: clearly nearer its centre than any other's.
+function closestTo(centres, i, x, y) {
+  const own = Math.hypot(centres[i][0] - x, centres[i][1] - y);
+  return centres.every(([cx, cy], j) => j === i || own <= LABEL_CLAIM * Math.hypot(cx - x, cy - y));
 }
 
 // The box a text takes when drawn at (x, y) with the context's current font, alignment and baseline.
@@ -361,8 +360,7 @@ export class CityMap {
         for (let k = 0; k < (r ? LABEL_DIRECTIONS : 1); k++) {
           const angle = (2 * Math.PI * k) / LABEL_DIRECTIONS;
           const [dx, dy] = [r * LABEL_WIDENING * Math.cos(angle), r * Math.sin(angle)];
-          // Nearer another district's centre than its own, the name would seem to be that district's.
-          if (nearestOf(centres, x + dx, y + dy) !== i) continue;
+          if (!closestTo(centres, i, x + dx, y + dy)) continue;
           candidates.push({ left: at.left + dx, top: at.top + dy, right: at.right + dx, bottom: at.bottom + dy });
         }
       }
@@ -379,7 +377,7 @@ export class CityMap {
     ctx.letterSpacing = "0px";
     ctx.textBaseline = "alphabetic";
     ctx.lineWidth = 2.5;
-    ctx.fillStyle = "rgba(148, 170, 204, 0.7)";
+    ctx.fillStyle = this.tiles ? "rgba(220, 230, 245, 0.9)" : "rgba(148, 170, 204, 0.7)";
     for (const { text, x, y, along } of ticks) {
       // Beside its line: right or left of it along the top, above or below it along the left.
       const sides = along === "top" ? [["left", x + 4, y], ["right", x - 4, y]] : [["left", x, y - 4], ["left", x, y + 12]];
