@@ -41,7 +41,7 @@ _SETTING_HELP = {
     "stream ($share/<group>/...); each needs its own --client-id",
     "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
     "like https://tile.example.org/{z}/{x}/{y}.png",
-    "map-attribution": "the tile server's attribution, shown under the map (--map-tiles)",
+    "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
 }
 
 

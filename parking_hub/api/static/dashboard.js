@@ -308,7 +308,6 @@ window.parkingDashboard = {
 
 await reloadRegistry();
 showStreetMap($("map-wrap").dataset); // after the map has its view, so no tiles of the whole world load
-
 labelDistricts().catch(() => {});
 refreshSummary();
 setInterval(refreshSummary, SUMMARY_MS);
