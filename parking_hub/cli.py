@@ -39,6 +39,9 @@ _SETTING_HELP = {
     "mqtt-ca-file": "PEM file of CA certificates to trust for an mqtts:// broker",
     "share-group": "MQTT shared-subscription group: ingest processes with the same group split the "
     "stream ($share/<group>/...); each needs its own --client-id",
+    "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
+    "like https://tile.example.org/{z}/{x}/{y}.png",
+    "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
 }
 
 

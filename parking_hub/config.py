@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from parking_hub.api.basemap import MapTiles
 from parking_hub.api.ratelimit import RateLimit
 from parking_hub.apikeys import ApiKeys
 
@@ -74,6 +75,7 @@ class Settings:
     api_keys: ApiKeys | None = None
     rate_limit: RateLimit | None = None
     share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
+    map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
 
 
 DEFAULTS: dict[str, str] = {
@@ -90,6 +92,8 @@ DEFAULTS: dict[str, str] = {
     "rate-burst": "20",
     "mqtt-ca-file": "",
     "share-group": "",
+    "map-tiles": "",
+    "map-attribution": "",
 }
 MAX_RATE = 1_000_000.0
 
@@ -247,6 +251,9 @@ def build_settings(values: dict[str, str]) -> Settings:
         if not mqtt.tls:
             raise SettingError("mqtt-ca-file", "needs an mqtts:// --mqtt-url")
         mqtt = replace(mqtt, ca_file=ca_file)
+    map_tiles = _checked("map-tiles", lambda url: MapTiles.parse(url, values["map-attribution"]), values)
+    if map_tiles is None and values["map-attribution"].strip():
+        raise SettingError("map-attribution", "needs --map-tiles")
     return Settings(
         redis,
         mqtt,
@@ -260,4 +267,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         api_keys,
         rate_limit,
         share_group,
+        map_tiles=map_tiles,
     )

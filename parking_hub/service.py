@@ -65,6 +65,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             serve_api=api,
             cors_origins=settings.cors_origins,
             access=Access.of(settings.api_keys, settings.rate_limit),
+            map_tiles=settings.map_tiles,
         )
         runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()

@@ -8,7 +8,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from parking_hub.api.access import Access, access_key, access_middleware, keep_keyed_answers_private
+from parking_hub.api.basemap import MapTiles
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
+from parking_hub.api.dashboard import Dashboard, dashboard_key
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
@@ -33,6 +35,7 @@ def create_app(
     cors_origins: Sequence[str] = ("*",),
     stream_limits: StreamLimits | None = None,
     access: Access | None = None,
+    map_tiles: MapTiles | None = None,
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
@@ -53,6 +56,7 @@ def create_app(
     app[access_key] = access or Access()
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
+    app[dashboard_key] = Dashboard.of(map_tiles)
     app.on_response_prepare.append(add_standard_headers)
     app.on_response_prepare.append(add_cors_headers)
     app.on_response_prepare.append(keep_keyed_answers_private)

@@ -31,6 +31,34 @@ _HUE_AT_LOT = """([id, hue]) => {
 }"""
 
 
+# What is wrong with the map's labels: one over another, over a lot's dot (district names), or not
+# wholly on the map, which ends at the side panel and has its controls and legend laid over it.
+_LABEL_FAULTS = """(ids) => {
+  const canvas = document.getElementById("map");
+  const here = canvas.getBoundingClientRect();
+  const labels = window.parkingDashboard.labels();
+  const covers = [...document.querySelectorAll(".map-controls, .legend, #attribution:not([hidden]), #panel")]
+    .map((el) => el.getBoundingClientRect())
+    .map((r) => ({ left: r.left - here.left, top: r.top - here.top, right: r.right - here.left,
+                   bottom: r.bottom - here.top }));
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const dots = ids.map((id) => window.parkingDashboard.pointOf(id));
+  const faults = [];
+  labels.forEach((a, i) => {
+    const inside = a.left >= 0 && a.top >= 0 && a.right <= here.width && a.bottom <= here.height;
+    if (!inside) faults.push(`${a.text} is cut`);
+    if (covers.some((c) => overlap(a, c))) faults.push(`${a.text} is covered`);
+    for (const b of labels.slice(i + 1)) if (overlap(a, b)) faults.push(`${a.text} overlaps ${b.text}`);
+    if (a.kind !== "district") return;
+    // A dot reaches at least 3 pixels from its centre (the map draws no smaller under 5,000 lots).
+    const near = dots.filter(
+      ([x, y]) => x > a.left - 3 && x < a.right + 3 && y > a.top - 3 && y < a.bottom + 3);
+    if (near.length) faults.push(`${a.text} covers ${near.length} lots`);
+  });
+  return faults;
+}"""
+
+
 def chromium_path() -> str:
     found = shutil.which("chromium")
     if found is None:
@@ -90,6 +118,18 @@ async def wait_for_hue(page: Page, lot_id: str, hue: Hue, within_s: float) -> No
 
 async def hue_is(page: Page, lot_id: str, hue: Hue) -> bool:
     return bool(await page.evaluate(_HUE_AT_LOT, [lot_id, hue]))
+
+
+async def label_faults(page: Page, lot_ids: list[str]) -> list[str]:
+    return list(await page.evaluate(_LABEL_FAULTS, lot_ids))
+
+
+async def labels_of(page: Page, kind: str) -> list[str]:
+    return list(
+        await page.evaluate(
+            "k => window.parkingDashboard.labels().filter(l => l.kind === k).map(l => l.text)", kind
+        )
+    )
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -26,12 +26,15 @@ from tests.browser.page import (
     Hue,
     browser,
     hue_is,
+    label_faults,
+    labels_of,
     lot_on_page,
     open_dashboard,
     screenshot,
     wait_for_hue,
     wait_until,
 )
+from tests.browser.tile_server import tile_of, tile_server
 from tests.integration.hub import Hub, eventually, lot_feature, running_hub, unique, write_registry
 from tests.integration.test_skeleton import publish
 
@@ -43,6 +46,9 @@ LIVE_WITHIN_S = 1.0  # the issue's bound: the page shows a change the API shows 
 LAG_SHOWN = r"/^\d\.\d s$/.test(document.getElementById('ingest-lag').textContent)"  # e.g. "0.0 s"
 LAG_VALUE_COLOUR = "getComputedStyle(document.querySelector('#lag-stat .value')).color"
 AMBER = "rgb(245, 165, 36)"
+# Where the page's files and data came from: the hub's origin only, unless a tile server is set.
+ORIGINS = "[...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).origin))]"
+TILES_DRAWN = "Number(document.getElementById('tiles').dataset.tilesDrawn ?? 0)"
 # Every berth of a four-berth lot occupied, then every berth free: the colour the map must turn to.
 STEPS: tuple[tuple[int, Hue, tuple[int, int, int]], ...] = ((1, "red", (0, 4, 0)), (0, "green", (4, 0, 0)))
 
@@ -203,8 +209,13 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
             )
             assert await page.text_content("#feed-state") == "live"
             assert (await page.text_content("#fresh-age") or "").endswith(("s", "min"))
-            await page.wait_for_function(LAG_SHOWN, timeout=10_000)
+            await wait_until(page, LAG_SHOWN, within_s=10)
             await screenshot(page, "dashboard-seed-city.png")
+            # No street map unless the operator names one: nothing is fetched from another host.
+            assert await page.evaluate(ORIGINS) == [hub.base_url]
+            assert await page.is_hidden("#tiles")
+            assert await label_faults(page, [lot.id for lot in lots]) == []
+            assert {"SHINAN", "SHIBEI", "LICANG", "LAOSHAN"} <= set(await labels_of(page, "district"))
 
             # Zoom into the old town and open one of its big car parks.
             await page.mouse.move(*await lot_on_page(page, "qd-0001"))
@@ -216,8 +227,53 @@ async def test_the_seed_city_live(chromium: Browser, redis_url: str, mqtt_url: s
                 page, "n => document.getElementById('berths').dataset.berths === n", capacity, within_s=10
             )
             await screenshot(page, "dashboard-seed-city-old-town.png")
+            assert await label_faults(page, [lot.id for lot in lots]) == []
+            assert await labels_of(page, "degrees")  # the graticule is still labelled, where it is free
             await page.close()
             sending.cancel()
+
+
+async def test_the_seed_city_on_a_street_map(chromium: Browser, redis_url: str, mqtt_url: str) -> None:
+    redis_url = own_database(redis_url, 15)
+    lots = list(parse_registry(SEED.read_bytes()))
+    ids = [lot.id for lot in lots]
+    await load_registry(redis_url, SEED.read_bytes())
+    async with (
+        tile_server() as tiles,
+        running_hub(redis_url, mqtt_url, map_tiles=tiles.url, map_attribution="© test tiles") as hub,
+    ):
+        async with hub.http.get(hub.base_url + "/") as resp:
+            policy = resp.headers["Content-Security-Policy"]
+        assert f"img-src 'self' data: {tiles.origin};" in policy  # that origin, and no other
+        await eventually(lambda: hub.get("/v1/summary"), lambda r: r[1].get("lots") == SEED_LOTS)
+        await publish(
+            mqtt_url, resync_frames(hub.prefix, lots, random.Random(7), time.time_ns() // 1_000_000)
+        )
+        page = await open_dashboard(chromium, hub.base_url + "/", lots=SEED_LOTS)
+        await wait_until(page, f"{TILES_DRAWN} > 0")
+        # Web Mercator tiles, at the one level the map's scale calls for: the tile under a lot among them.
+        qd1 = next(lot for lot in lots if lot.id == "qd-0001")
+        levels = {z for z, _, _ in tiles.served}
+        assert len(levels) == 1, levels
+        z = levels.pop()
+        assert (z, *tile_of(qd1.lon, qd1.lat, z)) in tiles.served
+        assert sorted(await page.evaluate(ORIGINS)) == sorted([hub.base_url, tiles.origin])
+        assert await page.text_content("#attribution") == "© test tiles"
+        assert await label_faults(page, ids) == []
+        await screenshot(page, "dashboard-street-map.png")
+
+        # Zoomed in, deeper tiles come, and the labels still keep clear.
+        await page.mouse.move(*await lot_on_page(page, "qd-0001"))
+        for _ in range(4):
+            await page.mouse.wheel(0, -300)
+
+        async def deepest() -> int:
+            return max(level for level, _, _ in tiles.served)
+
+        assert await eventually(deepest, lambda level: level > z) > z
+        assert await label_faults(page, ids) == []
+        await screenshot(page, "dashboard-street-map-old-town.png")
+        await page.close()
 
 
 async def test_the_header_shows_ingest_lag_and_warns_past_the_readiness_limit(
@@ -230,7 +286,7 @@ async def test_the_header_shows_ingest_lag_and_warns_past_the_readiness_limit(
     )
     async with running_hub(redis_url, mqtt_url) as hub:
         page = await open_dashboard(chromium, hub.base_url + "/", lots=1)
-        await page.wait_for_function(LAG_SHOWN, timeout=10_000)  # the hub's own ingest
+        await wait_until(page, LAG_SHOWN, within_s=10)  # the hub's own ingest
         assert await page.text_content("#lag-note") == "1 ingest process"
         assert await page.evaluate(LAG_VALUE_COLOUR) != AMBER
 
@@ -238,8 +294,8 @@ async def test_the_header_shows_ingest_lag_and_warns_past_the_readiness_limit(
         redis = Redis.from_url(redis_url)
         async with asyncio.TaskGroup() as background:
             behind = background.create_task(report_lag(redis, unique("behind"), lambda: 12.0))
-            await page.wait_for_function(
-                "document.getElementById('ingest-lag').textContent === '12 s'", timeout=10_000
+            await wait_until(
+                page, "document.getElementById('ingest-lag').textContent === '12 s'", within_s=10
             )
             assert await page.evaluate(LAG_VALUE_COLOUR) == AMBER
             assert await page.text_content("#lag-note") == "2 ingest processes"

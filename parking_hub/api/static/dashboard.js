@@ -5,6 +5,7 @@ import { age, count, rate } from "./format.js";
 import { CityMap } from "./map.js";
 import { bucketOf, DRAW_ORDER } from "./palette.js";
 import { LotPanel } from "./panel.js";
+import { TileLayer } from "./tiles.js";
 
 const SUMMARY_MS = 2000; // header refresh; the ingest rate is the change in events over this period
 const RATE_SAMPLES = 30; // the sparkline's memory: a minute
@@ -20,6 +21,7 @@ let rates = [];
 let lastSummary = null;
 
 const map = new CityMap($("map"), {
+  covers: [...document.querySelectorAll("#map-wrap .map-controls, #map-wrap .legend"), $("attribution")],
   onSelect: (lot) => select(lot),
   onHover: (lot, x, y) => showTooltip(lot, x, y),
   onViewChange: () => scheduleFollow(),
@@ -270,6 +272,15 @@ window.addEventListener("keydown", (e) => {
   if (e.key === "Escape") select(null);
 });
 
+// The street map, when the operator names a tile server: the page carries its URL.
+function showStreetMap({ tiles, attribution }) {
+  if (!tiles) return;
+  $("tiles").hidden = false;
+  map.setTiles(new TileLayer($("tiles"), tiles, () => map.requestDraw()));
+  $("attribution").textContent = attribution;
+  $("attribution").hidden = !attribution;
+}
+
 // District labels, for the city we ship them for, when its lots are the ones on the map.
 async function labelDistricts() {
   const d = await (await fetch("/static/districts.json")).json();
@@ -289,9 +300,14 @@ window.parkingDashboard = {
   select(id) {
     select(lots.get(id) ?? null);
   },
+  // Every text drawn on the map, with its box: {text, kind, left, top, right, bottom}.
+  labels() {
+    return map.labels;
+  },
 };
 
 await reloadRegistry();
+showStreetMap($("map-wrap").dataset); // after the map has its view, so no tiles of the whole world load
 labelDistricts().catch(() => {});
 refreshSummary();
 setInterval(refreshSummary, SUMMARY_MS);

@@ -1,18 +1,33 @@
-// The city map on one canvas: a plain equirectangular map (no tiles exist offline) with a
-// graticule, a scale bar, district labels where we ship them, and every lot as a dot sized by
-// capacity and coloured by availability. One path per colour keeps 50,000 lots cheap to draw.
+// The city map on one canvas, in Web Mercator as street map tiles are: a graticule, a scale bar,
+// district labels where we ship them, and every lot as a dot sized by capacity and coloured by
+// availability, over a street map when the operator names a tile server (tiles.js) and a plain
+// dark ground otherwise. One path per colour keeps 50,000 lots cheap to draw.
 
+import { box, DotIndex, LabelLayout } from "./labels.js";
 import { bucketOf, DRAW_ORDER } from "./palette.js";
 
-const METRES_PER_DEGREE = 111_195; // of latitude, on the mean Earth radius
+const EQUATOR_M = 40_075_017; // the Earth's circumference, as Web Mercator takes it
+const MAX_LAT = 85.051129; // where Web Mercator's square world ends
 const PULSE_MS = 1600; // how long a changed lot's ring keeps spreading
-const MIN_SCALE = 0.02; // pixels per degree: the whole Earth fits
-const MAX_SCALE = 5_000_000; // a few centimetres per pixel
+const MIN_K = 128; // pixels across the whole world: it fits in the map
+const MAX_K = 256 * 2 ** 24; // a centimetre or so per pixel
 const NICE_STEPS = [1, 2, 5];
 const FIT_MARGIN = 48; // pixels left around the city when it is fitted to the map
 // With many lots in view, outlines and round dots cost more to rasterise than they show.
 const CROWDED_ABOVE = 5000;
 const SQUARE_BELOW_PX = 2.5;
+
+// A district's name goes where it is clear, as near its centre as can be: tried at rings this
+// many pixels apart, out to LABEL_REACH, in LABEL_DIRECTIONS directions each. Names are wide, so
+// the rings are wider than they are tall.
+const LABEL_RING = 8;
+const LABEL_REACH = 160;
+const LABEL_DIRECTIONS = 16;
+const LABEL_WIDENING = 1.6;
+const LABEL_CLAIM = 0.9; // a name's distance to its centre, at most, over its distance to another's
+const DISTRICT_FONT = "600 12px system-ui, sans-serif";
+const SMALL_FONT = "10.5px system-ui, sans-serif";
+const HALO = 2; // pixels of outline around a label's letters, counted in its box
 
 function niceStep(raw) {
   const power = 10 ** Math.floor(Math.log10(raw));
@@ -20,16 +35,48 @@ function niceStep(raw) {
   return (mantissa ?? 10) * power;
 }
 
+// Web Mercator: the world as the unit square, x eastwards from 180°W, y southwards from MAX_LAT.
+function toWorld(lon, lat) {
+  const phi = (Math.max(-MAX_LAT, Math.min(MAX_LAT, lat)) * Math.PI) / 180;
+  return [(lon + 180) / 360, 0.5 - Math.log(Math.tan(Math.PI / 4 + phi / 2)) / (2 * Math.PI)];
+}
+
+function fromWorld(x, y) {
+  return [x * 360 - 180, (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI];
+}
+
+// Whether a name at (x, y) reads as district i's: clearly nearer its centre than any other's.
+function closestTo(centres, i, x, y) {
+  const own = Math.hypot(centres[i][0] - x, centres[i][1] - y);
+  return centres.every(([cx, cy], j) => j === i || own <= LABEL_CLAIM * Math.hypot(cx - x, cy - y));
+}
+
+// The box a text takes when drawn at (x, y) with the context's current font, alignment and baseline.
+function textBox(ctx, text, x, y) {
+  const m = ctx.measureText(text);
+  return {
+    left: x - m.actualBoundingBoxLeft - HALO,
+    top: y - m.actualBoundingBoxAscent - HALO,
+    right: x + m.actualBoundingBoxRight + HALO,
+    bottom: y + m.actualBoundingBoxDescent + HALO,
+  };
+}
+
 export class CityMap {
-  constructor(canvas, { onSelect, onHover, onViewChange }) {
+  // covers: elements laid over the map (its controls, the legend), which labels keep clear of.
+  constructor(canvas, { covers = [], onSelect, onHover, onViewChange }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
+    this.covers = covers;
+    this.tiles = null;
     this.lots = [];
+    this.world = new Float64Array(0); // each lot's Web Mercator x and y, in this.lots' order
     this.districts = [];
+    this.labels = [];
     this.selected = null;
     this.hovered = null;
-    this.view = { lon: 0, lat: 0, scale: 1, kx: 1 };
-    this.fitScale = 1;
+    this.view = { x: 0.5, y: 0.5, k: 256 }; // the centre, in world units, and pixels across the world
+    this.fitK = 256;
     this.onSelect = onSelect;
     this.onHover = onHover;
     this.onViewChange = onViewChange;
@@ -43,6 +90,13 @@ export class CityMap {
 
   setLots(lots) {
     this.lots = lots;
+    this.world = new Float64Array(2 * lots.length);
+    lots.forEach((lot, i) => this.world.set(toWorld(lot.lon, lot.lat), 2 * i));
+    this.requestDraw();
+  }
+
+  setTiles(tiles) {
+    this.tiles = tiles;
     this.requestDraw();
   }
 
@@ -66,37 +120,41 @@ export class CityMap {
 
   fit() {
     if (!this.lots.length) return;
-    let [west, east, south, north] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (const lot of this.lots) {
-      west = Math.min(west, lot.lon);
-      east = Math.max(east, lot.lon);
-      south = Math.min(south, lot.lat);
-      north = Math.max(north, lot.lat);
+    let [west, east, north, south] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (let i = 0; i < this.world.length; i += 2) {
+      west = Math.min(west, this.world[i]);
+      east = Math.max(east, this.world[i]);
+      north = Math.min(north, this.world[i + 1]);
+      south = Math.max(south, this.world[i + 1]);
     }
-    const lat = (south + north) / 2;
-    const kx = Math.cos((lat * Math.PI) / 180);
-    const spanX = Math.max((east - west) * kx, 0.002);
-    const spanY = Math.max(north - south, 0.002);
-    const scale = Math.min((this.width - 2 * FIT_MARGIN) / spanX, (this.height - 2 * FIT_MARGIN) / spanY);
-    this.fitScale = scale;
-    this.view = { lon: (west + east) / 2, lat, scale, kx };
+    const least = 1e-5; // of the world's width, a few hundred metres: one lot alone is not a point
+    const k = Math.min(
+      (this.width - 2 * FIT_MARGIN) / Math.max(east - west, least),
+      (this.height - 2 * FIT_MARGIN) / Math.max(south - north, least),
+    );
+    this.fitK = Math.min(MAX_K, k);
+    this.view = { x: (west + east) / 2, y: (north + south) / 2, k: this.fitK };
     this.changed();
   }
 
-  project(lon, lat) {
+  toScreen(x, y) {
     const { view } = this;
-    return [
-      this.width / 2 + (lon - view.lon) * view.kx * view.scale,
-      this.height / 2 - (lat - view.lat) * view.scale,
-    ];
+    return [this.width / 2 + (x - view.x) * view.k, this.height / 2 + (y - view.y) * view.k];
+  }
+
+  project(lon, lat) {
+    return this.toScreen(...toWorld(lon, lat));
   }
 
   unproject(x, y) {
     const { view } = this;
-    return [
-      view.lon + (x - this.width / 2) / (view.kx * view.scale),
-      view.lat - (y - this.height / 2) / view.scale,
-    ];
+    return fromWorld(view.x + (x - this.width / 2) / view.k, view.y + (y - this.height / 2) / view.k);
+  }
+
+  // Metres a pixel spans at the centre of the view.
+  metresPerPixel() {
+    const lat = this.unproject(this.width / 2, this.height / 2)[1];
+    return (EQUATOR_M * Math.cos((lat * Math.PI) / 180)) / this.view.k;
   }
 
   // The box in view as minLon,minLat,maxLon,maxLat, clamped to the globe.
@@ -108,19 +166,18 @@ export class CityMap {
   }
 
   zoom(factor, x = this.width / 2, y = this.height / 2) {
-    const [lon, lat] = this.unproject(x, y);
-    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.view.scale * factor));
-    this.view.scale = scale;
+    const { view } = this;
     // Keep the point under the cursor where it was.
-    this.view.lon = lon - (x - this.width / 2) / (this.view.kx * scale);
-    this.view.lat = lat + (y - this.height / 2) / scale;
+    const [wx, wy] = [view.x + (x - this.width / 2) / view.k, view.y + (y - this.height / 2) / view.k];
+    view.k = Math.min(MAX_K, Math.max(MIN_K, view.k * factor));
+    view.x = wx - (x - this.width / 2) / view.k;
+    view.y = wy - (y - this.height / 2) / view.k;
     this.changed();
   }
 
   centreOn(lot) {
-    this.view.lon = lot.lon;
-    this.view.lat = lot.lat;
-    this.view.scale = Math.max(this.view.scale, this.fitScale * 2);
+    [this.view.x, this.view.y] = toWorld(lot.lon, lot.lat);
+    this.view.k = Math.max(this.view.k, this.fitK * 2);
     this.changed();
   }
 
@@ -130,7 +187,7 @@ export class CityMap {
   }
 
   radius(lot) {
-    const zoomed = Math.sqrt(Math.max(1, this.view.scale / this.fitScale));
+    const zoomed = Math.sqrt(Math.max(1, this.view.k / this.fitK));
     return Math.min(22, Math.max(this.minRadius, 1 + Math.sqrt(lot.capacity) * 0.2 * zoomed));
   }
 
@@ -139,8 +196,8 @@ export class CityMap {
   lotAt(x, y) {
     let best = null;
     let bestD = Infinity;
-    for (const lot of this.lots) {
-      const [px, py] = this.project(lot.lon, lot.lat);
+    for (const [i, lot] of this.lots.entries()) {
+      const [px, py] = this.toScreen(this.world[2 * i], this.world[2 * i + 1]);
       const d = Math.hypot(px - x, py - y);
       if (d <= this.radius(lot) + 4 && d < bestD) {
         best = lot;
@@ -164,8 +221,8 @@ export class CityMap {
         if (drag.moved || Math.hypot(dx, dy) > 3) {
           drag.moved = true;
           c.classList.add("dragging");
-          this.view.lon -= dx / (this.view.kx * this.view.scale);
-          this.view.lat += dy / this.view.scale;
+          this.view.x -= dx / this.view.k;
+          this.view.y -= dy / this.view.k;
           drag.x = e.offsetX;
           drag.y = e.offsetY;
           this.changed();
@@ -216,50 +273,128 @@ export class CityMap {
   draw() {
     const started = performance.now();
     const { ctx, width: w, height: h } = this;
-    const bg = ctx.createRadialGradient(w * 0.5, h * 0.45, 0, w * 0.5, h * 0.45, Math.max(w, h) * 0.75);
-    bg.addColorStop(0, "#111d31");
-    bg.addColorStop(1, "#0a111e");
-    ctx.fillStyle = bg;
-    ctx.fillRect(0, 0, w, h);
+    if (this.tiles) {
+      this.tiles.draw(this);
+      ctx.clearRect(0, 0, w, h);
+      ctx.fillStyle = "rgba(10, 17, 30, 0.5)"; // dims the street map, so the dots stay what one sees
+      ctx.fillRect(0, 0, w, h);
+    } else {
+      const bg = ctx.createRadialGradient(w * 0.5, h * 0.45, 0, w * 0.5, h * 0.45, Math.max(w, h) * 0.75);
+      bg.addColorStop(0, "#111d31");
+      bg.addColorStop(1, "#0a111e");
+      ctx.fillStyle = bg;
+      ctx.fillRect(0, 0, w, h);
+    }
     this.drawDistrictGlow();
-    this.drawGraticule();
-    this.drawLots();
-    this.drawDistrictLabels();
-    this.drawScaleBar();
+    const ticks = this.drawGraticule();
+    const dots = this.drawLots();
+    this.drawLabels(ticks, dots);
     this.canvas.dataset.drawMs = (performance.now() - started).toFixed(1); // read by benchmarks.dashboard
   }
 
+  // The graticule's lines; returns their labels, for drawLabels to place.
   drawGraticule() {
     const { ctx, width: w, height: h } = this;
     const [west, south, east, north] = this.visibleBox();
-    const step = niceStep(120 / this.view.scale);
+    const step = niceStep((120 * 360) / this.view.k);
     const digits = Math.max(0, -Math.floor(Math.log10(step)));
+    const ticks = [];
     ctx.save();
-    ctx.strokeStyle = "rgba(148, 170, 204, 0.07)";
+    ctx.strokeStyle = this.tiles ? "rgba(148, 170, 204, 0.14)" : "rgba(148, 170, 204, 0.07)";
     ctx.lineWidth = 1;
-    ctx.fillStyle = "rgba(148, 170, 204, 0.45)";
-    ctx.font = "10.5px system-ui, sans-serif";
     ctx.beginPath();
     for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
       const [x] = this.project(lon, 0);
       ctx.moveTo(Math.round(x) + 0.5, 0);
       ctx.lineTo(Math.round(x) + 0.5, h);
-      ctx.fillText(`${Math.abs(lon).toFixed(digits)}°${lon >= 0 ? "E" : "W"}`, x + 4, 14);
+      ticks.push({ text: `${Math.abs(lon).toFixed(digits)}°${lon >= 0 ? "E" : "W"}`, x, y: 14, along: "top" });
     }
     for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
       const [, y] = this.project(0, lat);
       ctx.moveTo(0, Math.round(y) + 0.5);
       ctx.lineTo(w, Math.round(y) + 0.5);
-      ctx.fillText(`${Math.abs(lat).toFixed(digits)}°${lat >= 0 ? "N" : "S"}`, 6, y - 4);
+      ticks.push({ text: `${Math.abs(lat).toFixed(digits)}°${lat >= 0 ? "N" : "S"}`, x: 6, y, along: "left" });
     }
     ctx.stroke();
     ctx.restore();
+    return ticks;
+  }
+
+  // Every text on the map, placed so that none covers another, the controls over the map or, for
+  // district names, a lot: the scale bar first, then district names by importance, then the
+  // graticule's degrees, each beside its line on whichever side is free.
+  drawLabels(ticks, dots) {
+    const { ctx } = this;
+    const layout = new LabelLayout(this.width, this.height, dots);
+    const here = this.canvas.getBoundingClientRect();
+    for (const cover of this.covers) {
+      const r = cover.getBoundingClientRect();
+      if (r.width && r.height) layout.reserve(box(r.left - here.left, r.top - here.top, r.width, r.height));
+    }
+    ctx.save();
+    ctx.strokeStyle = "rgba(10, 17, 30, 0.85)";
+    ctx.lineJoin = "round"; // a mitred outline grows spikes at the letters' sharp corners
+    this.drawScaleBar(layout);
+    this.drawDistrictNames(layout);
+    this.drawDegrees(layout, ticks);
+    ctx.restore();
+    this.labels = layout.placed;
+  }
+
+  drawDistrictNames(layout) {
+    const { ctx, districts } = this;
+    ctx.font = DISTRICT_FONT;
+    ctx.letterSpacing = "2.5px";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineWidth = 4;
+    ctx.fillStyle = "rgba(200, 214, 235, 0.8)";
+    const centres = districts.map((d) => this.project(d.lon, d.lat));
+    const important = (a, b) => districts[b].core - districts[a].core || districts[b].population_m - districts[a].population_m;
+    for (const i of [...districts.keys()].sort(important)) {
+      const name = districts[i].name.toUpperCase();
+      const [x, y] = centres[i];
+      const at = textBox(ctx, name, x, y);
+      const candidates = [];
+      for (let r = 0; r <= LABEL_REACH; r += LABEL_RING) {
+        for (let k = 0; k < (r ? LABEL_DIRECTIONS : 1); k++) {
+          const angle = (2 * Math.PI * k) / LABEL_DIRECTIONS;
+          const [dx, dy] = [r * LABEL_WIDENING * Math.cos(angle), r * Math.sin(angle)];
+          if (!closestTo(centres, i, x + dx, y + dy)) continue;
+          candidates.push({ left: at.left + dx, top: at.top + dy, right: at.right + dx, bottom: at.bottom + dy });
+        }
+      }
+      const spot = layout.place({ text: name, kind: "district" }, candidates, { clearOfDots: true });
+      if (!spot) continue;
+      ctx.strokeText(name, x + spot.left - at.left, y + spot.top - at.top);
+      ctx.fillText(name, x + spot.left - at.left, y + spot.top - at.top);
+    }
+  }
+
+  drawDegrees(layout, ticks) {
+    const { ctx } = this;
+    ctx.font = SMALL_FONT;
+    ctx.letterSpacing = "0px";
+    ctx.textBaseline = "alphabetic";
+    ctx.lineWidth = 2.5;
+    ctx.fillStyle = this.tiles ? "rgba(220, 230, 245, 0.9)" : "rgba(148, 170, 204, 0.7)";
+    for (const { text, x, y, along } of ticks) {
+      // Beside its line: right or left of it along the top, above or below it along the left.
+      const sides = along === "top" ? [["left", x + 4, y], ["right", x - 4, y]] : [["left", x, y - 4], ["left", x, y + 12]];
+      for (const [align, tx, ty] of sides) {
+        ctx.textAlign = align;
+        if (!layout.place({ text, kind: "degrees" }, [textBox(ctx, text, tx, ty)])) continue;
+        ctx.strokeText(text, tx, ty);
+        ctx.fillText(text, tx, ty);
+        break;
+      }
+    }
   }
 
   districtRadius(d) {
     // A glow about the size of a district: roughly sqrt(population) kilometres across.
     const km = 4 + 6 * Math.sqrt(d.population_m);
-    return ((km * 1000) / METRES_PER_DEGREE) * this.view.scale;
+    return (km * 1000) / this.metresPerPixel();
   }
 
   drawDistrictGlow() {
@@ -276,36 +411,21 @@ export class CityMap {
     }
   }
 
-  drawDistrictLabels() {
-    const { ctx } = this;
-    ctx.save();
-    ctx.textAlign = "center";
-    for (const d of this.districts) {
-      const [x, y] = this.project(d.lon, d.lat);
-      if (x < -60 || y < -20 || x > this.width + 60 || y > this.height + 20) continue;
-      ctx.font = "600 12px system-ui, sans-serif";
-      ctx.letterSpacing = "2.5px";
-      ctx.lineWidth = 4;
-      ctx.strokeStyle = "rgba(10, 17, 30, 0.85)";
-      ctx.fillStyle = "rgba(200, 214, 235, 0.62)";
-      const name = d.name.toUpperCase();
-      ctx.strokeText(name, x, y);
-      ctx.fillText(name, x, y);
-    }
-    ctx.restore();
-  }
-
   drawLots() {
     const { ctx, width: w, height: h } = this;
     const now = performance.now();
     const groups = new Map(DRAW_ORDER.map((b) => [b, []]));
     let pulses = [];
     let drawn = 0;
-    for (const lot of this.lots) {
-      const [x, y] = this.project(lot.lon, lot.lat);
+    // Only district names keep clear of dots: without districts, 50,000 lots need no index.
+    const dots = new DotIndex();
+    const indexed = this.districts.length > 0;
+    for (const [i, lot] of this.lots.entries()) {
+      const [x, y] = this.toScreen(this.world[2 * i], this.world[2 * i + 1]);
       const r = this.radius(lot);
       if (x < -r || y < -r || x > w + r || y > h + r) continue;
       drawn += 1;
+      if (indexed) dots.add(x, y, r);
       groups.get(bucketOf(lot)).push(x, y, r);
       if (lot.changedAt && now - lot.changedAt < PULSE_MS) pulses.push([x, y, r, lot]);
     }
@@ -356,15 +476,17 @@ export class CityMap {
     // A handful of small lots still deserve dots one can point at; a crowd needs them small.
     this.minRadius = crowded ? 2 : 3.5;
     this.canvas.dataset.lotsDrawn = String(drawn);
+    return dots;
   }
 
-  drawScaleBar() {
+  drawScaleBar(layout) {
     const { ctx } = this;
-    const metresPerPx = METRES_PER_DEGREE / this.view.scale;
+    const metresPerPx = this.metresPerPixel();
     const metres = niceStep(metresPerPx * 110);
     const px = metres / metresPerPx;
     const x = 18;
     const y = this.height - 26;
+    const text = metres >= 1000 ? `${metres / 1000} km` : `${metres} m`;
     ctx.save();
     ctx.strokeStyle = "rgba(220, 230, 245, 0.8)";
     ctx.lineWidth = 2;
@@ -376,7 +498,9 @@ export class CityMap {
     ctx.stroke();
     ctx.fillStyle = "rgba(220, 230, 245, 0.85)";
     ctx.font = "11px system-ui, sans-serif";
-    ctx.fillText(metres >= 1000 ? `${metres / 1000} km` : `${metres} m`, x, y - 9);
+    ctx.fillText(text, x, y - 9);
+    const label = textBox(ctx, text, x, y - 9);
+    layout.pin({ text, kind: "scale" }, { ...label, right: Math.max(label.right, x + px + HALO), bottom: y + HALO });
     ctx.restore();
   }
 }
