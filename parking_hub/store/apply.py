@@ -12,13 +12,14 @@ per event.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from parking_hub.store import keys, notices, scripts
+from parking_hub.store import gap_log, keys, notices, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
 
@@ -46,7 +47,7 @@ class Batch:
 
     def touched_lots(self) -> list[str]:
         ids = self.layout.ids
-        return sorted({ids[p] for p in self.events_by_lot} | set(self.statuses) | set(self.rejected))
+        return sorted({ids[p] for p in self.events_by_lot}.union(self.statuses, self.rejected, self.gaps))
 
 
 @dataclass(slots=True)
@@ -207,7 +208,7 @@ class StateWriter:
         return [item for result in results for item in result]
 
     async def _send_rest(self, batch: Batch) -> None:
-        """Gateway statuses, rejection counters, and the notice to API processes."""
+        """Gateway statuses, rejection and gap counters, and the notice to API processes."""
         pipe = self._scripts.pipeline()
         for lot, rank in batch.statuses.items():
             await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
@@ -215,5 +216,6 @@ class StateWriter:
             pipe.hincrby(keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
             pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
+        await gap_log.queue_writes(self._scripts, pipe, batch.gaps, time.time_ns() // 1_000_000)
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
         await self._scripts.execute(pipe)
