@@ -67,6 +67,7 @@ class StateWriter:
         self._apply = self._scripts.script("apply.lua")
         self._read = self._scripts.script("read.lua")
         self._status = self._scripts.script("status.lua")
+        self._gaps = self._scripts.script("gaps.lua")
         self._layout: Layout | None = None
         self._ranks = np.zeros(0, dtype=np.int64)
         self._token: list[str | None] = []  # per lot; None until read from Redis
@@ -216,6 +217,9 @@ class StateWriter:
             pipe.hincrby(keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
             pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
-        await gap_log.queue_writes(self._scripts, pipe, batch.gaps, time.time_ns() // 1_000_000)
+        now_ms = time.time_ns() // 1_000_000
+        for lot, count in batch.gaps.items():
+            lot_keys = [keys.meta(lot), keys.gap_hours(lot)]
+            await self._scripts.queue(pipe, self._gaps, lot_keys, gap_log.script_args(count, now_ms))
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
         await self._scripts.execute(pipe)

@@ -11,10 +11,6 @@ time, so a gap ages out with no new write: it counts for 24 to 25 hours after it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from parking_hub.store import keys
-from parking_hub.store.scripts import ScriptRunner
 
 HOUR_MS = 3_600_000
 WINDOW_HOURS = 24
@@ -31,10 +27,7 @@ def recent(hours: Mapping[int, int], now_ms: int) -> int:
     return sum(n for hour, n in hours.items() if hour >= first)
 
 
-async def queue_writes(runner: ScriptRunner, pipe: Any, gaps: Mapping[str, int], now_ms: int) -> None:
-    """Queue the count of each lot's gaps, written at `now_ms`."""
-    script = runner.script("gaps.lua")
+def script_args(count: int, now_ms: int) -> list[int]:
+    """gaps.lua's arguments for `count` gaps written at `now_ms`."""
     hour = now_ms // HOUR_MS
-    args = [hour, first_hour(now_ms), (hour + WINDOW_HOURS + 1) * HOUR_MS]  # the last: when it expires
-    for lot, count in gaps.items():
-        await runner.queue(pipe, script, [keys.meta(lot), keys.gap_hours(lot)], [count, *args])
+    return [count, hour, first_hour(now_ms), (hour + WINDOW_HOURS + 1) * HOUR_MS]
