@@ -13,6 +13,7 @@ from parking_hub.api.rendering import LIVE_CACHE, iso, json_response, now_iso
 from parking_hub.api.schemas import LotPath, LotsParams
 from parking_hub.query.area import lots_in_box
 from parking_hub.query.availability import Availability
+from parking_hub.query.live import now_ms
 from parking_hub.query.ranges import IntArray
 from parking_hub.registry import FEATURES
 
@@ -71,6 +72,7 @@ async def lot(request: web.Request) -> web.Response:
         "features": features,
         "events_applied": int(state.applied[position]),
         "events_rejected": int(state.rejected[position]),
+        "gaps_24h": state.gaps_24h(position, now_ms()),
     }
     return json_response(request, body, cache=LIVE_CACHE, etag=True)
 

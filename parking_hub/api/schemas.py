@@ -195,6 +195,9 @@ class LotDetail(_Answer):
     online: bool
     events_applied: int
     events_rejected: int
+    gaps_24h: int = Field(
+        ge=0, description="skips in the lot's senders' seq or f_cnt, counted by the hour: each for 24 to 25 h"
+    )
 
 
 class LotCounts(_Answer):

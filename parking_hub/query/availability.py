@@ -15,11 +15,11 @@ import numpy as np
 
 from parking_hub.query.index import FEATURE_COMBOS, BoolArray, CityIndex
 from parking_hub.query.ranges import IntArray
-from parking_hub.store import keys, scripts
+from parking_hub.store import gap_log, keys, scripts
 from parking_hub.store.connection import RedisClient
 
 NEVER = np.iinfo(np.int64).max
-META_FIELDS = ("applied", "rejected", "status", "token")  # read from each lot's meta hash
+META_FIELDS = ("applied", "rejected", "status", "gaps", "token")  # read from each lot's meta hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,8 @@ class Availability:
         self.status_rank = np.zeros(n, dtype=np.int64)
         self.applied = np.zeros(n, dtype=np.int64)
         self.rejected = np.zeros(n, dtype=np.int64)
+        self.gaps = np.zeros(n, dtype=np.int64)  # gaps ever found in each lot's senders' counters
+        self.gap_hours: dict[int, dict[int, int]] = {}  # per lot with recent gaps: hour -> gaps
         self.rejected_unattributed = 0
         self.tokens: list[bytes | None] = [None] * n  # per lot: its write token as last read
         self.updated_ms = np.zeros(n, dtype=np.int64)
@@ -68,9 +70,9 @@ class Availability:
 
     async def verify(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
         """Re-read just those of the lots named whose meta hash in Redis differs from what the mirror
-        last read (event counter, gateway status, write token): a cheap check that no pub/sub notice
-        was lost. Ingest sets a fresh token and counts the events in the same script that writes a
-        lot's reports, so a lot whose reports moved shows here."""
+        last read (event counter, gateway status, gap counter, write token): a cheap check that no
+        pub/sub notice was lost. Ingest sets a fresh token and counts the events in the same script
+        that writes a lot's reports, so a lot whose reports moved shows here."""
         positions = self._positions(lot_ids)
         pipe = redis.pipeline(transaction=False)
         for i in positions.tolist():
@@ -79,10 +81,11 @@ class Availability:
         if not replies:
             return positions
         # The token is the writer's business: compared as the bytes it is, never parsed.
-        tokens = [reply[3] for reply in replies]
-        meta = np.array([[int(v or 0) for v in reply[:3]] for reply in replies], dtype=np.int64)
+        tokens = [reply[-1] for reply in replies]
+        meta = np.array([[int(v or 0) for v in reply[:-1]] for reply in replies], dtype=np.int64)
         self.rejected[positions] = meta[:, 1]
         moved = (meta[:, 0] != self.applied[positions]) | (meta[:, 2] != self.status_rank[positions])
+        moved |= meta[:, 3] != self.gaps[positions]
         moved |= np.array([t != self.tokens[i] for t, i in zip(tokens, positions.tolist(), strict=True)])
         return await self.refresh(redis, [self.index.lots[i].id for i in positions[moved].tolist()], now_ms)
 
@@ -97,21 +100,32 @@ class Availability:
         pipe = runner.pipeline()
         for i in positions.tolist():
             lot = self.index.lots[i].id
-            await runner.queue(pipe, snapshot, [keys.reports(lot), keys.meta(lot)], list(META_FIELDS))
+            lot_keys = [keys.reports(lot), keys.meta(lot), keys.gap_hours(lot)]
+            await runner.queue(pipe, snapshot, lot_keys, list(META_FIELDS))
         pipe.get(keys.REJECTED_UNATTRIBUTED)
         replies = await runner.execute(pipe)
+        end = 1 + len(META_FIELDS)
         for k, i in enumerate(positions.tolist()):
-            self._store_lot(i, replies[k][0], replies[k][1:])
+            self._store_lot(i, replies[k][0], replies[k][1:end], replies[k][end:])
         self.rejected_unattributed = int(replies[-1] or 0)
         return self.recount(positions, now_ms)
 
-    def _store_lot(self, i: int, reports: bytes | None, meta: Sequence[bytes | None]) -> None:
+    def _store_lot(
+        self, i: int, reports: bytes | None, meta: Sequence[bytes | None], gap_hours: Sequence[bytes]
+    ) -> None:
         span = self.index.span(i)
         raw = np.frombuffer(reports or b"", dtype=">i8")[: span.stop - span.start]
         self.ranks[span.start : span.start + len(raw)] = raw
         self.ranks[span.start + len(raw) : span.stop] = 0
-        self.applied[i], self.rejected[i], self.status_rank[i] = (int(v or 0) for v in meta[:3])
-        self.tokens[i] = meta[3]
+        counters = (int(v or 0) for v in meta[:-1])
+        self.applied[i], self.rejected[i], self.status_rank[i], self.gaps[i] = counters
+        self.tokens[i] = meta[-1]
+        # Flat field/value pairs, as HGETALL gives them inside a script.
+        hours = {int(hour): int(n) for hour, n in zip(gap_hours[::2], gap_hours[1::2], strict=True)}
+        if hours:
+            self.gap_hours[i] = hours
+        else:
+            self.gap_hours.pop(i, None)
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -186,6 +200,9 @@ class Availability:
         if mask is not None:
             free = free & mask[span]
         return np.flatnonzero(free)[:limit].tolist()  # type: ignore[no-any-return]
+
+    def gaps_24h(self, i: int, now_ms: int) -> int:
+        return gap_log.recent(self.gap_hours.get(i, {}), now_ms)
 
     def online(self, i: int) -> bool:
         return bool(self.online_mask(np.array([i]))[0])

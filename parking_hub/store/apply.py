@@ -12,13 +12,14 @@ per event.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from parking_hub.store import keys, notices, scripts
+from parking_hub.store import gap_log, keys, notices, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
 
@@ -46,7 +47,7 @@ class Batch:
 
     def touched_lots(self) -> list[str]:
         ids = self.layout.ids
-        return sorted({ids[p] for p in self.events_by_lot} | set(self.statuses) | set(self.rejected))
+        return sorted({ids[p] for p in self.events_by_lot}.union(self.statuses, self.rejected, self.gaps))
 
 
 @dataclass(slots=True)
@@ -66,6 +67,7 @@ class StateWriter:
         self._apply = self._scripts.script("apply.lua")
         self._read = self._scripts.script("read.lua")
         self._status = self._scripts.script("status.lua")
+        self._gaps = self._scripts.script("gaps.lua")
         self._layout: Layout | None = None
         self._ranks = np.zeros(0, dtype=np.int64)
         self._token: list[str | None] = []  # per lot; None until read from Redis
@@ -207,7 +209,7 @@ class StateWriter:
         return [item for result in results for item in result]
 
     async def _send_rest(self, batch: Batch) -> None:
-        """Gateway statuses, rejection counters, and the notice to API processes."""
+        """Gateway statuses, rejection and gap counters, and the notice to API processes."""
         pipe = self._scripts.pipeline()
         for lot, rank in batch.statuses.items():
             await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
@@ -215,5 +217,9 @@ class StateWriter:
             pipe.hincrby(keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
             pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
+        now_ms = time.time_ns() // 1_000_000
+        for lot, count in batch.gaps.items():
+            lot_keys = [keys.meta(lot), keys.gap_hours(lot)]
+            await self._scripts.queue(pipe, self._gaps, lot_keys, gap_log.script_args(count, now_ms))
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
         await self._scripts.execute(pipe)

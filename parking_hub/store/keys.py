@@ -47,8 +47,13 @@ def reports(lot: str) -> str:
 
 
 def meta(lot: str) -> str:
-    """Hash: applied / rejected event counters and the gateway status rank."""
+    """Hash: applied / rejected event counters, gateway status rank, gap counter, write token."""
     return f"{ROOT}:{{{lot}}}:meta"
+
+
+def gap_hours(lot: str) -> str:
+    """Hash: hour since the epoch -> gaps found in the lot's senders' counters then (see gap_log)."""
+    return f"{ROOT}:{{{lot}}}:gaps"
 
 
 def registry(lot: str) -> str:

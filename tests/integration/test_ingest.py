@@ -187,6 +187,38 @@ async def test_a_seq_gap_is_counted_and_answered_with_a_resync_request(
             assert "\nparking_hub_ingest_seq_gaps_total 1.0\n" in await resp.text()
 
 
+async def test_gaps_24h_counts_each_seq_gap_of_the_lot(redis_url: str, mqtt_url: str, tmp_path: Path) -> None:
+    lot_id = unique("g24")
+    assert (
+        load(redis_url, write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 4)])).returncode
+        == 0
+    )
+    async with running_hub(redis_url, mqtt_url) as hub:
+        topic = f"{hub.prefix}/v1/lots/{lot_id}/events"
+        t = now_ms()
+
+        def frames(*seqs: int) -> list[tuple[str, Any]]:
+            return [
+                (topic, {"gateway": "gw-1", "seq": seq, "berth": [seq % 4], "occupied": [1], "ts": [t + seq]})
+                for seq in seqs
+            ]
+
+        async def gaps_once_applied(events: int, gaps: int) -> int:
+            # The gap counter is written just after the events: wait for both.
+            body = await eventually(
+                lambda: lot_state(hub, lot_id),
+                lambda b: b["events_applied"] == events and b["gaps_24h"] >= gaps,
+            )
+            return int(body["gaps_24h"])
+
+        await publish(mqtt_url, frames(1, 2))
+        assert await gaps_once_applied(2, 0) == 0
+        await publish(mqtt_url, frames(4))
+        assert await gaps_once_applied(3, 1) == 1
+        await publish(mqtt_url, frames(5, 9))
+        assert await gaps_once_applied(5, 2) == 2
+
+
 class _AnyInt:
     def __eq__(self, other: object) -> bool:
         return type(other) is int

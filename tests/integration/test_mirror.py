@@ -12,7 +12,10 @@ from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.registry import Lot
 from parking_hub.store import keys
+from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import RedisClient
+from parking_hub.store.gap_log import HOUR_MS
+from parking_hub.store.layout import Layout
 from tests.integration.hub import redis_client, unique
 
 pytestmark = pytest.mark.integration
@@ -63,3 +66,26 @@ async def test_verify_sees_a_new_token_with_the_same_counter(redis: RedisClient)
     await write_reports(redis, lot, [now * 2, now * 2], applied=2)
     assert len(await state.verify(redis, [lot], now)) == 1
     assert state.free_n[()][0] == 2
+
+
+async def test_gaps_reach_the_mirror_and_age_out_while_old_hours_are_dropped(redis: RedisClient) -> None:
+    """The ingest's gap writes on a real server: the meta check sees them, the window is counted at
+    answer time, and each write drops the hours that have left it."""
+    lot = unique("vg")
+    state = Availability(CityIndex.build([Lot(lot, lot, "op", "off_street", capacity=2, lat=0.0, lon=0.0)]))
+    hour = time.time_ns() // 1_000_000 // HOUR_MS
+    # Left by writes of earlier hours: one long out of the window, one still in it.
+    await redis.hset(keys.gap_hours(lot), mapping={hour - 30: 5, hour - 2: 1})
+    await redis.hset(keys.meta(lot), "gaps", 6)
+    await state.refresh(redis, [lot], hour * HOUR_MS)
+
+    empty = np.zeros(0, dtype=np.int64)
+    await StateWriter(redis).write(Batch(Layout.build({lot: 2}), empty, empty, {}, gaps={lot: 3}))
+    now = time.time_ns() // 1_000_000
+    await state.verify(redis, [lot], now)  # no notice read: the gap counter shows the lot moved
+    assert state.gaps_24h(0, now) == 4
+    assert state.gaps_24h(0, (hour + 23) * HOUR_MS) == 3  # the older gap has aged out
+    assert state.gaps_24h(0, (hour + 25) * HOUR_MS) == 0
+    assert {int(h) for h in await redis.hkeys(keys.gap_hours(lot))} == {hour - 2, now // HOUR_MS}
+    assert await redis.hget(keys.meta(lot), "gaps") == b"9"
+    assert 0 < await redis.pttl(keys.gap_hours(lot)) <= 25 * HOUR_MS
