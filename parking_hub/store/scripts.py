@@ -51,9 +51,11 @@ class ScriptRunner:
 
     async def execute(self, pipe: Any) -> list[Any]:
         if not self._loaded:
-            for script in self._scripts.values():
+            # Another task may register a script while these loads are awaited: it is loaded next time.
+            scripts = list(self._scripts.values())
+            for script in scripts:
                 await self.redis.script_load(script.script)  # every primary, on a cluster
-            self._loaded = True
+            self._loaded = len(scripts) == len(self._scripts)
         try:
             replies: list[Any] = await pipe.execute()
         except NoScriptError:
