@@ -103,7 +103,13 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
     _add_settings(demo, ["http"])
-    demo.add_argument("--rate", type=float, default=2000.0, help="simulated events per second [2000]")
+    demo.add_argument(
+        "--rate",
+        type=float,
+        default=2000.0,
+        help="simulated berth changes (arrivals and departures) a second, a day's average; "
+        "heartbeats and resends come on top [2000]",
+    )
     return parser
 
 
@@ -188,5 +194,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             from parking_hub.demo import run_demo
 
             run_until_signalled(run_demo(settings, args.rate))
-    except (SettingError, RegistryError, AclError, LoginError) as exc:
-        _fail(str(exc))
+    # except*: the demo starts the hub in a task group, which wraps a start-up error in a group.
+    except* (SettingError, RegistryError, AclError, LoginError) as group:
+        _fail(str(_first_leaf(group)))
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
