@@ -57,15 +57,17 @@ async def remove_lots(redis: RedisClient, ids: Iterable[str]) -> list[str]:
     ids = sorted(set(ids))
     if not ids:
         return []
+    # EXISTS, DEL and UNLINK go by name: a cluster pipeline runs its helpers for them at once,
+    # outside the pipeline, instead of queueing them.
     pipe = redis.pipeline(transaction=False)
     for lot_id in ids:
-        pipe.exists(keys.registry(lot_id))
+        pipe.execute_command("EXISTS", keys.registry(lot_id))
     registered = [lot_id for lot_id, found in zip(ids, await pipe.execute(), strict=True) if found]
     pipe = redis.pipeline(transaction=isinstance(redis, Redis))
     for shard, group in keys.by_shard(ids).items():
         pipe.srem(keys.lot_index(shard), *group)
     for lot_id in ids:
-        pipe.delete(keys.registry(lot_id))
+        pipe.execute_command("DEL", keys.registry(lot_id))
     await pipe.execute()
     if registered:
         await notices.publish_registry(redis, registered)
@@ -73,7 +75,7 @@ async def remove_lots(redis: RedisClient, ids: Iterable[str]) -> list[str]:
     pipe = redis.pipeline(transaction=False)
     async for key in redis.scan_iter(match=keys.LOT_KEYS, count=1000):
         if keys.lot_of_key(key.decode()) in wanted:
-            pipe.unlink(key)
+            pipe.execute_command("UNLINK", key)
     await pipe.execute()
     return registered
 
