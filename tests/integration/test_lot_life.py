@@ -73,8 +73,11 @@ async def test_a_removed_lot_leaves_redis_and_the_running_hub_at_once(
         assert removed.stdout == f"removed lot {lot_id}\n"
         assert await eventually(lambda: gone(hub, lot_id), bool, within=2.0)
         assert await keys_of(redis_url, lot_id) == []
-        status, _ = await hub.get(f"/v1/lots/{kept}")
+        status, page = await hub.get("/v1/lots", bbox="119.9,35.9,120.2,36.1", limit="5000")
         assert status == 200
+        listed = {lot["lot_id"] for lot in page["lots"]}
+        assert kept in listed
+        assert lot_id not in listed
 
     # Its device is free again: another lot may claim it.
     other = write_registry(
