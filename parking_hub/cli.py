@@ -76,7 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     lots_commands = lots.add_subparsers(dest="lots_command", required=True)
     load = lots_commands.add_parser("load", help="validate registry files and load them into Redis")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    load.add_argument(
+        "--prune",
+        action="store_true",
+        help="then remove the lots of the files' operators that none of the files lists any more",
+    )
     _add_settings(load, ["redis-url"])
+    remove = lots_commands.add_parser(
+        "remove",
+        help="remove lots from Redis: their registry entries, state and devices; running hubs drop them",
+    )
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    _add_settings(remove, ["redis-url"])
     acl = lots_commands.add_parser(
         "acl",
         help="write Mosquitto's dynamic-security configuration from registry files and a password file: "
@@ -106,7 +117,13 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
     _add_settings(demo, ["http"])
-    demo.add_argument("--rate", type=float, default=2000.0, help="simulated events per second [2000]")
+    demo.add_argument(
+        "--rate",
+        type=float,
+        default=2000.0,
+        help="simulated berth changes (arrivals and departures) a second, a day's average; "
+        "heartbeats and resends come on top [2000]",
+    )
     return parser
 
 
@@ -116,7 +133,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _fail(message: str) -> NoReturn:
-    print(f"parking-hub: error: {message}", file=sys.stderr)
+    for line in message.splitlines():
+        print(f"parking-hub: error: {line}", file=sys.stderr)
     sys.exit(EXIT_BAD_SETTING)
 
 
@@ -181,15 +199,25 @@ def main(argv: Sequence[str] | None = None) -> None:
                 network_servers=args.network_server,
                 output=args.output,
             )
+        elif args.command == "lots" and args.lots_command == "remove":
+            from parking_hub.admin import remove
+
+            run_until_signalled(remove(settings.redis, args.ids))
         elif args.command == "lots":
             from parking_hub.admin import load_files
 
-            run_until_signalled(load_files(settings.redis, args.files))
+            run_until_signalled(load_files(settings.redis, args.files, prune=args.prune))
         elif args.command == "keys":
             _new_key(args.key_id)
         elif args.command == "demo":
             from parking_hub.demo import run_demo
 
             run_until_signalled(run_demo(settings, args.rate))
-    except (SettingError, RegistryError, AclError, LoginError) as exc:
-        _fail(str(exc))
+    # except*: the demo starts the hub in a task group, which wraps a start-up error in a group.
+    except* (SettingError, RegistryError, AclError, LoginError) as group:
+        _fail(str(_first_leaf(group)))
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

@@ -46,8 +46,13 @@ class RedisTarget:
     def is_cluster(self) -> bool:
         return bool(self.cluster_nodes)
 
+    @property
+    def shown(self) -> str:
+        """The URL with its password masked, for messages."""
+        return _mask(self.url)
+
     def __repr__(self) -> str:
-        return f"RedisTarget({_mask(self.url)!r})"
+        return f"RedisTarget({self.shown!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ LOT_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 NO_OPERATOR = "unknown"  # the operator of a lot whose registry entry names none
+REQUIRED = ("id", "kind", "capacity")
 KINDS = ("off_street", "on_street")
 FEATURES = ("ev", "accessible")
 CODECS = (
@@ -33,12 +34,14 @@ MAX_REGISTRY_BYTES = 512 * 1024 * 1024
 DEFAULT_HEARTBEAT_S = 3600
 MAX_HEARTBEAT_S = 7 * 24 * 3600
 MAX_LAT = 85.05112878
+MAX_REPORTED_ERRORS = 50
 
 Kind = Literal["off_street", "on_street"]
 
 
 class RegistryError(ValueError):
-    """A registry that cannot be loaded; names the file, the feature index, the field and the reason."""
+    """A registry that cannot be loaded: one line per problem (at most MAX_REPORTED_ERRORS), each
+    naming the file, the feature index, the field and the reason."""
 
 
 class _FieldError(ValueError):
@@ -198,7 +201,9 @@ def parse_feature(feature: object) -> Lot:
     _require(isinstance(props, dict), "properties", "must be an object")
     p = cast(dict[str, object], props)
 
-    lot_id = p.get("id")
+    for name in REQUIRED:
+        _require(name in p, name, "is missing")
+    lot_id = p["id"]
     if not isinstance(lot_id, str) or not LOT_ID.match(lot_id):
         raise _FieldError("id", "must match [a-z0-9_-]{1,64}")
     kind = p.get("kind")
@@ -246,7 +251,7 @@ def parse_feature(feature: object) -> Lot:
 
 
 def parse_registry(data: bytes, source: str = "<registry>") -> list[Lot]:
-    """Validate a whole FeatureCollection; any error rejects all of it."""
+    """Validate a whole FeatureCollection; any error rejects all of it, and every error is reported."""
     if len(data) > MAX_REGISTRY_BYTES:
         raise RegistryError(f"{source}: larger than {MAX_REGISTRY_BYTES} bytes; split it into several files")
     try:
@@ -261,6 +266,7 @@ def parse_registry(data: bytes, source: str = "<registry>") -> list[Lot]:
     lots: list[Lot] = []
     seen_ids: set[str] = set()
     device_owner: dict[str, str] = {}
+    problems: list[str] = []
     for index, feature in enumerate(features):
         try:
             lot = parse_feature(feature)
@@ -269,9 +275,15 @@ def parse_registry(data: bytes, source: str = "<registry>") -> list[Lot]:
                 owner = device_owner.setdefault(device, lot.id)
                 _require(owner == lot.id, f"devices.{device}", f"is already bound to lot {owner!r}")
         except _FieldError as exc:
-            raise RegistryError(f"{source}: feature {index}: {exc.field_name}: {exc}") from None
+            problems.append(f"{source}: feature {index}: {exc.field_name}: {exc}")
+            if len(problems) == MAX_REPORTED_ERRORS:
+                problems.append(f"{source}: stopped at {MAX_REPORTED_ERRORS} errors; fix these first")
+                break
+            continue
         seen_ids.add(lot.id)
         lots.append(lot)
+    if problems:
+        raise RegistryError("\n".join(problems))
     return lots
 
 

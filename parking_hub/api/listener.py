@@ -10,8 +10,11 @@ oversized Authorization header would put key material in the answer and the log)
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import resource
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ from parking_hub.api.limits import (
     MAX_HEADERS,
     MAX_REQUEST_LINE_BYTES,
 )
+from parking_hub.config import SettingError
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +181,15 @@ class _Gate:
         self.open -= 1
 
 
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use by another program; stop it or choose another host:port"
+    if isinstance(exc, socket.gaierror):
+        return f"{host!r} is no address of this machine ({exc.strerror}); give host:port, like 127.0.0.1:8080"
+    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return f"cannot listen on {host}:{port} ({reason}); choose another host:port"
+
+
 @asynccontextmanager
 async def listening(
     runner: web.AppRunner, host: str, port: int, limits: ConnectionLimits | None = None
@@ -184,7 +197,10 @@ async def listening(
     """Serves the runner's app on host:port until the block ends; the runner is set up already."""
     assert runner.server is not None
     gate = _Gate(runner.server, limits or ConnectionLimits())
-    server = await asyncio.get_running_loop().create_server(gate, host, port)
+    try:
+        server = await asyncio.get_running_loop().create_server(gate, host, port)
+    except OSError as exc:
+        raise SettingError("http", _bind_failure(host, port, exc)) from exc
     try:
         yield server
     finally:

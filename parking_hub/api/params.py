@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from annotated_types import Ge, Gt, Le, Lt
 from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from parking_hub.api.errors import ApiError, invalid
+from parking_hub.api.schemas import NoParams
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -37,6 +41,17 @@ def parse(model: type[Model], values: MultiMapping[str] | Mapping[str, str]) -> 
         return model.model_validate(single)
     except ValidationError as exc:
         raise _first_error(model, exc) from None
+
+
+def refusing_parameters(handler: Handler) -> Handler:
+    """The handler of an endpoint that takes no query parameters: a request that sends any gets 400."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        parse(NoParams, request.query)
+        return await handler(request)
+
+    return checked
 
 
 def _first_error(model: type[BaseModel], exc: ValidationError) -> ApiError:

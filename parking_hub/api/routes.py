@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from parking_hub.api import params
 from parking_hub.api.access import access_key
 from parking_hub.api.berths import lot_berths
 from parking_hub.api.dashboard import dashboard, static_file
@@ -248,10 +251,22 @@ NGSI_LD = (
 )
 
 
+def _checking_parameters(endpoint: Endpoint) -> Endpoint:
+    """An endpoint without a query model takes no parameters: it refuses any, as its description says."""
+    if endpoint.query is not None:
+        return endpoint
+    return replace(
+        endpoint,
+        handler=params.refusing_parameters(endpoint.handler),
+        answers={**endpoint.answers, **BAD_PARAMETER},
+    )
+
+
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     access = app[access_key]
-    endpoints = access.describe(PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ()))
+    served = PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ())
+    endpoints = access.describe(tuple(map(_checking_parameters, served)))
     for endpoint in endpoints:
         app.router.add_get(endpoint.path, endpoint.handler)
     app[spec_key] = build_spec(endpoints)

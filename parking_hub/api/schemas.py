@@ -19,7 +19,7 @@ MAX_RADIUS_M = 50_000
 MAX_PAGE = 5000
 MAX_STREAM_LOTS = 2000
 _FEATURE = f"({'|'.join(FEATURES)})"
-FEATURE_LIST = rf"^({_FEATURE}(,{_FEATURE})*)?$"
+FEATURE_LIST = rf"^{_FEATURE}(,{_FEATURE})*$"
 LOT_ID = r"^[a-z0-9_-]{1,64}$"
 
 Timestamp = Annotated[
@@ -44,25 +44,37 @@ def _bbox(text: str) -> Box:
     return Box(west, south, east, north)
 
 
+class NoParams(_Query):
+    """The query of an endpoint that takes no parameters: any one is refused."""
+
+
 class NearestParams(_Query):
     lat: float = Field(ge=-MAX_LAT, le=MAX_LAT, description="latitude of the place, WGS 84 degrees")
     lon: float = Field(ge=-180, le=180, description="longitude of the place, WGS 84 degrees")
     limit: int = Field(5, ge=1, le=MAX_LIMIT, description="most results")
     radius_m: float = Field(2000, ge=1, le=MAX_RADIUS_M, description="search radius, metres")
     min_free: int = Field(1, ge=1, le=MAX_CAPACITY, description="least free berths a lot must have")
-    features: str = Field(
-        "",
+    features: str | None = Field(
+        None,
         pattern=FEATURE_LIST,
-        description=f"comma list of {', '.join(FEATURES)}: count only berths that have all of them",
+        description=f"comma list of {', '.join(FEATURES)}, each once: count only berths having all of them",
     )
     kind: Literal["off_street", "on_street"] | None = Field(None, description="only lots of this kind")
     level: Literal["lot", "berth"] = Field(
         "lot", description="lot: nearest lots with room; berth: nearest individual free berths"
     )
 
+    @field_validator("features")
+    @classmethod
+    def _each_feature_once(cls, value: str | None) -> str | None:
+        names = (value or "").split(",")
+        if len(set(names)) < len(names):
+            raise ValueError("names a feature twice")
+        return value
+
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.features.split(",")))) if self.features else ()
+        return tuple(sorted(self.features.split(","))) if self.features else ()
 
 
 class LotsParams(_Query):

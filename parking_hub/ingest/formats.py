@@ -116,11 +116,11 @@ def _status_rank(doc: dict[str, Any], now_ms: int) -> int:
 def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
     """One berth's report, checked with plain Python: cheaper than arrays for a single event."""
     # isdigit() alone also passes "³" (which int() refuses) and "٣" (which it reads as 3).
-    if (
-        not (berth_text.isascii() and berth_text.isdigit())
-        or len(berth_text) > 9
-        or int(berth_text) >= capacity
-    ):
+    if not (berth_text.isascii() and berth_text.isdigit()):
+        raise Invalid(
+            "invalid_berth", f"berth {berth_text!r} in the topic is not a berth number (0, 1, 2, ...)"
+        )
+    if len(berth_text) > 9 or int(berth_text) >= capacity:
         raise Invalid("berth_out_of_range", f"berth {berth_text!r} in the topic is outside 0..{capacity - 1}")
     occupied, ts = doc.get("occupied"), doc.get("ts")
     if occupied is None or ts is None:

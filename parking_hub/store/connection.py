@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
@@ -25,6 +26,16 @@ REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, 
 # and its own retry would then run the command again and return as if no cancel had come. Every
 # caller retries with full-jitter backoff in its own loop, where `raise_if_cancelling` applies.
 _NO_RETRY = Retry(NoBackoff(), retries=0)
+
+
+def why_unreachable(exc: Exception) -> str:
+    """The system's reason for a failed connection ("connection refused"), else the error's text."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(exc)
 
 
 def raise_if_cancelling(cause: BaseException | None = None) -> None:

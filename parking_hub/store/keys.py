@@ -36,6 +36,14 @@ def changes_shard(shard: int) -> str:
     return f"{CHANGES_CHANNEL}:{{{shard}}}"
 
 
+LOT_KEYS = f"{ROOT}:{{*}}:*"  # SCAN pattern: every key that belongs to one lot
+
+
+def lot_of_key(key: str) -> str:
+    """The lot whose hash tag a key of LOT_KEYS carries."""
+    return key.partition("{")[2].partition("}")[0]
+
+
 def occupancy(lot: str) -> str:
     """Bitmap: bit i is 1 while berth i is occupied (the contract's key)."""
     return f"{ROOT}:{{{lot}}}:occ"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import orjson
 from redis.asyncio import Redis
@@ -44,3 +44,45 @@ async def load_lots(redis: RedisClient) -> list[Lot]:
         pipe.get(keys.registry(lot_id))
     docs = await pipe.execute()
     return [parse_feature(orjson.loads(doc)) for doc in docs if doc is not None]
+
+
+async def remove_lots(redis: RedisClient, ids: Iterable[str]) -> list[str]:
+    """Delete lots: their registry entries and index entries, then every key under their hash tags
+    (state, counters), and tell running hubs, which drop the lots and their devices on reload.
+    Returns the ids that were in the registry; keys left by an id that was not are deleted too.
+
+    An event applied by a hub that has not reloaded yet may write a key again after the scan; that
+    key is read by nothing, and removing the same id again deletes it.
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    # EXISTS, DEL and UNLINK go by name: a cluster pipeline runs its helpers for them at once,
+    # outside the pipeline, instead of queueing them.
+    pipe = redis.pipeline(transaction=False)
+    for lot_id in ids:
+        pipe.execute_command("EXISTS", keys.registry(lot_id))
+    registered = [lot_id for lot_id, found in zip(ids, await pipe.execute(), strict=True) if found]
+    pipe = redis.pipeline(transaction=isinstance(redis, Redis))
+    for shard, group in keys.by_shard(ids).items():
+        pipe.srem(keys.lot_index(shard), *group)
+    for lot_id in ids:
+        pipe.execute_command("DEL", keys.registry(lot_id))
+    await pipe.execute()
+    if registered:
+        await notices.publish_registry(redis, registered)
+    wanted = set(ids)
+    pipe = redis.pipeline(transaction=False)
+    async for key in redis.scan_iter(match=keys.LOT_KEYS, count=1000):
+        if keys.lot_of_key(key.decode()) in wanted:
+            pipe.execute_command("UNLINK", key)
+    await pipe.execute()
+    return registered
+
+
+async def prune_lots(redis: RedisClient, listed: Sequence[Lot]) -> list[str]:
+    """Remove the lots of the listed lots' operators that the listing no longer holds."""
+    operators = {lot.operator for lot in listed}
+    kept = {lot.id for lot in listed}
+    stale = [lot.id for lot in await load_lots(redis) if lot.operator in operators and lot.id not in kept]
+    return await remove_lots(redis, stale)

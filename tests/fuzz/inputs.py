@@ -290,8 +290,8 @@ vendor_inputs = st.tuples(
 KNOWN_CODES = frozenset(
     {
         "invalid_json", "invalid_payload", "payload_too_large", "length_mismatch", "batch_too_long",
-        "unknown_lot", "unknown_topic", "berth_out_of_range", "ts_out_of_range", "ts_in_future",
-        "unknown_device", "unknown_port", "unknown_codec", "undecodable_payload",
+        "unknown_lot", "unknown_topic", "invalid_berth", "berth_out_of_range", "ts_out_of_range",
+        "ts_in_future", "unknown_device", "unknown_port", "unknown_codec", "undecodable_payload",
     }
 )  # fmt: skip
 

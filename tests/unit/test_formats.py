@@ -52,6 +52,8 @@ def test_a_single_berth_message_is_a_one_event_frame() -> None:
     assert (decoded.berths.tolist(), decoded.ranks.tolist()) == ([9], [NOW * 2 + 1])
     bad = frame({"occupied": 1, "ts": NOW}, ParsedTopic(TopicKind.BERTH, "qd-0001", "10"))
     assert codes(bad) == [("berth_out_of_range", 1)]
+    named = frame({"occupied": 1, "ts": NOW}, ParsedTopic(TopicKind.BERTH, "qd-0001", "abc"))
+    assert codes(named) == [("invalid_berth", 1)]
     assert codes(frame({"occupied": 1}, ParsedTopic(TopicKind.BERTH, "qd-0001", "1"))) == [
         ("invalid_payload", 1)
     ]

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from parking_hub.registry import RegistryError, check_devices_unclaimed, parse_registry
+from parking_hub.registry import MAX_REPORTED_ERRORS, RegistryError, check_devices_unclaimed, parse_registry
 
 GOOD: dict[str, Any] = {
     "type": "Feature",
@@ -108,6 +108,29 @@ def test_errors_name_the_feature_field_and_reason(feature: dict[str, Any], field
     message = str(info.value)
     assert message.startswith(f"city.geojson: feature 1: {field}: "), message
     assert reason in message
+
+
+@pytest.mark.parametrize("field", ["id", "kind", "capacity"])
+def test_a_missing_required_field_says_it_is_missing(field: str) -> None:
+    feature = with_props(**{field: None})
+    with pytest.raises(RegistryError) as info:
+        parse_registry(collection(feature), "city.geojson")
+    assert str(info.value) == f"city.geojson: feature 0: {field}: is missing"
+
+
+def test_every_error_in_a_file_is_reported_up_to_a_limit() -> None:
+    bad = [with_props(id=f"lot-{i}", capacity=0, devices=None) for i in range(3)]
+    with pytest.raises(RegistryError) as info:
+        parse_registry(collection(GOOD, *bad), "city.geojson")
+    assert str(info.value).splitlines() == [
+        f"city.geojson: feature {i}: capacity: must be an integer between 1 and 100000" for i in (1, 2, 3)
+    ]
+    many = [with_props(id=f"lot-{i}", kind="garage", devices=None) for i in range(MAX_REPORTED_ERRORS + 5)]
+    with pytest.raises(RegistryError) as info:
+        parse_registry(collection(*many), "city.geojson")
+    lines = str(info.value).splitlines()
+    assert len(lines) == MAX_REPORTED_ERRORS + 1
+    assert lines[-1] == f"city.geojson: stopped at {MAX_REPORTED_ERRORS} errors; fix these first"
 
 
 def test_duplicate_ids_and_devices_across_lots_are_rejected() -> None:
