@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,16 +16,11 @@ import orjson
 import pytest
 
 from parking_hub.embedded import free_port
+from tests.unit.test_operators_guide import blocks
 
 pytestmark = pytest.mark.integration
 
-GUIDE = Path(__file__).parents[2] / "docs" / "operators.md"
-BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 WALK_TIMEOUT_S = 90
-
-
-def blocks(info: str) -> list[str]:
-    return [body for found, body in BLOCK.findall(GUIDE.read_text()) if found.strip() == info]
 
 
 def holds(shown: Any, actual: Any) -> bool:
@@ -34,11 +28,6 @@ def holds(shown: Any, actual: Any) -> bool:
     if isinstance(shown, dict):
         return isinstance(actual, dict) and all(k in actual and holds(v, actual[k]) for k, v in shown.items())
     return bool(shown == actual)
-
-
-def test_every_json_example_in_the_guide_parses() -> None:
-    for body in blocks("json") + blocks("json answer"):
-        orjson.loads(body)
 
 
 def test_the_walk_runs_as_written(servers: tuple[str, str], tmp_path: Path) -> None:
