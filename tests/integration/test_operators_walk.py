@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from parking_hub.embedded import free_port
+from tests.registry_check import schema_errors
 from tests.unit.test_operators_guide import blocks
 
 pytestmark = pytest.mark.integration
@@ -62,3 +63,5 @@ def test_the_walk_runs_as_written(servers: tuple[str, str], tmp_path: Path) -> N
     assert len(answers) == len(shown), (out, log)
     for expected, actual in zip(shown, answers, strict=True):
         assert holds(expected, actual), (expected, actual)
+    for registry in tmp_path.glob("*.geojson"):
+        assert schema_errors(orjson.loads(registry.read_bytes())) == [], registry

@@ -15,18 +15,14 @@ from jsonschema import Draft202012Validator
 from parking_hub.interfaces import encoded, registry_schema
 from parking_hub.interfaces.registry_schema import EXAMPLE_LOT
 from parking_hub.registry import parse_registry
+from tests.registry_check import schema_errors
 from tests.unit.simcity import codec_lots, generated_city
 from tests.unit.test_registry import GOOD, REFUSED, collection, with_props
 from tests.unit.test_registry_properties import registries
 
 ROOT = Path(__file__).parents[2]
-SCHEMA = Draft202012Validator(registry_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 # Refusals that compare a field with `capacity`, by their reason: the loader's alone.
 CAPACITY_RULES = {"berth 3 is outside 0..2", "must list 3", "berth 7 is outside"}
-
-
-def errors(doc: Any) -> list[str]:
-    return [error.message for error in SCHEMA.iter_errors(doc)]
 
 
 def test_the_schema_is_valid_and_docs_keep_the_served_copy() -> None:
@@ -48,24 +44,24 @@ def test_the_schema_is_valid_and_docs_keep_the_served_copy() -> None:
 def test_registries_the_loader_takes_validate(features: list[dict[str, Any]]) -> None:
     doc = orjson.loads(collection(*features))
     parse_registry(collection(*features))
-    assert errors(doc) == []
+    assert schema_errors(doc) == []
 
 
 def test_the_seed_city_and_a_generated_city_validate(tmp_path: Path) -> None:
     for path in (ROOT / "seeds" / "qingdao.geojson", generated_city(tmp_path)[0]):
-        assert errors(orjson.loads(path.read_bytes())) == [], path
+        assert schema_errors(orjson.loads(path.read_bytes())) == [], path
 
 
 @settings(max_examples=60, deadline=None)
 @given(lots=registries())
 def test_every_registry_the_loader_writes_validates(lots: list[Any]) -> None:
-    assert errors({"type": "FeatureCollection", "features": [lot.to_feature() for lot in lots]}) == []
+    assert schema_errors({"type": "FeatureCollection", "features": [lot.to_feature() for lot in lots]}) == []
 
 
 @pytest.mark.parametrize(("feature", "field", "reason"), REFUSED, ids=[case[2] for case in REFUSED])
 def test_refusals_a_schema_can_express_fail_it(feature: dict[str, Any], field: str, reason: str) -> None:
     doc = {"type": "FeatureCollection", "features": [feature]}
-    assert bool(errors(doc)) == (reason not in CAPACITY_RULES), field
+    assert bool(schema_errors(doc)) == (reason not in CAPACITY_RULES), field
 
 
 def test_a_distance_codec_for_the_lot_needs_thresholds_on_device_objects() -> None:
@@ -73,4 +69,4 @@ def test_a_distance_codec_for_the_lot_needs_thresholds_on_device_objects() -> No
     lot["properties"] |= {"codec": "milesight-em400", "devices": {"em-1": {"berth": 0}}}
     with pytest.raises(ValueError, match="threshold_mm"):
         parse_registry(collection(lot))
-    assert errors({"type": "FeatureCollection", "features": [lot]})
+    assert schema_errors({"type": "FeatureCollection", "features": [lot]})
