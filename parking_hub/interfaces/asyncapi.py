@@ -11,8 +11,7 @@ from parking_hub import __version__
 from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MIN_TS_MS
 from parking_hub.ingest.lorawan.vendors import DECODERS
 from parking_hub.ingest.topics import BROKER_DROPPED
-from parking_hub.registry import LOT_ID
-from parking_hub.registry import MAX_CAPACITY as MAX_BERTHS
+from parking_hub.registry import LOT_ID, MAX_CAPACITY
 
 EXAMPLE_TS = 1_764_201_600_123  # 2025-11-27T00:00:00.123Z
 EXAMPLE_TIME = "2025-11-27T00:00:00.123Z"
@@ -37,7 +36,7 @@ def _parameter(description: str, **extra: Any) -> dict[str, Any]:
 PARAMETERS = {
     "prefix": _parameter("the hub's topic prefix (`--topic-prefix`)", default="parking"),
     "lot": _parameter(f"the lot id from the registry, {LOT_ID.pattern}"),
-    "berth": _parameter(f"berth number in decimal, 0 .. capacity - 1 (capacity is at most {MAX_BERTHS})"),
+    "berth": _parameter(f"berth number in decimal, 0 .. capacity - 1 (capacity is at most {MAX_CAPACITY})"),
     "application": _parameter("The Things Stack application id, with `@tenant` where the deployment has one"),
     "device": _parameter("The Things Stack device id; the registry's `devices` names it, or its DevEUI"),
     "applicationId": _parameter("ChirpStack application id (a UUID)"),
@@ -142,7 +141,9 @@ RESYNC = {
 
 
 def _codecs() -> str:
-    lines = [f"- `{name}`: {(decoder.__doc__ or '').split(chr(10))[0]}" for name, decoder in DECODERS.items()]
+    """Each codec with its decoder's summary line."""
+    summaries = ((name, (decoder.__doc__ or "").partition("\n")[0]) for name, decoder in DECODERS.items())
+    lines = [f"- `{name}`: {summary}" for name, summary in summaries]
     return "The registry's `codec` for the device (or its lot) reads the bytes:\n" + "\n".join(lines)
 
 
