@@ -34,7 +34,7 @@ EXAMPLE_LOT: dict[str, Any] = {
         "id": "qd-0001",
         "name": "Taidong Walking Street P1",
         "operator": "op-07",
-        "kind": "off_street",
+        "kind": "on_street",
         "capacity": 4,
         "features": {"ev": [0, 1], "accessible": [3]},
         "berths": [
