@@ -22,6 +22,7 @@ from parking_hub.interfaces.asyncapi import EXAMPLE_TS
 from parking_hub.interfaces.registry_schema import EXAMPLE_LOT
 from parking_hub.observe import Health, Metrics
 from parking_hub.registry import parse_registry
+from sensors_sim.encoders import FORMATS
 from tests.unit.simcity import codec_city
 from tests.unit.test_sim_roundtrip import PREFIX, messages
 
@@ -101,9 +102,9 @@ INBOUND = {
 }
 
 
-def test_every_inbound_message_has_an_example_checked_below() -> None:
-    inbound = {m for m, _ in EXAMPLES if m not in ("errorReport", "resyncRequest")}
-    assert inbound == {m for m, _ in INBOUND}
+def test_every_inbound_example_is_decoded_below() -> None:
+    inbound = {(m, e["name"]) for m, e in EXAMPLES if m not in ("errorReport", "resyncRequest")}
+    assert inbound == set(INBOUND)
 
 
 @pytest.mark.parametrize(("key", "expected"), INBOUND.items(), ids=[f"{m}-{e}" for m, e in INBOUND])
@@ -122,7 +123,7 @@ def test_the_hub_decodes_each_example_as_documented(key: tuple[str, str], expect
     assert decoded.status_rank == (status[0] if status else None)
 
 
-@pytest.mark.parametrize("fmt", ["native", "per-berth", "tts", "chirpstack"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_the_simulators_messages_fit_the_schemas(tmp_path: Path, fmt: str) -> None:
     _, registry = codec_city(tmp_path, capacity=6)
     sent = messages(registry, (fmt,), hours=2)
