@@ -9,8 +9,9 @@ from typing import Any
 
 from parking_hub import __version__
 from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MIN_TS_MS
+from parking_hub.ingest.lorawan import SUBSCRIPTIONS
 from parking_hub.ingest.lorawan.vendors import DECODERS
-from parking_hub.ingest.topics import BROKER_DROPPED
+from parking_hub.ingest.topics import BROKER_DROPPED, Topics
 from parking_hub.registry import LOT_ID, MAX_CAPACITY
 
 EXAMPLE_TS = 1_764_201_600_123  # 2025-11-27T00:00:00.123Z
@@ -29,18 +30,16 @@ BASE64 = {"type": "string", "contentEncoding": "base64"}
 RFC3339 = {"type": "string", "format": "date-time"}
 
 
-def _parameter(description: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, **extra}
-
-
 PARAMETERS = {
-    "prefix": _parameter("the hub's topic prefix (`--topic-prefix`)", default="parking"),
-    "lot": _parameter(f"the lot id from the registry, {LOT_ID.pattern}"),
-    "berth": _parameter(f"berth number in decimal, 0 .. capacity - 1 (capacity is at most {MAX_CAPACITY})"),
-    "application": _parameter("The Things Stack application id, with `@tenant` where the deployment has one"),
-    "device": _parameter("The Things Stack device id; the registry's `devices` names it, or its DevEUI"),
-    "applicationId": _parameter("ChirpStack application id (a UUID)"),
-    "devEui": _parameter("the device's DevEUI, 16 hex digits; the registry's `devices` names it"),
+    "prefix": {"description": "the hub's topic prefix (`--topic-prefix`)", "default": "parking"},
+    "lot": {"description": f"the lot id from the registry, {LOT_ID.pattern}"},
+    "berth": {"description": f"berth number in decimal, 0 .. capacity - 1 (capacity at most {MAX_CAPACITY})"},
+    "application": {
+        "description": "The Things Stack application id, with `@tenant` where the deployment has one"
+    },
+    "device": {"description": "The Things Stack device id; the registry's `devices` names it, or its DevEUI"},
+    "applicationId": {"description": "ChirpStack application id (a UUID)"},
+    "devEui": {"description": "the device's DevEUI, 16 hex digits; the registry's `devices` names it"},
 }
 
 FRAME = {
@@ -267,20 +266,34 @@ def _channel(address: str, message: str, description: str) -> dict[str, Any]:
     return channel
 
 
-LOTS = "{prefix}/v1/lots/{lot}"
+def _address(subscription: str, *names: str) -> str:
+    """A subscription's topic filter with its `+` levels named as channel parameters."""
+    for name in names:
+        subscription = subscription.replace("+", "{" + name + "}", 1)
+    return subscription
+
+
+# The topics as the hub's own code names them, under a prefix that stays a parameter.
+TOPICS = Topics("{prefix}")
+FRAME_TOPIC, BERTH_TOPIC, STATUS_TOPIC = TOPICS.subscriptions()
+TTS_TOPIC, CHIRPSTACK_TOPIC = SUBSCRIPTIONS
 CHANNELS = {
-    "lotEvents": _channel(f"{LOTS}/events", "batchFrame", "a lot gateway's batch frames"),
-    "berth": _channel(f"{LOTS}/berths/{{berth}}", "berthReport", "one sensor's reports"),
-    "lotStatus": _channel(f"{LOTS}/status", "gatewayStatus", "the lot gateway's status and Last Will"),
-    "ttsUplinks": _channel("v3/{application}/devices/{device}/up", "ttsUplink", "The Things Stack v3"),
+    "lotEvents": _channel(_address(FRAME_TOPIC, "lot"), "batchFrame", "a lot gateway's batch frames"),
+    "berth": _channel(_address(BERTH_TOPIC, "lot", "berth"), "berthReport", "one sensor's reports"),
+    "lotStatus": _channel(
+        _address(STATUS_TOPIC, "lot"), "gatewayStatus", "the lot gateway's status and Last Will"
+    ),
+    "ttsUplinks": _channel(_address(TTS_TOPIC, "application", "device"), "ttsUplink", "The Things Stack v3"),
     "chirpstackUplinks": _channel(
-        "application/{applicationId}/device/{devEui}/event/up", "chirpstackUplink", "ChirpStack v4"
+        _address(CHIRPSTACK_TOPIC, "applicationId", "devEui"), "chirpstackUplink", "ChirpStack v4"
     ),
     "lotErrors": _channel(
-        f"{LOTS}/errors", "errorReport", "rejections of messages for this lot (or this well-formed lot id)"
+        TOPICS.errors("{lot}"),
+        "errorReport",
+        "rejections of messages for this lot (or this well-formed lot id)",
     ),
-    "errors": _channel("{prefix}/v1/errors", "errorReport", "rejections that name no lot"),
-    "lotResync": _channel(f"{LOTS}/resync", "resyncRequest", "resync requests to the lot's gateways"),
+    "errors": _channel(TOPICS.errors(None), "errorReport", "rejections that name no lot"),
+    "lotResync": _channel(TOPICS.resync("{lot}"), "resyncRequest", "resync requests to the lot's gateways"),
     "brokerDropped": _channel(BROKER_DROPPED, "brokerDropped", "Mosquitto's $SYS count of dropped messages"),
 }
 
