@@ -1,11 +1,12 @@
 """Who may call the API: API keys and per-client rate limits, both off unless configured.
 
-Probes, the API's description and the dashboard page and its files stay open: they carry no
-availability data, and load balancers and browsers fetch them without a key. Everything else
-(/v1, /metrics and any route added later) needs a key when keys are on. A key comes as
-`Authorization: Bearer KEY` or `X-API-Key: KEY`, never in the URL, where it would end up in proxy
-and server logs. The rate limit counts every request but the probes, which load balancers send
-often from few addresses: open paths, 404s, 405s and CORS preflights too.
+Probes, the descriptions of the API, the registry and the MQTT interface, and the dashboard page
+and its files stay open: they carry no availability data, and load balancers and browsers fetch
+them without a key. Everything else (/v1, /metrics and any route added later) needs a key when
+keys are on. A key comes as `Authorization: Bearer KEY` or `X-API-Key: KEY`, never in the URL,
+where it would end up in proxy and server logs. The rate limit counts every request but the
+probes, which load balancers send often from few addresses: open paths, 404s, 405s and CORS
+preflights too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from parking_hub.api.schemas import ErrorBody
 from parking_hub.apikeys import ApiKeys
 
 PROBES = frozenset({"/healthz", "/readyz"})
-OPEN_PATHS = PROBES | {"/openapi.json", "/docs", "/", "/static/{name}"}
+OPEN_PATHS = PROBES | {
+    "/openapi.json",
+    "/docs",
+    "/schemas/registry.json",
+    "/asyncapi.json",
+    "/",
+    "/static/{name}",
+}
 REALM = 'Bearer realm="parking-hub"'
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer KEY"},

@@ -11,6 +11,7 @@ from parking_hub.api.access import access_key
 from parking_hub.api.berths import lot_berths
 from parking_hub.api.dashboard import dashboard, static_file
 from parking_hub.api.docs_page import docs, docs_key, render
+from parking_hub.api.interfaces import asyncapi_json, registry_schema_json
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
 from parking_hub.api.nearest import nearest
@@ -59,6 +60,7 @@ NOT_LOADED = {
     )
 }
 NOT_MODIFIED = {304: Answer("unchanged since the ETag sent in If-None-Match")}
+OPEN = "Open: no API key needed, even where keys are on."
 
 PROBES = (
     Endpoint(
@@ -97,6 +99,23 @@ DESCRIPTION = (
         "This description as a web page",
         "documentation",
         {200: Answer("the page", media_type="text/html")},
+    ),
+    Endpoint(
+        "/schemas/registry.json",
+        registry_schema_json,
+        "The lot registry format, as a JSON Schema (draft 2020-12)",
+        "documentation",
+        {200: Answer("the JSON Schema", media_type="application/json"), **NOT_MODIFIED},
+        description=f"{OPEN} What `parking-hub lots load` takes; the loader also checks what a schema "
+        "can not (berth numbers below capacity, unique lot ids and devices).",
+    ),
+    Endpoint(
+        "/asyncapi.json",
+        asyncapi_json,
+        "The MQTT interface, as an AsyncAPI 3.0 document",
+        "documentation",
+        {200: Answer("the AsyncAPI document", media_type="application/json"), **NOT_MODIFIED},
+        description=f"{OPEN} Every topic the hub reads and writes, with payload schemas and examples.",
     ),
 )
 API = (

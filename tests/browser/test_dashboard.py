@@ -256,7 +256,12 @@ async def test_the_seed_city_on_a_street_map(chromium: Browser, redis_url: str, 
         levels = {z for z, _, _ in tiles.served}
         assert len(levels) == 1, levels
         z = levels.pop()
-        assert (z, *tile_of(qd1.lon, qd1.lat, z)) in tiles.served
+        under_qd1 = (z, *tile_of(qd1.lon, qd1.lat, z))
+
+        async def served() -> bool:  # tiles come in one by one: the page asks for them as it draws
+            return under_qd1 in tiles.served
+
+        await eventually(served, bool)
         assert sorted(await page.evaluate(ORIGINS)) == sorted([hub.base_url, tiles.origin])
         assert await page.text_content("#attribution") == "© test tiles"
         assert await label_faults(page, ids) == []

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import orjson
 
 from parking_hub.config import build_settings, parse_redis_url
 from parking_hub.embedded import free_port
@@ -20,6 +19,7 @@ from parking_hub.registry import parse_registry
 from parking_hub.service import serve
 from parking_hub.store.connection import RedisClient, client_for
 from parking_hub.store.lots import save_lots
+from tests.registry_check import registry_bytes
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ def lot_feature(lot_id: str, lon: float, lat: float, capacity: int, **props: Any
 
 
 def write_registry(path: Path, features: list[dict[str, Any]]) -> Path:
-    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
+    path.write_bytes(registry_bytes(features))
     return path
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from sensors_sim.city import CODECS, DISTANCE_CODECS, CitySpec, write_city
 from sensors_sim.registry import Registry, load_registry
+from tests.registry_check import registry_bytes
 
 
 def feature(props: dict[str, Any], lon: float = 120.4, lat: float = 36.1) -> dict[str, Any]:
@@ -16,7 +15,7 @@ def feature(props: dict[str, Any], lon: float = 120.4, lat: float = 36.1) -> dic
 
 
 def write_features(path: Path, features: list[dict[str, Any]]) -> Path:
-    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
+    path.write_bytes(registry_bytes(features))
     return path
 
 
