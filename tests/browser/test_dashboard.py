@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from parking_hub.apikeys import new_key
 from parking_hub.ingest.lag_report import report_lag
 from parking_hub.registry import Lot, parse_registry
-from parking_hub.store.lots import save_lots
+from parking_hub.store.lots import remove_lots, save_lots
 from tests.browser.page import (
     Hue,
     browser,
@@ -115,6 +115,15 @@ async def test_lots_render_and_change_colour_live_with_a_key(
         assert await page.text_content("#lot-free") == "4"
         assert await page.text_content("#lot-name") == f"Lot {target}"
         await screenshot(page, "dashboard-three-lots.png")
+
+        # A lot removed from the registry leaves the open page too.
+        redis = Redis.from_url(redis_url)
+        try:
+            assert await remove_lots(redis, [ids[0]]) == [ids[0]]
+        finally:
+            await redis.aclose()
+        await wait_until(page, "document.body.dataset.lots === '2'", within_s=10)
+        assert await page.get_attribute("#map", "data-lots-drawn") == "2"
         await page.close()
 
 

@@ -148,6 +148,8 @@ async function refreshSummary() {
   try {
     const s = await summary();
     $("total-lots").textContent = count(s.lots);
+    // Lots removed from the registry (or added without a change to stream) change the count.
+    if (s.lots !== lots.size && !reloading) reloadRegistry();
     $("total-berths").textContent = count(s.berths);
     $("total-free").textContent = count(s.free);
     $("total-occupied").textContent = count(s.occupied);
