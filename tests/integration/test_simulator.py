@@ -140,8 +140,9 @@ async def test_load_reports_what_was_sent_acknowledged_and_how_fresh_the_hub_is(
             "--rate", "1000", "--duration", "2", "--batch", "20",
         )  # fmt: skip
         assert code == 0, out
-        sent = re.search(r"sent ([\d,]+) messages \(([\d,]+) events\)", out)
-        acked = re.search(r"acknowledged ([\d,]+) messages \(([\d,]+) events\)", out)
+        # The report's own lines, not the progress lines before them.
+        sent = re.search(r"^sent ([\d,]+) messages \(([\d,]+) events\) in", out, re.MULTILINE)
+        acked = re.search(r"^acknowledged ([\d,]+) messages \(([\d,]+) events\):", out, re.MULTILINE)
         assert sent is not None, out
         assert acked is not None, out
         events = int(sent[2].replace(",", ""))
