@@ -13,12 +13,13 @@ import aiomqtt
 
 from parking_hub.backoff import full_jitter
 from parking_hub.config import Settings
-from parking_hub.ingest import broker_drops, lorawan, mqtt
+from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
+from parking_hub.ingest.broker_drops import BrokerDrops
 from parking_hub.ingest.error_reports import ErrorReports
-from parking_hub.ingest.formats import Decoded, decode
+from parking_hub.ingest.formats import Counter, decode
 from parking_hub.ingest.gaps import CounterGaps
-from parking_hub.ingest.inbox import Inbox, Received
+from parking_hub.ingest.inbox import CatchUp, Inbox, Received
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import BROKER_DROPPED, Topics
 from parking_hub.observe import Health, Metrics
@@ -43,10 +44,23 @@ class IngestDeps:
 
 @dataclass(slots=True)
 class _Gaps:
-    """What one process has seen of its senders' counters, kept across reconnects."""
+    """What one process has seen of its senders' counters."""
 
     seq: CounterGaps = field(default_factory=lambda: CounterGaps(restarts=(0, 1)))
     f_cnt: CounterGaps = field(default_factory=lambda: CounterGaps(restarts=(0,)))
+
+    def see(self, lot: str, counter: Counter, frame: bool) -> int | None:
+        """The first number missing before this message, if its sender's counter skipped some."""
+        return (self.seq if frame else self.f_cnt).see(lot, counter.sender, counter.number, counter.newest_ts)
+
+
+@dataclass(slots=True)
+class _Carried:
+    """What one process keeps across its MQTT connections."""
+
+    gaps: _Gaps | None  # None under a share group: each process sees a part of each sender
+    broker_drops: BrokerDrops
+    catch_up: CatchUp = field(default_factory=CatchUp)
 
 
 class IngestService:
@@ -55,13 +69,18 @@ class IngestService:
     def __init__(self, deps: IngestDeps) -> None:
         self._deps = deps
         self._memo = mqtt.ProtocolMemo(deps.settings.mqtt)
-        self._gaps: _Gaps | None = None
-        if deps.settings.share_group is None:
-            self._gaps = _Gaps()
-        else:
+        self._carried = _Carried(None if deps.settings.share_group else _Gaps(), BrokerDrops(deps.metrics))
+        if deps.settings.share_group:
             log.info(
                 "seq and f_cnt gaps are not tracked: in a share group each process sees a part of each sender"
             )
+        self._connection: _Connection | None = None
+        deps.health.ingest_oldest_offered = self._oldest_offered
+
+    def _oldest_offered(self) -> float | None:
+        if self._connection is None:  # the broker may be queueing for the session meanwhile
+            return self._carried.catch_up.unread_since
+        return self._connection.inbox.oldest_offered
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting with jittered backoff."""
@@ -73,7 +92,8 @@ class IngestService:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
                     attempt = 0
-                    await _Connection(self._deps, topics, session, self._gaps).run()
+                    self._connection = _Connection(self._deps, topics, session, self._carried)
+                    await self._connection.run()
             except aiomqtt.MqttError as exc:
                 raise_if_cancelling(exc)  # a shutdown that cut the connection is not a lost connection
                 delay = full_jitter(attempt)
@@ -82,24 +102,23 @@ class IngestService:
                 health.mqtt_connected = False
                 await asyncio.sleep(delay)
             finally:
+                self._connection = None
                 health.mqtt_connected = False
 
 
 class _Connection:
     """One connection's consuming: the apply loop and the error publisher, in one TaskGroup."""
 
-    def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session, gaps: _Gaps | None) -> None:
+    def __init__(self, deps: IngestDeps, topics: Topics, session: mqtt.Session, carried: _Carried) -> None:
         self._deps = deps
-        self._gaps = gaps
+        self._carried = carried
         self._topics = topics
         self._session = session
-        self._inbox = Inbox(session.client, mqtt.RECEIVE_MAXIMUM)
+        self.inbox = Inbox(session.client, mqtt.RECEIVE_MAXIMUM, carried.catch_up)
         self._errors = ErrorReports(topics, deps.metrics)
-        self._broker_drops = broker_drops.BrokerDrops(deps.metrics)
 
     async def run(self) -> None:
-        self._inbox.start()
-        self._deps.health.ingest_oldest_offered = lambda: self._inbox.oldest_offered
+        self.inbox.start()
         loops = {
             "ingest.subscribe": self._subscribe(),
             "ingest.apply": self._apply(),
@@ -108,8 +127,7 @@ class _Connection:
         try:
             await until_first_error(loops, (aiomqtt.MqttError,))
         finally:
-            self._inbox.stop()
-            self._deps.health.ingest_oldest_offered = None
+            self.inbox.stop()
 
     async def _subscribe(self) -> None:
         """Subscribes while the apply loop already takes what the broker sends. A resumed session's
@@ -132,12 +150,12 @@ class _Connection:
         forms the next one, so batches grow with load and a quiet hub writes each message at once."""
         while True:
             raise_if_cancelling()
-            messages = await self._inbox.take()
-            received_at = time.monotonic()
+            messages = await self.inbox.take()
             batch = self._decode(messages).build(self._deps.layout())
             won = await self._write_until_done(batch)
-            self._deps.metrics.record(batch, won, time.monotonic() - received_at, time.time_ns() // 1_000_000)
-            self._inbox.ack(messages)
+            latency = time.monotonic() - self.inbox.taken_first_at
+            self._deps.metrics.record(batch, won, latency, time.time_ns() // 1_000_000)
+            self.inbox.ack()
 
     def _decode(self, messages: list[Received]) -> BatchBuilder:
         capacity_of, devices = self._deps.layout().capacity_of, self._deps.devices()
@@ -146,7 +164,7 @@ class _Connection:
         for message in messages:
             topic, payload = message.topic, message.payload
             if topic == BROKER_DROPPED:
-                self._broker_drops.see(payload)
+                self._carried.broker_drops.see(payload)
                 continue
             parsed = self._topics.parse(topic)
             if parsed is not None:
@@ -155,22 +173,17 @@ class _Connection:
                 decoded = lorawan.decode_uplink(topic, payload, devices, now_ms)
             if decoded.rejections:
                 self._errors.report(parsed, topic, decoded, now_ms)
-            if decoded.counter is not None and decoded.lot is not None and self._gaps is not None:
-                self._find_gap(decoded, parsed is not None, builder, now_ms)
+            gaps, lot, counter = self._carried.gaps, decoded.lot, decoded.counter
+            if gaps is not None and lot is not None and counter is not None:
+                missing_from = gaps.see(lot, counter, frame=parsed is not None)
+                if missing_from is not None:
+                    builder.gap(lot)
+                    self._count_gap(lot, counter.sender, missing_from, parsed is not None, now_ms)
             builder.add(decoded)
         return builder
 
-    def _find_gap(self, decoded: Decoded, frame: bool, builder: BatchBuilder, now_ms: int) -> None:
-        """Counts a gap in the sender's counter, and asks a gateway to resync."""
-        assert self._gaps is not None
-        assert decoded.lot is not None
-        assert decoded.counter is not None
-        lot, (sender, number, newest_ts) = decoded.lot, decoded.counter
-        tracker = self._gaps.seq if frame else self._gaps.f_cnt
-        missing_from = tracker.see(lot, sender, number, newest_ts)
-        if missing_from is None:
-            return
-        builder.gap(lot)
+    def _count_gap(self, lot: str, sender: str, missing_from: int, frame: bool, now_ms: int) -> None:
+        """A gateway's lost frames are counted and asked for again; a device's lost uplinks, counted."""
         if frame:
             self._deps.metrics.seq_gaps.inc()
             self._errors.request_resync(lot, sender, missing_from, now_ms)

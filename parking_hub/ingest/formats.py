@@ -14,6 +14,7 @@ from parking_hub.ingest.topics import ParsedTopic, TopicKind
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_FRAME_EVENTS = 10_000
+MAX_GATEWAY_CHARS = 64  # a longer `gateway` is not tracked for seq gaps, so it can not fill the tracker
 MAX_FUTURE_MS = 5 * 60 * 1000
 # No sensor of this system observed anything before 2020: an earlier ts is seconds sent as
 # milliseconds (contract 7.4). The upper bound is now + MAX_FUTURE_MS, far below 2**51, the
@@ -165,11 +166,11 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
             rejected |= new
     keep = ~rejected
     gateway, seq = doc.get("gateway"), doc.get("seq")
-    ts = t[keep]
+    kept_ts = t[keep]
     counter = None
-    if isinstance(gateway, str) and _int(seq):
-        counter = Counter(gateway, seq, int(ts.max()) if len(ts) else 0)
-    return Decoded(lot, b[keep], ts * 2 + o[keep], rejections=rejections, counter=counter)
+    if isinstance(gateway, str) and len(gateway) <= MAX_GATEWAY_CHARS and _int(seq):
+        counter = Counter(gateway, seq, int(kept_ts.max()) if len(kept_ts) else 0)
+    return Decoded(lot, b[keep], kept_ts * 2 + o[keep], rejections=rejections, counter=counter)
 
 
 def _as_arrays(

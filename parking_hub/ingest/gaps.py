@@ -15,8 +15,9 @@ tracking off under `--share-group`.
 
 from __future__ import annotations
 
-MAX_SENDERS = 1_000_000  # senders remembered; past this the oldest are forgotten (no false gap: a
-# forgotten sender's next number is simply its first)
+# Senders remembered (about 370 bytes each); past this the first remembered is forgotten, and its
+# next number is taken as its first: no false gap.
+MAX_SENDERS = 100_000
 
 
 class CounterGaps:

@@ -19,6 +19,14 @@ broker keeps the backlog for the persistent session. The hub can not rely on its
 Maximum for this: Mosquitto 2.0 sends past it once acknowledgements flow (measured: 39,000
 unacknowledged messages held against a Receive Maximum of 1,000; Mosquitto issue 2301 describes
 its outgoing quota miscounting), and MQTT 3.1.1 has no such limit.
+
+Lag (contract 7.5) counts from the oldest message offered and not applied: a message held or in
+a batch being written counts from its arrival, and what the broker may still hold for the hub
+counts from the last moment the hub is known to have read everything the broker could send it.
+The hub knows that from a PINGREQ: TCP keeps order, so when its PINGRESP is read, everything the
+broker sent before answering has been read too; if the in-flight window was not full by then,
+the broker was free to send more and had nothing. Whenever the window fills or reading pauses,
+the broker may be holding messages back, and the hub asks again after each batch.
 """
 
 from __future__ import annotations
@@ -38,15 +46,25 @@ HIGH_WATER_MESSAGES = 20_000
 HIGH_WATER_BYTES = 8 * 1024 * 1024  # 40 full frames: 400,000 events
 READ_BYTES = 256 * 1024  # one recv's size: a few thousand small messages
 
-_PUBACK = struct.Struct("!BBH")
-_PUBACK_COMMAND = 0x40
-
 
 class Received(NamedTuple):
     topic: str
     payload: bytes
     mid: int  # the packet id to acknowledge; 0 at QoS 0
     qos: int
+
+
+class CatchUp:
+    """When ingest last had read everything the broker could send it; kept across connections,
+    since the broker queues for the persistent session while the hub is away."""
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()
+        self.behind = True  # the broker may hold messages the hub has not read
+
+    @property
+    def unread_since(self) -> float | None:
+        return self.at if self.behind else None
 
 
 class _BufferedSocket:
@@ -56,13 +74,13 @@ class _BufferedSocket:
         self._sock = sock
         self._buffer = b""
         self._pos = 0
-        self.ran_dry = False  # the last read found the socket empty: everything sent is read
+        self.ran_dry = False  # the last read found nothing to read now
 
     def recv(self, size: int) -> bytes:
         if self._pos >= len(self._buffer):
             try:
                 self._buffer = self._sock.recv(READ_BYTES)
-            except (BlockingIOError, ssl.SSLWantReadError):
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 self.ran_dry = True
                 raise
             self._pos = 0
@@ -77,28 +95,26 @@ class _BufferedSocket:
 
 
 class Inbox:
-    """Messages received on one connected session and not yet taken by the consumer."""
+    """Messages received on one connected session and not yet applied."""
 
-    def __init__(self, client: aiomqtt.Client, window: int) -> None:
+    def __init__(self, client: aiomqtt.Client, window: int, catch_up: CatchUp) -> None:
         self._client = client
         self._paho: paho.Client = client._client
-        self._paho_handle_publish = self._paho._handle_publish
+        self._paho_handle_pingresp = self._paho._handle_pingresp
         self._v5 = self._paho.protocol == paho.MQTTv5
         self._loop = asyncio.get_running_loop()
         self._window = window  # the Receive Maximum the session asked for
+        self._catch_up = catch_up
         self._messages: list[Received] = []
         self._bytes = 0
         self._first_at = 0.0  # monotonic time the oldest held message arrived
         self._arrived = asyncio.Event()
-        self._unacked = 0  # taken by the consumer and not yet acknowledged
-        self._taken_first_at: float | None = None  # arrival of the oldest taken and unacknowledged message
+        self._taken: list[Received] = []  # taken by the consumer and not yet acknowledged
+        self.taken_first_at = 0.0  # monotonic time the oldest of them arrived
+        self._probe_sent_at: float | None = None  # a PINGREQ of ours awaits its PINGRESP
         self._fd = -1
         self._socket: _BufferedSocket | None = None
         self._reading = False
-        # While the broker may hold messages the hub has not read, the monotonic time the hub last
-        # had read everything the broker could send it; None while it has.
-        self._unread_since: float | None = time.monotonic()
-        self._caught_up_at = self._unread_since
 
     def start(self) -> None:
         """Take over the session's reads from aiomqtt (call once connected)."""
@@ -108,6 +124,7 @@ class Inbox:
         self._socket = _BufferedSocket(sock)
         self._paho._sock = self._socket
         self._paho._handle_publish = self._handle_publish  # type: ignore[method-assign]
+        self._paho._handle_pingresp = self._handle_pingresp  # type: ignore[method-assign]
         self._fd = sock.fileno()
         self._loop.remove_reader(self._fd)  # aiomqtt's reader: one packet per readiness
         # A resumed session's backlog follows the CONNACK at once: what aiomqtt read of it is taken over.
@@ -118,20 +135,26 @@ class Inbox:
         self._resume()
 
     def stop(self) -> None:
-        """Stop reading, at once: a stopping hub reads nothing more."""
-        if self._reading:
+        """Stop reading: above the high-water mark, and for good when the connection ends."""
+        if self._reading and self._connected():
             self._loop.remove_reader(self._fd)
-            self._reading = False
+        self._reading = False
+        self._catch_up.behind = True
 
     @property
     def oldest_offered(self) -> float | None:
         """Monotonic time of the oldest message offered to the hub and not yet applied: taken and not
         acknowledged, held, or possibly still in the broker since the hub last read all it could send."""
-        times = (self._taken_first_at, self._first_at if self._messages else None, self._unread_since)
+        times = (
+            self.taken_first_at if self._taken else None,
+            self._first_at if self._messages else None,
+            self._catch_up.unread_since,
+        )
         return min((t for t in times if t is not None), default=None)
 
     async def take(self) -> list[Received]:
-        """Every message held, waiting for at least one; MqttError once the connection is lost."""
+        """Every message held, waiting for at least one; MqttError once the connection is lost.
+        The consumer acknowledges them (`ack`) before it takes again."""
         while not self._messages:
             self._arrived.clear()
             waiter = self._loop.create_task(self._arrived.wait())
@@ -141,30 +164,31 @@ class Inbox:
                 waiter.cancel()
             if self._client._disconnected.done() and not self._messages:
                 raise aiomqtt.MqttError("disconnected") from self._client._disconnected.exception()
-        messages, self._messages, self._bytes = self._messages, [], 0
-        self._unacked += len(messages)
-        if self._taken_first_at is None:
-            self._taken_first_at = self._first_at
-        if not self._reading:
+        self._taken, self.taken_first_at = self._messages, self._first_at
+        self._messages, self._bytes = [], 0
+        if not self._reading and self._connected():
             self._resume()
-        return messages
+        return self._taken
 
-    def ack(self, messages: list[Received]) -> None:
-        """Acknowledge the QoS 1 messages among `messages` in one write."""
-        self._unacked -= len(messages)
-        if self._unacked == 0:
-            self._taken_first_at = None
-        mids = [m.mid for m in messages if m.qos == 1]
-        if mids and self._paho.is_connected():
-            packet = b"".join([_PUBACK.pack(_PUBACK_COMMAND, 2, mid) for mid in mids])
-            self._paho._packet_queue(_PUBACK_COMMAND, packet, 0, 0)
+    def ack(self) -> None:
+        """Acknowledge the QoS 1 messages taken, in one write."""
+        mids = [m.mid for m in self._taken if m.qos == 1]
+        self._taken = []
+        if mids and self._connected():
+            packet = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
+            self._paho._packet_queue(paho.PUBACK, packet, 0, 0)
+        self._probe()
+
+    def _connected(self) -> bool:
+        """This connection's socket is still open (paho closes it when the connection drops)."""
+        return self._socket is not None and self._paho._sock is self._socket
 
     def _handle_publish(self) -> MQTTErrorCode:
         """paho's handler for an inbound PUBLISH, for the packet paho has just read."""
         header, body = self._paho._in_packet["command"], self._paho._in_packet["packet"]
         qos = (header & 0x06) >> 1
-        if qos > 1:  # the hub subscribes at QoS 1, so a broker never sends it QoS 2
-            return self._paho_handle_publish()
+        if qos > 1:  # the hub subscribes at QoS 1, so a broker may not send it QoS 2
+            return paho.MQTT_ERR_PROTOCOL
         end = 2 + int.from_bytes(body[:2])
         topic = body[2:end].decode("utf-8", "replace")
         mid = 0
@@ -184,6 +208,19 @@ class Inbox:
         self._hold(Received(topic, bytes(memoryview(body)[end:]), mid, qos))
         return paho.MQTT_ERR_SUCCESS
 
+    def _handle_pingresp(self) -> MQTTErrorCode:
+        """paho's handler for a PINGRESP (its keepalive's or our probe's)."""
+        sent_at, self._probe_sent_at = self._probe_sent_at, None
+        if sent_at is not None and self._reading and not self._window_full():
+            self._catch_up.at, self._catch_up.behind = sent_at, False
+        return self._paho_handle_pingresp()
+
+    def _probe(self) -> None:
+        """Ask the broker whether it holds more (see the module's docstring)."""
+        if self._catch_up.behind and self._probe_sent_at is None and self._connected():
+            self._probe_sent_at = time.monotonic()
+            self._paho._send_pingreq()
+
     def _hold(self, message: Received) -> None:
         if not self._messages:
             self._first_at = time.monotonic()
@@ -199,23 +236,30 @@ class Inbox:
     def _full(self) -> bool:
         return len(self._messages) >= HIGH_WATER_MESSAGES or self._bytes >= HIGH_WATER_BYTES
 
+    def _window_full(self) -> bool:
+        return len(self._messages) + len(self._taken) >= self._window
+
     def _read(self) -> None:
         sock = self._socket
-        if not self._reading or sock is None:
+        if not self._reading or sock is None or not self._connected():
             return
         sock.ran_dry = False
         try:
-            while not self._full():
-                if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS or sock.ran_dry:
+            while not self._full() and not sock.ran_dry:
+                if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS:
                     break
         except Exception as exc:  # noqa: BLE001 - as aiomqtt's reader: a failed read means the connection is gone
             if not self._client._disconnected.done():
                 self._client._disconnected.set_exception(exc)
             return
-        if sock.ran_dry and len(self._messages) + self._unacked < self._window:
-            self._caught_up_at = time.monotonic()  # read all the broker sent, and it was free to send more
-            self._unread_since = None
-        else:
-            self._unread_since = self._caught_up_at
+        if not self._connected():  # paho closed the socket and took it off the loop
+            self._reading = False
+            return
+        if self._window_full():
+            self._catch_up.behind = True
         if self._full():
             self.stop()
+        self._probe()
+
+
+_PUBACK = struct.Struct("!BBH")

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # How many unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 Receive
-# Maximum): this bounds the hub's memory, and the broker holds the rest. It counts messages, not
-# events: 1,000 frames of 1,000 events is a million events held; at 20,000 a loaded hub grew
-# past 3 GiB. A thousand keeps batches full with writes taking a few milliseconds.
+# Maximum). Mosquitto 2.0 sends past it, so the hub's memory is bounded by the inbox's high-water
+# marks instead (see inbox.py); the inbox also reads a full window as "the broker may be holding
+# messages back" for the lag.
 RECEIVE_MAXIMUM = 1_000
 
 
