@@ -59,12 +59,25 @@ class CatchUp:
     since the broker queues for the persistent session while the hub is away."""
 
     def __init__(self) -> None:
-        self.at = time.monotonic()
-        self.behind = True  # the broker may hold messages the hub has not read
+        self._at = time.monotonic()
+        self._behind = True  # the broker may hold messages the hub has not read
+
+    @property
+    def behind(self) -> bool:
+        return self._behind
 
     @property
     def unread_since(self) -> float | None:
-        return self.at if self.behind else None
+        return self._at if self._behind else None
+
+    def may_fall_behind(self) -> None:
+        """The broker may hold messages back from now (the window filled, reading paused, the
+        connection ended); from before now it held none, if the hub was caught up."""
+        if not self._behind:
+            self._at, self._behind = time.monotonic(), True
+
+    def caught_up(self, at: float) -> None:
+        self._at, self._behind = at, False
 
 
 class _BufferedSocket:
@@ -139,7 +152,7 @@ class Inbox:
         if self._reading and self._connected():
             self._loop.remove_reader(self._fd)
         self._reading = False
-        self._catch_up.behind = True
+        self._catch_up.may_fall_behind()
 
     @property
     def oldest_offered(self) -> float | None:
@@ -212,7 +225,7 @@ class Inbox:
         """paho's handler for a PINGRESP (its keepalive's or our probe's)."""
         sent_at, self._probe_sent_at = self._probe_sent_at, None
         if sent_at is not None and self._reading and not self._window_full():
-            self._catch_up.at, self._catch_up.behind = sent_at, False
+            self._catch_up.caught_up(sent_at)
         return self._paho_handle_pingresp()
 
     def _probe(self) -> None:
@@ -256,7 +269,7 @@ class Inbox:
             self._reading = False
             return
         if self._window_full():
-            self._catch_up.behind = True
+            self._catch_up.may_fall_behind()
         if self._full():
             self.stop()
         self._probe()
