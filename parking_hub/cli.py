@@ -24,8 +24,8 @@ log = logging.getLogger("parking_hub")
 EXIT_BAD_SETTING = 2
 EXIT_FORCED = 1
 SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
-# What this machine kind (2 cores, shared) carries with the hub, Redis, broker and simulator on it
-# and other work beside: see "The demo" in docs/reliability.md.
+# What a 2-core machine carries with the hub, Redis, broker and simulator on it, with room to spare:
+# see "The demo" in docs/reliability.md.
 DEMO_RATE = 250.0
 _SETTING_HELP = {
     "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster",
