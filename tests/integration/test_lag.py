@@ -60,20 +60,31 @@ async def test_a_stalled_hub_reports_its_lag_and_recovers(
             "mosquitto_pub", "-h", target.host, "-p", str(target.port), "-q", "1", "-l",
             "-t", f"{hub.prefix}/v1/lots/{lot_id}/berths/7", stdin=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        assert publisher.stdin is not None
-        publisher.stdin.write(lines)
-        max_lag, reasons = 0.0, set()
-        while time.monotonic() < stalled_until:  # Redis takes no writes: nothing can be applied
-            max_lag = max(max_lag, await lag_s(hub))
-            status, body = await hub.get("/readyz")
-            if status == 503:
-                reasons.update(body["reasons"])
-            await asyncio.sleep(0.2)
-        assert max_lag >= 5, max_lag
-        assert any(reason.startswith("ingest lags") for reason in reasons), reasons
-        await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == MESSAGES, 60)
-        publisher.stdin.close()
-        await publisher.wait()
-        # Applied and idle: the lag falls back without any new traffic.
-        assert await eventually(lambda: lag_s(hub), lambda lag: lag < 1, 10) < 1
-        assert (await hub.get("/readyz"))[0] == 200
+        try:
+            await _watch_and_recover(hub, lot_id, publisher, lines, stalled_until)
+        finally:
+            if publisher.returncode is None:
+                publisher.kill()
+                await publisher.wait()
+
+
+async def _watch_and_recover(
+    hub: Hub, lot_id: str, publisher: asyncio.subprocess.Process, lines: bytes, stalled_until: float
+) -> None:
+    assert publisher.stdin is not None
+    publisher.stdin.write(lines)
+    max_lag, reasons = 0.0, set()
+    while time.monotonic() < stalled_until:  # Redis takes no writes: nothing can be applied
+        max_lag = max(max_lag, await lag_s(hub))
+        status, body = await hub.get("/readyz")
+        if status == 503:
+            reasons.update(body["reasons"])
+        await asyncio.sleep(0.2)
+    assert max_lag >= 5, max_lag
+    assert any(reason.startswith("ingest lags") for reason in reasons), reasons
+    await eventually(lambda: lot_state(hub, lot_id), lambda b: b["events_applied"] == MESSAGES, 60)
+    publisher.stdin.close()
+    await publisher.wait()
+    # Applied and idle: the lag falls back without any new traffic.
+    assert await eventually(lambda: lag_s(hub), lambda lag: lag < 1, 10) < 1
+    assert (await hub.get("/readyz"))[0] == 200
