@@ -9,10 +9,18 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parking_hub.ingest.formats import MAX_FUTURE_MS, Decoded
 from parking_hub.ingest.lorawan import DeviceIndex, decode_uplink, parse_topic
-from parking_hub.ingest.lorawan.envelopes import EnvelopeError, Uplink, parse_uplink, rfc3339_ms
+from parking_hub.ingest.lorawan.envelopes import (
+    EnvelopeError,
+    Uplink,
+    parse_uplink,
+    rfc3339_ms,
+    rfc3339_ms_by_pattern,
+)
 from parking_hub.registry import parse_registry
 
 UPLINKS = Path(__file__).parent.parent / "data" / "lns-uplinks"
@@ -225,3 +233,34 @@ def test_index_is_case_insensitive_and_counts_devices() -> None:
     assert (found[0], found[1].berth, found[1].codec) == ("70b3d57ed0000001", 0, "nwave-nps405")
     assert devices.find(("GATE",)) is not None
     assert devices.find(("nope",)) is None
+
+
+def _two(low: int, high: int) -> st.SearchStrategy[str]:
+    """Mostly valid two-digit fields, sometimes one digit or out of range."""
+    return st.one_of(st.integers(low, high).map("{:02d}".format), st.integers(0, 99).map(str))
+
+
+@given(
+    st.builds(
+        "{}-{}-{}{}{}:{}:{}{}{}".format,
+        st.integers(1970, 2100).map(str),
+        _two(1, 12),
+        _two(1, 28),
+        st.sampled_from(["T", "t", " ", "X"]),
+        _two(0, 23),
+        _two(0, 59),
+        _two(0, 60),
+        st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(".{}".format)),
+        st.sampled_from(["Z", "z", "+08:00", "-03:30", "+0800", "", "+24:00"]),
+    )
+)
+def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
+    try:
+        expected: int | None = rfc3339_ms_by_pattern(text)
+    except EnvelopeError:
+        expected = None
+    try:
+        got: int | None = rfc3339_ms(text)
+    except EnvelopeError:
+        got = None
+    assert got == expected, text

@@ -9,6 +9,7 @@ they exist only where the operator configured a payload formatter.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 import orjson
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MILLISECOND = dt.timedelta(milliseconds=1)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
     re.ASCII,  # \d is 0-9 only: RFC 3339 has no other digits
@@ -62,6 +65,18 @@ def parse_topic(topic: str) -> LnsTopic | None:
 
 def rfc3339_ms(text: object) -> int:
     """Integer milliseconds since the epoch of an RFC 3339 time (nanoseconds allowed, truncated)."""
+    if isinstance(text, str) and _rfc3339_shape(text):
+        # The common case in C, about a tenth of the cost; it refuses leap seconds and lower-case
+        # designators, which the regular expression below then reads.
+        with contextlib.suppress(ValueError):
+            when = dt.datetime.fromisoformat(text)
+            if when.tzinfo is not None:
+                return (when - _EPOCH) // _MILLISECOND
+    return rfc3339_ms_by_pattern(text)
+
+
+def rfc3339_ms_by_pattern(text: object) -> int:
+    """`rfc3339_ms` by the regular expression alone: the definition the fast path must agree with."""
     match = _RFC3339.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise EnvelopeError("invalid_payload", f"time {text!r} is not an RFC 3339 date-time")
@@ -80,6 +95,17 @@ def rfc3339_ms(text: object) -> int:
     millis = int((match.group(7) or "0").ljust(3, "0")[:3])
     seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s
     return seconds * 1000 + millis
+
+
+def _rfc3339_shape(text: str) -> bool:
+    """fromisoformat also takes ISO 8601 forms RFC 3339 does not (basic format, week dates)."""
+    return (
+        len(text) >= 20
+        and text.isascii()
+        and text[4] == text[7] == "-"
+        and text[10] in "Tt "
+        and text[13] == text[16] == ":"
+    )
 
 
 def parse_uplink(topic: LnsTopic, payload: bytes) -> Uplink:
