@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from parking_hub.embedded import free_port, managed_process, redis_server
+from parking_hub.embedded import free_port, managed_process
 from tests.integration.hub import Hub, eventually, running_hub, unique
 from tests.integration.test_simulator import city, sim
 
@@ -38,8 +38,9 @@ async def metric(hub: Hub, name: str) -> float:
     return float(match.group(1))
 
 
-async def test_frames_a_broker_dropped_are_found_by_seq_and_healed_by_resync(tmp_path: Path) -> None:
-    """A broker's behaviour, so one Redis flavour is enough: the test starts its own."""
+async def test_frames_a_broker_dropped_are_found_by_seq_and_healed_by_resync(
+    redis_url: str, tmp_path: Path
+) -> None:
     port = free_port()
     (tmp_path / "broker.conf").write_text(DROPPING_BROKER.format(port=port))
     mosquitto = shutil.which("mosquitto")
@@ -48,10 +49,7 @@ async def test_frames_a_broker_dropped_are_found_by_seq_and_healed_by_resync(tmp
     truth_file = tmp_path / "truth.npz"
     broker = f"mqtt://127.0.0.1:{port}"
     hub_args = {"lots": str(registry_file), "client_id": unique("hub"), "topic_prefix": unique("loss")}
-    with (
-        redis_server(tmp_path) as redis_url,
-        managed_process([mosquitto, "-c", str(tmp_path / "broker.conf")], port, "broker", tmp_path),
-    ):
+    with managed_process([mosquitto, "-c", str(tmp_path / "broker.conf")], port, "broker", tmp_path):
         traffic = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sensors_sim", "run", "--lots", str(registry_file),
             "--mqtt-url", broker, "--topic-prefix", hub_args["topic_prefix"], "--format", "native",
