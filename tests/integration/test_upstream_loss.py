@@ -53,7 +53,7 @@ async def test_frames_a_broker_dropped_are_found_by_seq_and_healed_by_resync(
         traffic = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sensors_sim", "run", "--lots", str(registry_file),
             "--mqtt-url", broker, "--topic-prefix", hub_args["topic_prefix"], "--format", "native",
-            "--speed", "600", "--duration", "24", "--seed", "4", "--truth", str(truth_file),
+            "--speed", "2400", "--duration", "24", "--seed", "4", "--truth", str(truth_file),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         async with running_hub(redis_url, broker, **hub_args) as hub:
@@ -66,10 +66,10 @@ async def test_frames_a_broker_dropped_are_found_by_seq_and_healed_by_resync(
             assert traffic.returncode == 0, out.decode()
             answered = re.search(r"resync: answered (\d+) requests", out.decode())
             assert answered is not None, out.decode()
-            assert int(answered.group(1)) > 0
+            assert int(answered.group(1)) > 0, out.decode()
             assert await metric(hub, "parking_hub_ingest_seq_gaps_total") > 0
             assert await metric(hub, "parking_hub_broker_dropped_messages") > 0
             code, report = await sim(
                 "verify", "--lots", str(registry_file), "--hub", hub.base_url, "--truth", str(truth_file)
             )
-            assert code == 0, report
+            assert code == 0, report + out.decode()
