@@ -56,7 +56,7 @@ def refusing_parameters(handler: Handler) -> Handler:
 
 def _first_error(model: type[BaseModel], exc: ValidationError) -> ApiError:
     # Report the first failing parameter in the model's own order, so the answer is stable.
-    order = list(model.model_fields)
+    order = [f.alias or n for n, f in model.model_fields.items()]
     errors = sorted(exc.errors(), key=lambda e: order.index(_name(e)) if _name(e) in order else len(order))
     error = errors[0]
     name = _name(error)
@@ -69,7 +69,8 @@ def _name(error: ErrorDetails) -> str:
 
 def _reason(model: type[BaseModel], name: str, error: ErrorDetails) -> str:
     kind = error["type"]
-    field = model.model_fields.get(name)
+    # A parameter named by a Python keyword (`from`) is its field's alias.
+    field = next((f for n, f in model.model_fields.items() if name in (n, f.alias)), None)
     if kind in _FIXED_REASONS or field is None:
         return _FIXED_REASONS.get(kind, _FIXED_REASONS["extra_forbidden"])
     context = error.get("ctx", {})

@@ -11,6 +11,7 @@ from parking_hub.api.access import access_key
 from parking_hub.api.berths import lot_berths
 from parking_hub.api.dashboard import dashboard, static_file
 from parking_hub.api.docs_page import docs, docs_key, render
+from parking_hub.api.history import lot_forecast, lot_history
 from parking_hub.api.interfaces import asyncapi_json, registry_schema_json
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
@@ -31,12 +32,17 @@ from parking_hub.api.ngsi.schemas import (
 from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
 from parking_hub.api.probes import healthz, readyz
 from parking_hub.api.schemas import (
+    MAX_HISTORY_POINTS,
     MAX_STREAM_LOTS,
     ErrorBody,
+    ForecastParams,
+    HistoryParams,
     Liveness,
     LotBerths,
     LotCounts,
     LotDetail,
+    LotForecast,
+    LotHistory,
     LotPath,
     LotsPage,
     LotsParams,
@@ -163,6 +169,48 @@ API = (
             **NOT_LOADED,
         },
         description="An extension for maps and lot displays: the same rules as the lot's counts, per berth.",
+        path_params=LotPath,
+    ),
+    Endpoint(
+        "/v1/lots/{lot_id}/history",
+        lot_history,
+        "One lot's mean counts per step, in event time",
+        "history and forecasts",
+        {
+            200: Answer("oldest step first", LotHistory),
+            **BAD_PARAMETER,
+            404: Answer("no such lot", ErrorBody),
+            **NOT_LOADED,
+        },
+        description=(
+            "History is kept by the reports' own `ts`, so a replay of past traffic builds it. Counts are "
+            "sampled every 5 minutes of event time: 5-minute samples for the last 24 h of the lot's "
+            "history, 15-minute samples for 8 weeks. Each point is the mean of the samples inside its "
+            "step (steps start at multiples of the step since the epoch; steps without samples are left "
+            f"out). Default: the 24 h before `to`, which defaults to now; at most {MAX_HISTORY_POINTS} "
+            "steps."
+        ),
+        query=HistoryParams,
+        path_params=LotPath,
+    ),
+    Endpoint(
+        "/v1/lots/{lot_id}/forecast",
+        lot_forecast,
+        "One lot's expected free berths ahead, with an 80% interval",
+        "history and forecasts",
+        {
+            200: Answer("one point per horizon", LotForecast),
+            **BAD_PARAMETER,
+            404: Answer("no such lot", ErrorBody),
+            **NOT_LOADED,
+        },
+        description=(
+            "From the lot's own 15-minute history (its profile by weekday and time of day) and its free "
+            "berths now: the profile ahead plus the present departure from it, carried forward as the "
+            "lot's history says. With less than two days of history the forecast is the present count "
+            "and the interval is 0..capacity."
+        ),
+        query=ForecastParams,
         path_params=LotPath,
     ),
     Endpoint(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from parking_hub.query.area import Box
+from parking_hub.query.forecast import MAX_HORIZON_MIN
 from parking_hub.registry import FEATURES, MAX_CAPACITY, MAX_LAT
 
 MAX_LIMIT = 50
@@ -130,6 +131,49 @@ class StaticPath(_Query):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,64}\.(js|css|json)$", description="a file of the dashboard")
 
 
+STEPS = {"5m": 300, "15m": 900, "1h": 3600}
+MAX_HISTORY_POINTS = 6000
+DEFAULT_HISTORY_S = 86_400
+HORIZONS = r"^[0-9]{1,3}(,[0-9]{1,3}){0,15}$"
+
+
+class HistoryParams(_Query):
+    from_: AwareDatetime | None = Field(
+        None, alias="from", description="ISO 8601 time with offset; default 24 h before `to`"
+    )
+    to: AwareDatetime | None = Field(None, description="ISO 8601 time with offset; default now")
+    step: Literal["5m", "15m", "1h"] = Field(
+        "15m",
+        description=(
+            "5m (kept for the last 24 h of the lot's history), 15m or 1h (kept for 8 weeks); "
+            f"at most {MAX_HISTORY_POINTS} steps between from and to"
+        ),
+    )
+
+
+class ForecastParams(_Query):
+    horizons: str = Field(
+        "15,30,60",
+        pattern=HORIZONS,
+        description="comma list of minutes ahead, each 1..240, at most 16 of them",
+        examples=["15,30,60"],
+    )
+
+    @field_validator("horizons")
+    @classmethod
+    def _each_in_range(cls, value: str) -> str:
+        minutes = [int(m) for m in value.split(",")]
+        if not all(1 <= m <= MAX_HORIZON_MIN for m in minutes):
+            raise ValueError(f"each horizon must be between 1 and {MAX_HORIZON_MIN} minutes")
+        if len(set(minutes)) < len(minutes):
+            raise ValueError("names a horizon twice")
+        return value
+
+    @property
+    def minutes(self) -> list[int]:
+        return [int(m) for m in self.horizons.split(",")]
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 
@@ -234,6 +278,32 @@ class LotBerths(LotCounts):
             "silent for three heartbeat periods, or the lot offline); its length is the capacity"
         ),
     )
+
+
+class HistoryPoint(_Answer):
+    at: str = Field(description="the step's start, ISO 8601 UTC")
+    free: float = Field(description="mean free berths over the step's samples")
+    occupied: float
+    unknown: float
+
+
+class LotHistory(_Answer):
+    lot_id: str
+    step_s: int
+    points: list[HistoryPoint] = Field(description="oldest first; a step without any sample is left out")
+
+
+class ForecastPoint(_Answer):
+    at: str = Field(description="the time forecast, ISO 8601 UTC")
+    free: float = Field(description="expected free berths")
+    low: float = Field(description="lower end of the 80% interval")
+    high: float = Field(description="upper end of the 80% interval")
+
+
+class LotForecast(_Answer):
+    lot_id: str
+    as_of: str
+    forecast: list[ForecastPoint] = Field(description="one per horizon, in the order asked")
 
 
 class LotListItem(LotCounts):

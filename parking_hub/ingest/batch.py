@@ -13,13 +13,21 @@ from parking_hub.store.layout import IntArray, Layout
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
-def dedupe(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
-    """Keep only the greatest rank per index, ascending by index: the one report that can win."""
+def by_berth(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
+    """Reports sorted by index, then by rank."""
     order = np.lexsort((ranks, index))
-    b, r = index[order], ranks[order]
+    return index[order], ranks[order]
+
+
+def _last_per_berth(b: IntArray, r: IntArray) -> tuple[IntArray, IntArray]:
     last = np.ones(len(b), dtype=bool)
     last[:-1] = b[1:] != b[:-1]
     return b[last], r[last]
+
+
+def dedupe(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
+    """Keep only the greatest rank per index, ascending by index: the one report that can win."""
+    return _last_per_berth(*by_berth(index, ranks))
 
 
 class BatchBuilder:
@@ -65,7 +73,8 @@ class BatchBuilder:
         fits = owner >= 0
         if fits.any():
             fits &= berths < layout.capacity[np.where(fits, owner, 0)]
-        index, best = dedupe(berths[fits] + layout.offsets[owner[fits]], ranks[fits])
+        reports = by_berth(berths[fits] + layout.offsets[owner[fits]], ranks[fits])
+        index, best = _last_per_berth(*reports)
         lots, counts = np.unique(owner[fits], return_counts=True)
         return Batch(
             layout,
@@ -76,4 +85,5 @@ class BatchBuilder:
             dict(self._rejected),
             self._rejected_unattributed + int((~fits).sum()),
             dict(self._gaps),
+            reports,
         )

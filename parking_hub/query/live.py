@@ -51,6 +51,10 @@ class LiveCity:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
 
+    @property
+    def redis(self) -> RedisClient:
+        return self._redis
+
     async def run(self) -> None:
         attempt = 0
         while True:
@@ -78,7 +82,7 @@ class LiveCity:
         """Read the registry and, when tracking, every lot's state."""
         lots = await load_lots(self._redis)
         self.capacity = {lot.id: lot.capacity for lot in lots}
-        self.layout = Layout.build(self.capacity)
+        self.layout = Layout.build(self.capacity, {lot.id: lot.heartbeat_s for lot in lots})
         self.devices = DeviceIndex(lots)
         if self._track:
             state = Availability(CityIndex.build(lots))

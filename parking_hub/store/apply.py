@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from parking_hub.store import gap_log, keys, notices, scripts
+from parking_hub.store import gap_log, history, keys, notices, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
 
+_EMPTY = np.empty(0, dtype=np.int64)
 LOTS_PER_CALL = 500  # bounds how long one script call holds the server
 MERGE_GAP = 16  # changed berths closer than this are written as one range
 MAX_RANGES = 32  # past this many ranges a lot is written whole
@@ -40,6 +41,8 @@ class Batch:
     rejected: dict[str, int] = field(default_factory=dict)  # lot -> rejected events
     rejected_unattributed: int = 0
     gaps: dict[str, int] = field(default_factory=dict)  # lot -> gaps found in its senders' seq or f_cnt
+    # Every valid report before de-duplication, by index then rank: history samples between them.
+    reports: tuple[IntArray, IntArray] = (_EMPTY, _EMPTY)
 
     @property
     def events(self) -> int:
@@ -54,6 +57,8 @@ class Batch:
 class _LotWrite:
     position: int
     events: int
+    clock: int  # the lot's newest report time (ms) before this write
+    replaced: tuple[IntArray, IntArray]  # the attempt's winning berths and the ranks they replaced
     won: int = 0
     ranges: list[tuple[int, bytes]] = field(default_factory=list)  # report array ranges
     bitmap: list[tuple[int, bytes]] = field(default_factory=list)  # occupancy bitmap ranges
@@ -71,12 +76,14 @@ class StateWriter:
         self._layout: Layout | None = None
         self._ranks = np.zeros(0, dtype=np.int64)
         self._token: list[str | None] = []  # per lot; None until read from Redis
+        self._clock = np.zeros(0, dtype=np.int64)  # per lot: its newest report's ts (ms) in the copy
 
     async def write(self, batch: Batch) -> int:
         """Apply a batch; returns how many reports won."""
         self._adopt(batch.layout)
         pending = dict(batch.events_by_lot)
         won = 0
+        samples: list[list[object]] = []
         try:
             while pending:
                 await self._load([p for p in pending if self._token[p] is None])
@@ -86,9 +93,10 @@ class StateWriter:
                     if ok:
                         won += write.won
                         del pending[write.position]
+                        samples += self._samples(write, batch.reports)
                     else:
                         self._token[write.position] = None  # moved under us: read it again
-            await self._send_rest(batch)
+            await self._send_rest(batch, samples)
         except BaseException:
             for p in batch.events_by_lot:
                 self._token[p] = None  # unknown whether the write landed
@@ -100,6 +108,7 @@ class StateWriter:
             self._layout = layout
             self._ranks = np.zeros(layout.berth_count, dtype=np.int64)
             self._token = [None] * len(layout.ids)
+            self._clock = np.zeros(len(layout.ids), dtype=np.int64)
 
     def _plan(self, batch: Batch, pending: dict[int, int]) -> list[_LotWrite]:
         """Merge the batch into the copy for the pending lots; describe the byte ranges to write."""
@@ -110,8 +119,10 @@ class StateWriter:
             index, ranks = index[keep], ranks[keep]
         wins = ranks > self._ranks[index]
         won = index[wins]
+        replaced = (won, self._ranks[won])
         self._ranks[won] = ranks[wins]
-        writes = {p: _LotWrite(p, events) for p, events in pending.items()}
+        writes = {p: _LotWrite(p, events, int(self._clock[p]), replaced) for p, events in pending.items()}
+        np.maximum.at(self._clock, layout.lot_of(won), ranks[wins] >> 1)
         if len(won):
             self._ranges(layout, won, writes)
         return list(writes.values())
@@ -158,6 +169,7 @@ class StateWriter:
             stored = np.frombuffer(raw, dtype=">i8")[: span.stop - span.start]
             self._ranks[span] = 0
             self._ranks[span.start : span.start + len(stored)] = stored
+            self._clock[p] = int(stored.max(initial=0)) >> 1
             self._token[p] = token.decode() if isinstance(token, bytes) else str(token)
 
     async def _send(self, writes: list[_LotWrite]) -> list[bool]:
@@ -208,9 +220,30 @@ class StateWriter:
         results = await self._scripts.execute(pipe)
         return [item for result in results for item in result]
 
-    async def _send_rest(self, batch: Batch) -> None:
-        """Gateway statuses, rejection and gap counters, and the notice to API processes."""
+    def _samples(self, write: _LotWrite, reports: tuple[IntArray, IntArray]) -> list[list[object]]:
+        """The history samples a written lot's clock passed, as Redis commands (see history)."""
+        assert self._layout is not None
+        p = write.position
+        at = history.boundaries(write.clock, int(self._clock[p]))
+        if not len(at):
+            return []
+        span = self._layout.span(p)
+        after = self._ranks[span]
+        before = after.copy()
+        won, old = write.replaced
+        mine = slice(*np.searchsorted(won, (span.start, span.stop)).tolist())
+        before[won[mine] - span.start] = old[mine]
+        index, ranks = reports
+        lot_reports = slice(*np.searchsorted(index, (span.start, span.stop)).tolist())
+        events = (index[lot_reports] - span.start, ranks[lot_reports])
+        occupied, known = history.sample_counts(before, events, int(self._layout.stale_after_ms[p]), at)
+        return history.commands(self._layout.ids[p], span.stop - span.start, at, occupied, known)
+
+    async def _send_rest(self, batch: Batch, samples: list[list[object]]) -> None:
+        """Gateway statuses, rejection and gap counters, history samples, and the notice to API processes."""
         pipe = self._scripts.pipeline()
+        for command in samples:
+            pipe.execute_command(*command)
         for lot, rank in batch.statuses.items():
             await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
         for lot, count in batch.rejected.items():

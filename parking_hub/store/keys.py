@@ -64,6 +64,11 @@ def gap_hours(lot: str) -> str:
     return f"{ROOT}:{{{lot}}}:gaps"
 
 
+def history(lot: str, ring: str) -> str:
+    """String: one ring of the lot's counts over event time, `h5` or `h15` (see history)."""
+    return f"{ROOT}:{{{lot}}}:{ring}"
+
+
 def registry(lot: str) -> str:
     """String: the lot's registry Feature as JSON."""
     return f"{ROOT}:{{{lot}}}:lot"

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+NEVER_STALE_S = 1 << 40
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -19,15 +20,21 @@ class Layout:
     position: dict[str, int]
     capacity: IntArray
     offsets: IntArray
+    stale_after_ms: IntArray  # per lot: how old a report may be and still count (3 heartbeats)
 
     @classmethod
-    def build(cls, capacity_by_lot: Mapping[str, int]) -> Layout:
+    def build(
+        cls, capacity_by_lot: Mapping[str, int], heartbeat_s: Mapping[str, int] | None = None
+    ) -> Layout:
+        """Without heartbeats (tools and tests that only write), every report counts however old."""
         ids = tuple(sorted(capacity_by_lot))
         capacity = np.array([capacity_by_lot[lot] for lot in ids], dtype=np.int64)
         offsets = np.zeros(len(ids), dtype=np.int64)
         if ids:
             offsets[1:] = np.cumsum(capacity)[:-1]
-        return cls(ids, {lot: i for i, lot in enumerate(ids)}, capacity, offsets)
+        beats = heartbeat_s or {}
+        stale = np.array([3_000 * beats.get(lot, NEVER_STALE_S) for lot in ids], dtype=np.int64)
+        return cls(ids, {lot: i for i, lot in enumerate(ids)}, capacity, offsets, stale)
 
     @property
     def berth_count(self) -> int:

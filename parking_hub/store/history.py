@@ -1,0 +1,183 @@
+"""Each lot's counts over event time (contract 7.3), sampled by ingest, kept in two rings per lot.
+
+Ingest keeps a lot's clock: the newest `ts` among the lot's winning reports. Whenever a write moves
+that clock past 5-minute boundaries of event time, ingest samples the lot's counts at each boundary
+crossed, from the reports it has just written (a berth is known when its report is at most three
+heartbeat periods old at that instant; gateway status is not replayed). The samples land in two
+rings under the lot's hash tag:
+
+- `parking:{L}:h5`: every 5-minute sample of the last FINE_SLOTS (24 hours);
+- `parking:{L}:h15`: every 15-minute sample of the last COARSE_SLOTS (8 weeks and a day).
+
+Each ring is a string: a signed 64-bit header holding the newest sample's time (s since the epoch),
+then per slot two 10-bit fields written with BITFIELD: the occupied count and the known count plus
+one (0 = no sample). A lot of more than SCALE berths stores both in units of capacity / SCALE.
+Slot k holds the sample at the boundary t with t // step % slots == k, so a ring overwrites its
+oldest slot as event time moves on: it never grows, whatever the traffic. A sample counts only if
+it lies within the ring's span before the header's time; the rings also expire RETAIN_S after their
+last write, so a lot that falls silent (or leaves the registry) leaves nothing behind.
+
+Samples rather than a time-weighted mean: a boundary's sample depends only on the reports written
+so far, so it is exact wherever the reports are, needs no per-event work in Redis nor state carried
+between writes, and a replay of past traffic writes exactly what live traffic would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from parking_hub.store import keys
+from parking_hub.store.connection import RedisClient
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    name: str  # in the key
+    step_s: int
+    slots: int
+
+    @property
+    def span_s(self) -> int:
+        return self.step_s * self.slots
+
+
+FINE = Ring("h5", 300, 288)
+COARSE = Ring("h15", 900, 8 * 7 * 96 + 96)
+RINGS = (FINE, COARSE)
+SAMPLE_S = FINE.step_s  # every ring's step is a multiple of it
+FIELD_BITS = 10
+SCALE = (1 << FIELD_BITS) - 2  # the largest count stored as is; known + 1 must fit the field
+HEADER_BITS = 64
+RETAIN_S = COARSE.span_s
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """One lot's samples, oldest first: `at` in seconds since the epoch, counts in berths."""
+
+    at: IntArray
+    occupied: FloatArray
+    known: FloatArray
+    capacity: int
+
+    @property
+    def free(self) -> FloatArray:
+        result: FloatArray = self.known - self.occupied
+        return result
+
+    @property
+    def unknown(self) -> FloatArray:
+        result: FloatArray = self.capacity - self.known
+        return result
+
+
+def sample_counts(
+    before: IntArray, events: tuple[IntArray, IntArray], stale_after_ms: int, boundaries_s: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Occupied and known berths of one lot at each boundary: its winning reports before a write
+    (rank = ts * 2 + occupied, 0 = never) with the write's reports (berth, rank) up to the boundary."""
+    berth, rank = events
+    order = np.argsort(rank >> 1, kind="stable")
+    berth, rank = berth[order], rank[order]
+    ts = rank >> 1
+    bounds_ms = boundaries_s * 1000
+    # Boundaries before the first report see `before`; those after the last see every report.
+    first = int(np.searchsorted(bounds_ms, ts[0])) if len(ts) else len(bounds_ms)
+    last = int(np.searchsorted(bounds_ms, ts[-1])) if len(ts) else len(bounds_ms)
+    state = before.copy()
+    occupied = np.zeros(len(bounds_ms), dtype=np.int64)
+    known = np.zeros(len(bounds_ms), dtype=np.int64)
+    occupied[:first], known[:first] = _counts(state, stale_after_ms, bounds_ms[:first])
+    applied = 0
+    for k in range(first, last):
+        upto = int(np.searchsorted(ts, bounds_ms[k], side="right"))
+        np.maximum.at(state, berth[applied:upto], rank[applied:upto])
+        applied = upto
+        occupied[k], known[k] = (int(v[0]) for v in _counts(state, stale_after_ms, bounds_ms[k : k + 1]))
+    np.maximum.at(state, berth[applied:], rank[applied:])
+    occupied[last:], known[last:] = _counts(state, stale_after_ms, bounds_ms[last:])
+    return occupied, known
+
+
+def _counts(ranks: IntArray, stale_after_ms: int, bounds_ms: IntArray) -> tuple[IntArray, IntArray]:
+    """Occupied and known berths at instants no earlier than any of the reports."""
+    reported = ranks[ranks > 0]
+    all_ts, occupied_ts = np.sort(reported >> 1), np.sort(reported[reported & 1 == 1] >> 1)
+    oldest = bounds_ms - stale_after_ms
+    known: IntArray = len(all_ts) - np.searchsorted(all_ts, oldest)
+    occupied: IntArray = len(occupied_ts) - np.searchsorted(occupied_ts, oldest)
+    return occupied, known
+
+
+def boundaries(clock_before_ms: int, clock_after_ms: int) -> IntArray:
+    """The sample boundaries (s) a lot's clock passed, the most recent COARSE.span_s of them at most;
+    none for a lot's first report: there is nothing to sample before it."""
+    if clock_before_ms <= 0:
+        return np.zeros(0, dtype=np.int64)
+    first = clock_before_ms // 1000 // SAMPLE_S + 1
+    last = clock_after_ms // 1000 // SAMPLE_S
+    first = max(first, last - COARSE.span_s // SAMPLE_S + 1)
+    return np.arange(first, last + 1, dtype=np.int64) * SAMPLE_S
+
+
+def commands(
+    lot: str, capacity: int, at_s: IntArray, occupied: IntArray, known: IntArray
+) -> list[list[object]]:
+    """The BITFIELD commands that store samples (and each ring's header), then the rings' expiry."""
+    scale = min(capacity, SCALE)
+    occ = np.rint(occupied * scale / capacity).astype(np.int64)
+    kn = np.rint(known * scale / capacity).astype(np.int64) + 1
+    out: list[list[object]] = []
+    for ring in RINGS:
+        mine = at_s % ring.step_s == 0
+        if not mine.any():
+            continue
+        args: list[object] = ["BITFIELD", keys.history(lot, ring.name), "SET", "i64", 0, int(at_s[mine][-1])]
+        offsets = HEADER_BITS + (at_s[mine] // ring.step_s % ring.slots) * 2 * FIELD_BITS
+        for offset, o, k in zip(offsets.tolist(), occ[mine].tolist(), kn[mine].tolist(), strict=True):
+            args += ["SET", f"u{FIELD_BITS}", offset, o, "SET", f"u{FIELD_BITS}", offset + FIELD_BITS, k]
+        out.append(args)
+        out.append(["EXPIRE", keys.history(lot, ring.name), RETAIN_S])
+    return out
+
+
+def decode(raw: bytes | None, ring: Ring, capacity: int) -> Samples:
+    """A ring as read with GET: its valid samples, oldest first."""
+    empty = Samples(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), capacity)
+    if not raw or len(raw) < HEADER_BITS // 8:
+        return empty
+    newest = int.from_bytes(raw[: HEADER_BITS // 8], "big", signed=True)
+    body = np.frombuffer(raw, dtype=np.uint8, offset=HEADER_BITS // 8)
+    bits = np.unpackbits(body)[: ring.slots * 2 * FIELD_BITS]
+    bits = np.pad(bits, (0, ring.slots * 2 * FIELD_BITS - len(bits)))
+    weights = 1 << np.arange(FIELD_BITS - 1, -1, -1)
+    fields = bits.reshape(ring.slots, 2, FIELD_BITS) @ weights
+    # Slot k's sample is the newest boundary at or before `newest` that falls in slot k.
+    newest_slot = newest // ring.step_s
+    back = (newest_slot - np.arange(ring.slots)) % ring.slots
+    at = (newest_slot - back) * ring.step_s
+    order = np.argsort(at)
+    at, fields = at[order], fields[order]
+    present = fields[:, 1] > 0
+    unit = capacity / min(capacity, SCALE)
+    return Samples(
+        at[present].astype(np.int64),
+        fields[present, 0] * unit,
+        (fields[present, 1] - 1) * unit,
+        capacity,
+    )
+
+
+async def read(redis: RedisClient, lot: str, capacity: int) -> dict[Ring, Samples]:
+    """Both rings of one lot, read in one round trip (one slot, so also on a cluster)."""
+    pipe = redis.pipeline(transaction=False)
+    for ring in RINGS:
+        pipe.get(keys.history(lot, ring.name))
+    replies = await pipe.execute()
+    return {ring: decode(raw, ring, capacity) for ring, raw in zip(RINGS, replies, strict=True)}
