@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import aiomqtt
 
+from sensors_sim.calendar import WEEKDAYS, CalendarOptions
 from sensors_sim.city import DEFAULT_SEED, SEED_BERTHS, SEED_LOTS, CitySpec, write_city
 from sensors_sim.encoders import FORMATS
 from sensors_sim.faults import Faults
@@ -81,6 +82,13 @@ def _hour(text: str) -> float:
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError("must be a local time of day, HH:MM")
     return int(match[1]) + int(match[2]) / 60
+
+
+def _share(text: str) -> float:
+    value = _number(float, 0.0)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
 
 
 def _hub_url(text: str) -> str:
@@ -168,6 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated local time to start at (default 07:00)",
     )
     run.add_argument(
+        "--weekday",
+        choices=WEEKDAYS,
+        default="mon",
+        help="the weekday of the run's first day (default mon): weekends have their own demand",
+    )
+    run.add_argument(
+        "--event-days",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of days, 0..1, on which the city's venue lots fill up in the evening (default 0)",
+    )
+    run.add_argument(
         "--hours", type=positive, help="simulated hours to run (default: until --duration, or forever)"
     )
     run.add_argument("--duration", type=positive, help="wall-clock seconds to run")
@@ -225,7 +246,15 @@ def _city(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, registry: Registry) -> int:
     traffic = Traffic(
-        registry, TrafficOptions(args.seed, args.format, args.faults, args.start, args.topic_prefix)
+        registry,
+        TrafficOptions(
+            args.seed,
+            args.format,
+            args.faults,
+            args.start,
+            args.topic_prefix,
+            CalendarOptions(WEEKDAYS.index(args.weekday), args.event_days),
+        ),
     )
     truth = Truth.empty(registry)
     try:

@@ -1,14 +1,15 @@
 """Parking demand: when cars arrive at and leave each berth, for the whole city at once (numpy).
 
 Each free berth sees arrivals as a non-homogeneous Poisson process whose rate follows the local
-hour and the lot's kind, scaled by the lot's popularity; the next arrival comes from inverting the
+hour, the day (weekday, weekend, event day: see calendar) and the lot's kind, scaled by the lot's
+popularity; the next arrival comes from inverting the
 integrated rate (time rescaling), so event times are exact, not rounded to steps. A stay is drawn
 at arrival from a two-part log-normal mixture: ordinary visits, and all-day or overnight parkers
 whose share depends on the hour of arrival. On-street calibration (refs/sensor-formats.md 3.2,
 Charlottesville 2-hour spaces): mean stay about 1.6 h, about 5% of stays 4 h or longer and about 1%
 past 8 h. The log-normal shape is a modelling choice, not a cited fact.
 
-Simulated time is milliseconds since local midnight of day 0; only the hour of day matters.
+Simulated time is milliseconds since local midnight of day 0.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sensors_sim.calendar import Calendar, CalendarOptions
 from sensors_sim.rand import Stream
 from sensors_sim.registry import Registry
 
@@ -27,15 +29,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-# Arrivals per free berth per hour, by local hour 0..23; row 0 off-street, row 1 on-street.
-ARRIVALS_PER_HOUR = np.array(
-    [
-        [0.06, 0.04, 0.03, 0.03, 0.04, 0.10, 0.35, 1.10, 1.60, 1.30, 1.00, 0.95,
-         1.00, 1.00, 0.90, 0.85, 0.85, 0.90, 0.85, 0.70, 0.55, 0.35, 0.20, 0.10],
-        [0.12, 0.08, 0.06, 0.06, 0.08, 0.20, 0.60, 1.80, 3.00, 3.40, 3.50, 3.70,
-         3.70, 3.50, 3.40, 3.40, 3.50, 3.70, 3.40, 2.60, 1.80, 1.10, 0.60, 0.30],
-    ]
-)  # fmt: skip
 # Stay mixture per kind: (median hours, log sigma) of ordinary and of long stays.
 SHORT_STAY = ((1.6, 0.85), (1.05, 0.75))
 LONG_STAY = ((9.0, 0.30), (9.5, 0.35))
@@ -49,10 +42,6 @@ LONG_SHARE = np.array(
     ]
 )  # fmt: skip
 POPULARITY_SIGMA = 0.35  # lot-to-lot spread of demand (log-normal multiplier)
-
-_KNOTS_MS = np.arange(25, dtype=np.float64) * HOUR_MS
-# Integrated arrival rate over the day (per free berth), at each hour boundary, per kind.
-_CUMULATIVE = np.concatenate((np.zeros((2, 1)), np.cumsum(ARRIVALS_PER_HOUR, axis=1)), axis=1)
 
 
 def hour_of(t_ms: IntArray) -> IntArray:
@@ -77,9 +66,16 @@ class Changes:
 class Demand:
     """The true occupancy of every berth and when it changes next."""
 
-    def __init__(self, registry: Registry, seed: int, start_ms: int) -> None:
+    def __init__(
+        self, registry: Registry, seed: int, start_ms: int, calendar: CalendarOptions | None = None
+    ) -> None:
         lot = registry.lot_of_berths()
         self.kind = registry.on_street.astype(np.int64)[lot]  # 0 off-street, 1 on-street
+        self.calendar = Calendar(
+            len(registry.lot_ids), registry.on_street, seed, calendar or CalendarOptions()
+        )
+        self._class = self.calendar.lot_class[lot]
+        self._flat: tuple[int, FloatArray, FloatArray] | None = None  # the calendar inverted, per size
         lots = np.arange(len(registry.lot_ids))
         self._popularity = np.exp(POPULARITY_SIGMA * Stream(seed, "popularity").normal(lots))[lot]
         self._arrival = Stream(seed, "arrival")
@@ -114,22 +110,32 @@ class Demand:
 
     def _next_arrival(self, berths: IntArray, after_ms: IntArray) -> IntArray:
         """Invert the integrated arrival rate: the time at which it has grown by an Exp(1) draw."""
-        kind = self.kind[berths]
-        day, into_day = np.divmod(after_ms, DAY_MS)
-        per_day = _CUMULATIVE[kind, -1]
-        start = np.where(
-            kind == 1,
-            np.interp(into_day, _KNOTS_MS, _CUMULATIVE[1]),
-            np.interp(into_day, _KNOTS_MS, _CUMULATIVE[0]),
-        )
+        cls = self._class[berths]
+        hours = after_ms / HOUR_MS
+        self.calendar.cover(int(hours.max(initial=0)) // 24 + 2)
+        cumulative = self.calendar.cumulative
+        knot = hours.astype(np.int64)
+        start = cumulative[cls, knot] + (hours - knot) * (cumulative[cls, knot + 1] - cumulative[cls, knot])
         # One draw per (berth, change number): the arrival after departure k uses counter k.
         target = start + self._arrival.exponential(berths, self.changes[berths]) / self._popularity[berths]
-        days, rest = np.divmod(target, per_day)
-        within = np.where(
-            kind == 1, np.interp(rest, _CUMULATIVE[1], _KNOTS_MS), np.interp(rest, _CUMULATIVE[0], _KNOTS_MS)
-        )
-        arrival = (day + days).astype(np.int64) * DAY_MS + within.astype(np.int64)
+        while len(target) and (target > self.calendar.cumulative[cls, -1]).any():
+            self.calendar.cover(2 * self.calendar.days)
+        arrival = (self._hour_reaching(cls, target) * HOUR_MS).astype(np.int64)
         result: IntArray = np.maximum(arrival, after_ms + 1)
+        return result
+
+    def _hour_reaching(self, cls: IntArray, target: FloatArray) -> FloatArray:
+        """For each class and cumulated rate, the (fractional) hour at which the class reaches it."""
+        cumulative = self.calendar.cumulative
+        if self._flat is None or self._flat[0] != cumulative.shape[1]:
+            # Every class's table end to end, each lifted above the one before: one sorted array.
+            lift = np.arange(len(cumulative))[:, None] * (cumulative[:, -1].max() + 1)
+            self._flat = (cumulative.shape[1], (cumulative + lift).ravel(), lift[:, 0])
+        width, flat, lift = self._flat
+        k = np.searchsorted(flat, target + lift[cls]) - cls * width  # first knot at or past the target
+        k = np.clip(k, 1, width - 1)
+        low, high = cumulative[cls, k - 1], cumulative[cls, k]
+        result: FloatArray = (k - 1) + (target - low) / (high - low)
         return result
 
     def _draw_stay(self, berths: IntArray, number: IntArray, at: IntArray) -> IntArray:

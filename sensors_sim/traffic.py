@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from sensors_sim.calendar import CalendarOptions
 from sensors_sim.city import CODECS, DEFAULT_SEED
 from sensors_sim.demand import DAY_MS, HOUR_MS, Demand
 from sensors_sim.encoders import FORMATS, Encoder, Message, assign_formats
@@ -31,6 +32,7 @@ class TrafficOptions:
     faults: Faults = field(default_factory=Faults)
     start_hour: float = 7.0  # local time of day the run starts at
     topic_prefix: str = "parking"
+    calendar: CalendarOptions = field(default_factory=CalendarOptions)  # weekdays and event days
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ class Traffic:
         self.now_ms = self.start_ms
         seed = options.seed
         self.lot_format = assign_formats(registry, options.formats, seed)
-        self.demand = Demand(registry, seed, self.start_ms - DAY_MS)
+        self.demand = Demand(registry, seed, self.start_ms - DAY_MS, options.calendar)
         self.changes_per_day = 0
         for until in range(self.start_ms - DAY_MS + WARMUP_STEP_MS, self.start_ms + 1, WARMUP_STEP_MS):
             self.changes_per_day += len(self.demand.advance(until))
