@@ -1,11 +1,12 @@
 """Which day is which: weekdays, weekends and event days, as arrival rates over simulated time.
 
 Arrivals per free berth follow the local hour with one profile for weekdays and another for
-Saturdays and Sundays (later, flatter, shopping-led). On an event day (a share of days, drawn per
-day from the seed) the city's venue lots (a share of lots, fixed by the seed) see arrivals
-multiplied by EVENT_BOOST from EVENT_HOURS[0] to EVENT_HOURS[1]: a concert or a match that no weekly
-profile can know. Rates are tabulated per hour for as many days as the run needs; the table grows
-on demand.
+Saturdays and Sundays (later, flatter, shopping-led), times a factor per day for the whole city
+(busy and quiet days: weather, holidays), log-normal with DAY_SIGMA. On an event day (a share of
+days, drawn per day from the seed) the city's venue lots (a share of lots, fixed by the seed) see
+arrivals multiplied by EVENT_BOOST from EVENT_HOURS[0] to EVENT_HOURS[1]: a concert or a match that
+no weekly profile can know. Rates are tabulated per hour for as many days as the run needs; the
+table grows on demand.
 """
 
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ WEEKEND_ARRIVALS = np.array(
          3.40, 3.30, 3.20, 3.10, 3.00, 2.90, 2.70, 2.30, 1.80, 1.20, 0.70, 0.35],
     ]
 )  # fmt: skip
+DAY_SIGMA = 0.1  # day-to-day spread of the whole city's demand (weather, school holidays): log-normal
 VENUE_SHARE = 0.1
 EVENT_BOOST = 4.0
 EVENT_HOURS = (17, 22)
@@ -75,7 +77,8 @@ class Calendar:
         days = np.array([day])
         weekend = bool(np.isin(self.weekday(days), WEEKEND)[0])
         base = WEEKEND_ARRIVALS if weekend else WEEKDAY_ARRIVALS
-        rates = np.repeat(base, 2, axis=0)  # class = kind * 2 + venue
+        busy = float(np.exp(DAY_SIGMA * Stream(self._seed, "busy days").normal(days)[0]))
+        rates = np.repeat(base, 2, axis=0) * busy  # class = kind * 2 + venue
         if self.event_day(days)[0]:
             rates[1::2, EVENT_HOURS[0] : EVENT_HOURS[1]] *= EVENT_BOOST
         return rates

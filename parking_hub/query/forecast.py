@@ -81,16 +81,20 @@ def slot_of(at_s: IntArray) -> IntArray:
     return slots
 
 
-def fit(samples: Samples) -> LotModel | None:
-    """The lot's model from its 15-minute samples; None when they are too few to fit one."""
+def fit(samples: Samples, *, pool_days: bool = True) -> LotModel | None:
+    """The lot's model from its 15-minute samples; None when they are too few to fit one.
+    `pool_days=False` keeps each weekday's profile to itself (the simpler model it must beat)."""
     if len(samples.at) < 2:
         return None
     free = samples.free
     slot = slot_of(samples.at)
-    total = np.bincount(slot, free, minlength=WEEK_SLOTS)
-    count = np.bincount(slot, minlength=WEEK_SLOTS).astype(np.float64)
+    total: FloatArray = np.bincount(slot, free, minlength=WEEK_SLOTS).astype(np.float64)
+    count: FloatArray = np.bincount(slot, minlength=WEEK_SLOTS).astype(np.float64)
     day_total = total.reshape(7, DAY_SLOTS).sum(axis=0)
     day_count = count.reshape(7, DAY_SLOTS).sum(axis=0)
+    squares: FloatArray = np.bincount(slot, free * free, minlength=WEEK_SLOTS).astype(np.float64)
+    if pool_days:
+        total, count, squares = _pooled(total, count, squares)
     with np.errstate(invalid="ignore", divide="ignore"):
         profile = np.where(count > 0, total / count, np.tile(day_total / day_count, 7))
         # Leave-one-out: each sample against the mean of the others in its slot.
@@ -109,3 +113,38 @@ def fit(samples: Samples) -> LotModel | None:
         phi[k] = float(x @ y) / sxx if sxx > 0 else 0.0
         low[k], high[k] = np.quantile(y - phi[k] * x, INTERVAL)
     return LotModel(samples.capacity, profile, phi, low, high)
+
+
+POOL_WINDOW = 16  # slots each side over which two days' curves are compared
+POOL_TOLERANCE = 2.0
+
+
+def _pooled(
+    total: FloatArray, count: FloatArray, squares: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each slot's sums joined with those of the same time on other days whose curves around it
+    match this day's within sampling noise: weekdays pool with weekdays, weekends with weekends."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        variance = np.nanmean(np.where(count > 1, (squares - total * mean) / (count - 1), np.nan))
+    if not np.isfinite(variance):
+        return total, count, squares
+    kernel = np.ones(2 * POOL_WINDOW + 1)
+    out = [total.copy(), count.copy(), squares.copy()]
+    for shift in range(1, 7):
+        other = [np.roll(v, -shift * DAY_SLOTS) for v in (total, count, squares)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff = (mean - other[0] / other[1]) ** 2
+            noise = variance * (1 / count + 1 / other[1])
+        both = np.isfinite(diff) & np.isfinite(noise)
+        local = np.convolve(_wrap(np.where(both, diff, 0)), kernel, "valid")
+        local_noise = np.convolve(_wrap(np.where(both, noise, 0)), kernel, "valid")
+        same = both & (local <= POOL_TOLERANCE * local_noise)
+        for k in range(3):
+            out[k] += np.where(same, other[k], 0)
+    return out[0], out[1], out[2]
+
+
+def _wrap(week: FloatArray) -> FloatArray:
+    """The week with POOL_WINDOW slots of each end repeated past the other: it is a circle."""
+    return np.concatenate((week[-POOL_WINDOW:], week, week[:POOL_WINDOW]))
