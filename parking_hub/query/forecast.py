@@ -124,11 +124,12 @@ def _pooled(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Each slot's sums joined with those of the same time on other days whose curves around it
     match this day's within sampling noise: weekdays pool with weekdays, weekends with weekends."""
+    repeated = count > 1
+    if not repeated.any():
+        return total, count, squares
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
-        variance = np.nanmean(np.where(count > 1, (squares - total * mean) / (count - 1), np.nan))
-    if not np.isfinite(variance):
-        return total, count, squares
+        variance = float(np.mean(((squares - total * mean) / (count - 1))[repeated]))
     kernel = np.ones(2 * POOL_WINDOW + 1)
     out = [total.copy(), count.copy(), squares.copy()]
     for shift in range(1, 7):

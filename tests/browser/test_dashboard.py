@@ -127,6 +127,49 @@ async def test_lots_render_and_change_colour_live_with_a_key(
         await page.close()
 
 
+async def test_a_lot_s_panel_charts_its_free_berths_today_and_the_forecast(
+    chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    redis_url = own_database(redis_url, 12)
+    lot = unique("curve")
+    registry = write_registry(tmp_path / "r.geojson", [lot_feature(lot, 13.40, 52.52, 4, heartbeat_s=600)])
+    await load_registry(redis_url, registry.read_bytes())
+    async with running_hub(redis_url, mqtt_url) as hub:
+        # A report every 15 minutes for the last three hours, one more berth free each time round.
+        step = 15 * 60_000
+        last = time.time_ns() // 1_000_000 // step * step
+        frames = []
+        for k, t in enumerate(range(last - 12 * step, last + 1, step)):
+            free = k % 5
+            frames.append({"berth": [0, 1, 2, 3], "occupied": [0] * free + [1] * (4 - free), "ts": [t] * 4})
+        await publish(mqtt_url, [(f"{hub.prefix}/v1/lots/{lot}/events", f) for f in frames])
+        assert await eventually(lambda: hub.get(f"/v1/lots/{lot}"), lambda r: r[1]["events_applied"] == 52)
+        page = await open_dashboard(chromium, hub.base_url, lots=1)
+        await page.mouse.click(*await lot_on_page(page, lot))
+        await wait_until(page, "document.getElementById('curve').dataset.forecastPoints === '16'")
+        # The page charts what the API gives for today: every point since the browser's midnight.
+        midnight = await page.evaluate(
+            "() => { const d = new Date(); d.setHours(0, 0, 0, 0); return d.toISOString(); }"
+        )
+        status, today = await hub.get(f"/v1/lots/{lot}/history", **{"from": midnight, "step": "15m"})
+        assert status == 200
+        drawn = await page.evaluate("() => document.getElementById('curve').dataset.historyPoints")
+        assert drawn == str(len([p for p in today["points"] if p["at"] >= midnight]))
+        if today["points"]:
+            history_points = await page.get_attribute("#curve-history", "points")
+            assert history_points is not None
+            assert len(history_points.split()) == len(today["points"])
+        band = await page.get_attribute("#curve-band", "points")
+        assert band is not None
+        assert len(band.split()) == 32
+        forecast = await page.get_attribute("#curve-forecast", "points")
+        assert forecast is not None
+        assert len(forecast.split()) == 16
+        assert (await page.text_content("#curve-note") or "").startswith("in 1 h: ")
+        await screenshot(page, "dashboard-lot-curve.png")
+        await page.close()
+
+
 async def test_more_lots_than_one_stream_takes_are_polled_until_zoomed_in(
     chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
 ) -> None:

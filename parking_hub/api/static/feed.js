@@ -36,6 +36,10 @@ export const allLots = (onPage) => lotsIn(WORLD, onPage);
 export const summary = () => getJson("/v1/summary");
 export const lotDetail = (id) => getJson(`/v1/lots/${encodeURIComponent(id)}`);
 export const lotBerths = (id) => getJson(`/v1/lots/${encodeURIComponent(id)}/berths`);
+export const lotHistory = (id, from) =>
+  getJson(`/v1/lots/${encodeURIComponent(id)}/history?${new URLSearchParams({ from, step: "15m" })}`);
+export const lotForecast = (id, horizons) =>
+  getJson(`/v1/lots/${encodeURIComponent(id)}/forecast?horizons=${horizons.join(",")}`);
 
 // Keeps the lots in view live: one stream while it can follow them all, else a page refresh
 // every few seconds (a city of 50,000 lots zoomed out is more than one stream takes).

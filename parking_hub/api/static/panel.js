@@ -1,6 +1,8 @@
-// The side panel: one lot's counts and a grid of its berths, each free, occupied or unknown.
+// The side panel: one lot's counts, its free berths today and ahead, and a grid of its berths,
+// each free, occupied or unknown.
 
-import { lotBerths, lotDetail } from "./feed.js";
+import { drawCurve, HORIZONS, midnight } from "./curve.js";
+import { lotBerths, lotDetail, lotForecast, lotHistory } from "./feed.js";
 import { age, count } from "./format.js";
 import { ACCESSIBLE_MARK, BERTH_COLOURS, BERTH_WORDS, bucketOf, EV_MARK } from "./palette.js";
 
@@ -40,6 +42,7 @@ export class LotPanel {
     this.drawBerths();
     this.lastFetch = 0;
     this.refresh();
+    this.curve(lot);
     try {
       const detail = await lotDetail(lot.id);
       if (this.lot === lot) {
@@ -49,6 +52,26 @@ export class LotPanel {
       }
     } catch {
       $("lot-meta").textContent = "could not read this lot; it may have left the registry";
+    }
+  }
+
+  async curve(lot) {
+    const svg = $("curve");
+    svg.replaceChildren();
+    delete svg.dataset.historyPoints;
+    $("curve-note").textContent = "";
+    const now = Date.now();
+    try {
+      const [history, ahead] = await Promise.all([
+        lotHistory(lot.id, new Date(midnight(now)).toISOString()),
+        lotForecast(lot.id, HORIZONS),
+      ]);
+      if (this.lot !== lot) return;
+      drawCurve(svg, lot.capacity, history.points, ahead.forecast, now);
+      const in1h = ahead.forecast[3];
+      $("curve-note").textContent = `in 1 h: ${Math.round(in1h.free)} free (${Math.round(in1h.low)}–${Math.round(in1h.high)})`;
+    } catch {
+      $("curve-note").textContent = "unavailable";
     }
   }
 
