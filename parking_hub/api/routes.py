@@ -207,8 +207,8 @@ API = (
         description=(
             "From the lot's own 15-minute history (its profile by weekday and time of day) and its free "
             "berths now: the profile ahead plus the present departure from it, carried forward as the "
-            "lot's history says. With less than two days of history the forecast is the present count "
-            "and the interval is 0..capacity."
+            "lot's history says; the 80% interval from that rule's own errors on the history. Until the "
+            "history allows a fit (a few days), the forecast is the present count, interval 0..capacity."
         ),
         query=ForecastParams,
         path_params=LotPath,
