@@ -7,7 +7,8 @@ From a lot's 15-minute history samples (store/history):
   own history says: for each horizon step k, `phi[k]` is the least-squares factor by which a
   residual k steps earlier predicts the residual now;
 - the **80% interval** is the 10th and 90th percentiles of what that rule got wrong on the history
-  itself (residuals taken against leave-one-out profiles, so a sample never predicts itself).
+  itself (residuals taken against leave-one-out profiles, so a sample never predicts itself); the
+  model keeps every 5% quantile, for the probability of a number of free berths (query/outlook).
 
 Forecast at horizon h: profile(now + h) + phi(h) * (free now - profile(now)), clipped to
 0..capacity, the profile interpolated between slots and phi and the quantiles between steps.
@@ -32,7 +33,8 @@ WEEK_SLOTS = 7 * DAY_SLOTS
 MAX_HORIZON_MIN = 240
 STEPS = MAX_HORIZON_MIN * 60 // STEP_S  # horizon steps the model is fitted for, past 0
 MIN_PAIRS = 2 * DAY_SLOTS  # residual pairs per step below which the lot gets no model
-INTERVAL = (0.1, 0.9)
+LEVELS = np.arange(1, 20) / 20  # the error quantiles kept per horizon step: 5%, 10%, .. 95%
+LOW, HIGH = 1, 17  # LEVELS' 10% and 90%: the 80% interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,17 @@ class LotModel:
     capacity: int
     profile: FloatArray  # mean free per slot of the week; NaN where no history at all
     phi: FloatArray  # per horizon step 0..STEPS
-    low: FloatArray  # per horizon step: the residual quantiles of the interval
-    high: FloatArray
+    errors: FloatArray  # per horizon step, the quantiles LEVELS of the rule's errors on the history
+
+    @property
+    def low(self) -> FloatArray:
+        low: FloatArray = self.errors[:, LOW]
+        return low
+
+    @property
+    def high(self) -> FloatArray:
+        high: FloatArray = self.errors[:, HIGH]
+        return high
 
     def profile_at(self, at_s: FloatArray) -> FloatArray:
         """The profile, linear between slot boundaries (a sample is the count at its boundary)."""
@@ -102,7 +113,7 @@ def fit(samples: Samples, *, pool_days: bool = True) -> LotModel | None:
     grid_len = int((samples.at[-1] - samples.at[0]) // STEP_S) + 1
     residual = np.full(grid_len, np.nan)
     residual[(samples.at - samples.at[0]) // STEP_S] = free - loo
-    phi, low, high = np.zeros(STEPS + 1), np.zeros(STEPS + 1), np.zeros(STEPS + 1)
+    phi, errors = np.zeros(STEPS + 1), np.zeros((STEPS + 1, len(LEVELS)))
     for k in range(STEPS + 1):
         before, after = residual[: grid_len - k], residual[k:]
         both = ~np.isnan(before) & ~np.isnan(after)
@@ -111,8 +122,8 @@ def fit(samples: Samples, *, pool_days: bool = True) -> LotModel | None:
         x, y = before[both], after[both]
         sxx = float(x @ x)
         phi[k] = float(x @ y) / sxx if sxx > 0 else 0.0
-        low[k], high[k] = np.quantile(y - phi[k] * x, INTERVAL)
-    return LotModel(samples.capacity, profile, phi, low, high)
+        errors[k] = np.quantile(y - phi[k] * x, LEVELS)
+    return LotModel(samples.capacity, profile, phi, errors)
 
 
 POOL_WINDOW = 16  # slots each side over which two days' curves are compared
