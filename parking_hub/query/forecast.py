@@ -8,7 +8,7 @@ From a lot's 15-minute history samples (store/history):
   residual k steps earlier predicts the residual now;
 - the **80% interval** is the 10th and 90th percentiles of what that rule got wrong on the history
   itself (residuals taken against leave-one-out profiles, so a sample never predicts itself); the
-  model keeps every 5% quantile, for the probability of a number of free berths (query/outlook).
+  model keeps every 10% quantile, for the probability of a number of free berths (query/outlook).
 
 Forecast at horizon h: profile(now + h) + phi(h) * (free now - profile(now)), clipped to
 0..capacity, the profile interpolated between slots and phi and the quantiles between steps.
@@ -33,8 +33,8 @@ WEEK_SLOTS = 7 * DAY_SLOTS
 MAX_HORIZON_MIN = 240
 STEPS = MAX_HORIZON_MIN * 60 // STEP_S  # horizon steps the model is fitted for, past 0
 MIN_PAIRS = 2 * DAY_SLOTS  # residual pairs per step below which the lot gets no model
-LEVELS = np.arange(1, 20) / 20  # the error quantiles kept per horizon step: 5%, 10%, .. 95%
-LOW, HIGH = 1, 17  # LEVELS' 10% and 90%: the 80% interval
+LEVELS = np.arange(1, 10) / 10  # the error quantiles kept per horizon step: 10%, 20%, .. 90%
+LOW, HIGH = 0, 8  # LEVELS' 10% and 90%: the 80% interval
 
 
 @dataclass(frozen=True, slots=True)
