@@ -14,8 +14,9 @@ then per slot two 10-bit fields written with BITFIELD: the occupied count and th
 one (0 = no sample). A lot of more than SCALE berths stores both in units of capacity / SCALE.
 Slot k holds the sample at the boundary t with t // step % slots == k, so a ring overwrites its
 oldest slot as event time moves on: it never grows, whatever the traffic. A sample counts only if
-it lies within the ring's span before the header's time; the rings also expire RETAIN_S after their
-last write, so a lot that falls silent (or leaves the registry) leaves nothing behind.
+it lies within the ring's span before the header's time; the rings also expire RETAIN_S after the
+last write that passed an hour, so a lot that falls silent (or leaves the registry) leaves nothing
+behind.
 
 Samples rather than a time-weighted mean: a boundary's sample depends only on the reports written
 so far, so it is exact wherever the reports are, needs no per-event work in Redis nor state carried
@@ -54,7 +55,9 @@ SAMPLE_S = FINE.step_s  # every ring's step is a multiple of it
 FIELD_BITS = 10
 SCALE = (1 << FIELD_BITS) - 2  # the largest count stored as is; known + 1 must fit the field
 HEADER_BITS = 64
-RETAIN_S = COARSE.span_s
+SLOT_TYPE = f"u{2 * FIELD_BITS}"
+EXPIRY_EVERY_S = 3600
+RETAIN_S = COARSE.span_s + EXPIRY_EVERY_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +96,17 @@ def sample_counts(
     state = before.copy()
     occupied = np.zeros(len(bounds_ms), dtype=np.int64)
     known = np.zeros(len(bounds_ms), dtype=np.int64)
-    occupied[:first], known[:first] = _counts(state, stale_after_ms, bounds_ms[:first])
+    if first:
+        occupied[:first], known[:first] = _counts(state, stale_after_ms, bounds_ms[:first])
     applied = 0
     for k in range(first, last):
         upto = int(np.searchsorted(ts, bounds_ms[k], side="right"))
         np.maximum.at(state, berth[applied:upto], rank[applied:upto])
         applied = upto
         occupied[k], known[k] = (int(v[0]) for v in _counts(state, stale_after_ms, bounds_ms[k : k + 1]))
-    np.maximum.at(state, berth[applied:], rank[applied:])
-    occupied[last:], known[last:] = _counts(state, stale_after_ms, bounds_ms[last:])
+    if last < len(bounds_ms):
+        np.maximum.at(state, berth[applied:], rank[applied:])
+        occupied[last:], known[last:] = _counts(state, stale_after_ms, bounds_ms[last:])
     return occupied, known
 
 
@@ -129,21 +134,26 @@ def boundaries(clock_before_ms: int, clock_after_ms: int) -> IntArray:
 def commands(
     lot: str, capacity: int, at_s: IntArray, occupied: IntArray, known: IntArray
 ) -> list[list[object]]:
-    """The BITFIELD commands that store samples (and each ring's header), then the rings' expiry."""
+    """The BITFIELD commands that store samples (and each ring's header); and, when the samples pass
+    an hour of event time, the rings' expiry (refreshed hourly, not on every write: it is cheap to
+    leave out and ingest writes these for every lot)."""
     scale = min(capacity, SCALE)
     occ = np.rint(occupied * scale / capacity).astype(np.int64)
     kn = np.rint(known * scale / capacity).astype(np.int64) + 1
+    slot = (occ << FIELD_BITS) | kn  # both fields of a slot in one SET
     out: list[list[object]] = []
     for ring in RINGS:
         mine = at_s % ring.step_s == 0
         if not mine.any():
             continue
-        args: list[object] = ["BITFIELD", keys.history(lot, ring.name), "SET", "i64", 0, int(at_s[mine][-1])]
+        name = keys.history(lot, ring.name)
+        args: list[object] = ["BITFIELD", name, "SET", "i64", 0, int(at_s[mine][-1])]
         offsets = HEADER_BITS + (at_s[mine] // ring.step_s % ring.slots) * 2 * FIELD_BITS
-        for offset, o, k in zip(offsets.tolist(), occ[mine].tolist(), kn[mine].tolist(), strict=True):
-            args += ["SET", f"u{FIELD_BITS}", offset, o, "SET", f"u{FIELD_BITS}", offset + FIELD_BITS, k]
+        for offset, value in zip(offsets.tolist(), slot[mine].tolist(), strict=True):
+            args += ["SET", SLOT_TYPE, offset, value]
         out.append(args)
-        out.append(["EXPIRE", keys.history(lot, ring.name), RETAIN_S])
+        if (at_s % EXPIRY_EVERY_S == 0).any():
+            out.append(["EXPIRE", name, RETAIN_S])
     return out
 
 
