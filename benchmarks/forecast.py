@@ -169,23 +169,12 @@ async def run(quick: bool) -> dict[str, Any]:
                     "applied_per_s": round(applied / total_s),
                 }
             progress("reading the history the hub kept, and forecasting week 5")
-            errors: dict[str, list[np.ndarray]] = {
-                "model": [],
-                "persistence": [],
-                "slot_mean": [],
-                "inside": [],
-            }
+            errors: dict[str, list[np.ndarray]] = {name: [] for name in (*MODELS, "inside")}
             memory = []
             for lot in registered:
                 rings = await history.read(redis, lot.id, lot.capacity)
-                memory.append(
-                    sum(
-                        [
-                            int(await redis.memory_usage(keys.history(lot.id, r.name)) or 0)
-                            for r in history.RINGS
-                        ]
-                    )
-                )
+                used = [await redis.memory_usage(keys.history(lot.id, r.name)) for r in history.RINGS]
+                memory.append(sum(int(u or 0) for u in used))
                 scored = evaluate(rings[history.COARSE])
                 if scored is not None:
                     for name, values in scored.items():
@@ -196,9 +185,7 @@ async def run(quick: bool) -> dict[str, Any]:
     result["forecasts_per_horizon"] = len(joined["model"])
     result["history_bytes_per_lot"] = {"max": max(memory), "mean": round(float(np.mean(memory)))}
     for k, h in enumerate(HORIZONS_MIN):
-        mae = {
-            name: round(float(joined[name][:, k].mean()), 2) for name in ("model", "persistence", "slot_mean")
-        }
+        mae = {name: round(float(joined[name][:, k].mean()), 2) for name in MODELS}
         best = min(mae["persistence"], mae["slot_mean"])
         result[f"h{h}"] = {
             "mae": mae,
