@@ -9,8 +9,9 @@ own reader: weeks 1-4 fit each lot's model (the hub's `forecast.fit`), and from 
 sample of week 5 the model forecasts 15, 30, 60 and 120 minutes ahead; the truth is the hub's
 sample at that time. Baselines, from the same samples: persistence (free then = free now) and the
 mean of weeks 1-4 for that weekday and slot. Prints one JSON line: MAE in free berths per horizon
-for the model and both baselines, the 80% interval's coverage, the replay's ingest rate and the
-history's Redis memory per lot.
+for the model, the model without pooling days and both baselines, the 80% interval's coverage, the
+replay's rate, the history's Redis memory per lot, and what sampling history costs the ingest
+writer (events/s with no boundary crossed against every lot crossing one in every batch).
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from redis.asyncio import Redis
 
 from benchmarks.ingest import PREFIX, hub_process
 from parking_hub.embedded import mqtt_broker, redis_server
+from parking_hub.ingest.batch import BatchBuilder
+from parking_hub.ingest.formats import Decoded
 from parking_hub.query import forecast
 from parking_hub.registry import read_registry
 from parking_hub.store import history, keys
+from parking_hub.store.apply import StateWriter
+from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
 
 HORIZONS_MIN = (15, 30, 60, 120)
@@ -43,6 +48,8 @@ WEEKS = 5
 EVENT_DAYS = 0.15
 SETTLE_S = 600.0  # the hub must apply the replay within this long after the simulator ends
 SETTLE_POLL_S = 2.0
+# ingest_cost: batches of COST_EVENTS reports for each of COST_LOTS lots, every report winning.
+COST_LOTS, COST_CAPACITY, COST_EVENTS, COST_BATCHES = 200, 250, 20, 240
 
 
 def progress(message: str) -> None:
@@ -91,6 +98,34 @@ async def settled(base: str) -> int:
             last = applied
             await asyncio.sleep(SETTLE_POLL_S)
     raise SystemExit("the hub did not finish applying the replay")
+
+
+async def ingest_cost(redis: Redis) -> dict[str, float]:
+    """The ingest writer's events/s on batches whose lots cross no history boundary, and on batches
+    in which every lot crosses one (a replay at 5 minutes of event time per batch: the worst case)."""
+    run = time.time_ns()  # lots of their own on every call
+    ids = [f"cost-{run}-{i:04d}" for i in range(COST_LOTS)]
+    rates: dict[str, float] = {}
+    for name, advance_ms in (("no_boundary", 1_000), ("every_lot_crosses_one", 300_000)):
+        lots = [f"{name}-{lot}" for lot in ids]
+        layout = Layout.build(dict.fromkeys(lots, COST_CAPACITY), dict.fromkeys(lots, 600))
+        writer = StateWriter(redis)
+        rng = np.random.default_rng(1)
+        ts = (time.time_ns() // 1_000_000 - 30 * 86_400_000) // 300_000 * 300_000 + 1_000
+        batches = []
+        for _ in range(COST_BATCHES):
+            builder = BatchBuilder()
+            for lot in lots:
+                berths = rng.choice(COST_CAPACITY, COST_EVENTS, replace=False)
+                spread = rng.integers(0, 1_000, COST_EVENTS)
+                builder.add(Decoded(lot, berths, (ts + spread) * 2 + rng.integers(0, 2, COST_EVENTS)))
+            batches.append(builder.build(layout))
+            ts += advance_ms
+        started = time.perf_counter()
+        for batch in batches:
+            await writer.write(batch)
+        rates[name] = round(COST_LOTS * COST_EVENTS * COST_BATCHES / (time.perf_counter() - started))
+    return rates
 
 
 def evaluate(samples: history.Samples) -> dict[str, np.ndarray] | None:
@@ -179,6 +214,8 @@ async def run(quick: bool) -> dict[str, Any]:
                 if scored is not None:
                     for name, values in scored.items():
                         errors[name].append(values)
+            progress("the ingest writer with and without history boundaries")
+            result["ingest_events_per_s"] = await ingest_cost(redis)
             await redis.aclose()
     joined = {name: np.concatenate(values) for name, values in errors.items()}
     result["lots_scored"] = len(errors["model"])
