@@ -62,6 +62,9 @@ def test_a_dry_run_reports_the_simulated_day_and_writes_the_truth(
         ["--hours", "-1"],
         ["--hub", "ftp://hub"],
         ["--topic-prefix", "a/#"],
+        ["--event-days", "1.5"],
+        ["--event-days", "-0.1"],
+        ["--weekday", "funday"],
     ],
 )
 def test_run_refuses_bad_arguments_with_exit_2(
