@@ -47,6 +47,11 @@ class Ring:
     def span_s(self) -> int:
         return self.step_s * self.slots
 
+    @property
+    def pad_bit(self) -> int:
+        """Where the byte after the ring's last slot starts."""
+        return (HEADER_BITS + self.slots * 2 * FIELD_BITS + 7) // 8 * 8
+
 
 FINE = Ring("h5", 300, 288)
 COARSE = Ring("h15", 900, 8 * 7 * 96 + 96)
@@ -147,7 +152,20 @@ def commands(
         if not mine.any():
             continue
         name = keys.history(lot, ring.name)
-        args: list[object] = ["BITFIELD", name, "SET", "i64", 0, int(at_s[mine][-1])]
+        # The pad byte past the last slot first: a new key is then made at its full length at once.
+        # Grown piecemeal, Redis would over-allocate the string (up to twice its length).
+        args: list[object] = [
+            "BITFIELD",
+            name,
+            "SET",
+            "u8",
+            ring.pad_bit,
+            0,
+            "SET",
+            "i64",
+            0,
+            int(at_s[mine][-1]),
+        ]
         offsets = HEADER_BITS + (at_s[mine] // ring.step_s % ring.slots) * 2 * FIELD_BITS
         for offset, value in zip(offsets.tolist(), slot[mine].tolist(), strict=True):
             args += ["SET", SLOT_TYPE, offset, value]
