@@ -146,12 +146,13 @@ class Hardware:
 
         `next_change` and `occupied` are the demand's, after `changes`.
         """
-        first_change = np.full(len(self.lot), NEVER, dtype=np.int64)
-        np.minimum.at(first_change, changes.berth, changes.at)
-        # Up to a berth's first change here, the sensor may restart, then send heartbeats until
-        # the first uplink that restarts the period. Each report carries the state its sensor or
-        # gateway had at its time, however the simulated time is cut into steps.
-        quiet = np.minimum(first_change - 1, until_ms)
+        first_status = np.full(len(self.lot), NEVER, dtype=np.int64)
+        np.minimum.at(first_status, changes.berth, changes.at + self._delay[changes.berth])
+        # Up to a berth's first status here (its first change, once detected), the sensor may
+        # restart, then send heartbeats until the first uplink that restarts the period. Each
+        # report carries the state its sensor or gateway had at its time, however the simulated
+        # time is cut into steps.
+        quiet = np.minimum(first_status - 1, until_ms)
         self._ended = []
         started = self._due(self._next_reboot, quiet, self._reboot)
         np.minimum.at(quiet, started.berth, started.ts - 1)
