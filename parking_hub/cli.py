@@ -28,7 +28,8 @@ SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
 # see "The demo" in docs/reliability.md.
 DEMO_RATE = 250.0
 _SETTING_HELP = {
-    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster",
+    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster, "
+    "redis+sentinel://h:p,h:p/SERVICE finds the primary through Redis Sentinel (rediss+sentinel:// for TLS)",
     "mqtt-url": "MQTT broker URL; mqtts:// for TLS; user:password@ for credentials",
     "http": "HTTP listen address, host:port",
     "lots": "registry files (GeoJSON) to load at start, comma or space separated",
@@ -45,6 +46,8 @@ _SETTING_HELP = {
     "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
     "like https://tile.example.org/{z}/{x}/{y}.png",
     "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
+    "ack-after": "when ingest acknowledges a message: write (the primary applied it), replica (a replica "
+    "has it too, WAIT) or fsync (the primary's append-only file was fsynced, WAITAOF)",
 }
 
 

@@ -74,7 +74,7 @@ class Availability:
         pub/sub notice was lost. Ingest sets a fresh token and counts the events in the same script
         that writes a lot's reports, so a lot whose reports moved shows here."""
         positions = self._positions(lot_ids)
-        pipe = redis.pipeline(transaction=False)
+        pipe = scripts.runner(redis).pipeline()
         for i in positions.tolist():
             pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
         replies = await pipe.execute()
