@@ -3,6 +3,7 @@ and data directory: the replicated setups of embedded_sentinel and embedded_clus
 
 from __future__ import annotations
 
+import signal
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ class DataNodes:
         proc.kill()
         proc.wait()
         stack.close()
+
+    def pause(self, port: int, paused: bool = True) -> None:
+        """SIGSTOP (or SIGCONT): a node that takes nothing in, as on a stalled host or network."""
+        self.running[port][1].send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     def close(self) -> None:
         for stack, _ in self.running.values():

@@ -9,6 +9,7 @@ cluster Redis (conftest.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
@@ -84,6 +85,38 @@ async def test_sentinel_primary_killed_under_writes_loses_no_acknowledged_report
         await _writes_through(traffic, writer, kill_and_restart)
         assert traffic.failures, "the failover went unnoticed: it happened between batches only"
         assert await lost(redis, traffic) == 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ack_after", [AckAfter.WRITE, AckAfter.REPLICA])
+async def test_a_primary_lost_before_its_replica_caught_up(
+    sentinel: SentinelGroup, ack_after: AckAfter
+) -> None:
+    """The window `write` leaves open, made wide: the replica stalls, batches are written, the primary
+    dies and the stalled replica is promoted. Under `write` the batches were acknowledged and are
+    gone; under `replica` none was acknowledged, so none can be lost."""
+    async with connect(parse_redis_url(sentinel.url)) as redis:
+        traffic = await setup(redis)
+        writer = StateWriter(redis, ack_after)
+        await traffic.write(writer, time.monotonic() + 30)
+        primary = sentinel.primary_port()
+        (replica,) = set(sentinel.nodes.running) - {primary}
+        sentinel.nodes.pause(replica)  # so it cannot reconnect and catch up
+        with SyncRedis(port=primary) as node:
+            node.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        acked_before = traffic.batches
+        for _ in range(5):
+            with contextlib.suppress(NotDurable):
+                await traffic.write(writer, time.monotonic())
+        sentinel.nodes.kill(primary)
+        sentinel.nodes.pause(replica, paused=False)
+        await asyncio.to_thread(sentinel.wait_for_new_primary, primary)
+        if ack_after is AckAfter.WRITE:
+            assert traffic.batches == acked_before + 5
+            assert await lost(redis, traffic) > 0
+        else:
+            assert traffic.batches == acked_before
+            assert await lost(redis, traffic) == 0
 
 
 @pytest.mark.timeout(120)
