@@ -95,7 +95,15 @@ async def stored_ranks(redis: RedisClient, layout: Layout) -> IntArray:
     return stored
 
 
-async def lost(redis: RedisClient, traffic: Traffic) -> int:
-    """Berths whose stored report is older than one acknowledged for them."""
-    stored = await stored_ranks(redis, traffic.layout)
-    return int((stored < traffic.acked).sum())
+async def lost(redis: RedisClient, traffic: Traffic, within_s: float = 30.0) -> int:
+    """Berths whose stored report is older than one acknowledged for them; read again while Redis
+    does not answer yet (Sentinels still settling on the promoted primary)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            stored = await stored_ranks(redis, traffic.layout)
+            return int((stored < traffic.acked).sum())
+        except REDIS_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(RETRY_S)
