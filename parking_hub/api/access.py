@@ -52,6 +52,10 @@ class Access:
     def of(cls, keys: ApiKeys | None, rate_limit: RateLimit | None) -> Access:
         return cls(keys, TokenBuckets(rate_limit) if rate_limit is not None else None)
 
+    @property
+    def on(self) -> bool:
+        return self.keys is not None or self.buckets is not None
+
     def needs_key(self, route: str | None) -> bool:
         """route: a route template, or None for a request no route answers (a 404 or 405)."""
         return self.keys is not None and route is not None and route not in OPEN_PATHS
@@ -119,9 +123,8 @@ def _route(request: web.Request) -> str | None:
 
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Installed only when keys or rate limits are on."""
     access = request.app[access_key]
-    if access.keys is None and access.buckets is None:
-        return await handler(request)
     route = _route(request)
     presented = presented_key(request) if access.keys is not None else None
     key_id = access.keys.identify(presented) if access.keys is not None and presented is not None else None

@@ -39,27 +39,29 @@ def create_app(
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
-    app = web.Application(
-        middlewares=[
-            HttpMetrics(metrics).middleware,
-            error_middleware,
-            access_middleware,  # before preflights, so that they are rate limited too
-            preflight_middleware,
-            time_limit.middleware,
-        ],
-        client_max_size=MAX_REQUEST_BYTES,
-    )
+    access = access or Access()
+    cors = CorsPolicy.of(cors_origins)
+    # A feature that is off installs nothing: each middleware and header hook costs every request.
+    middlewares = [HttpMetrics(metrics).middleware, error_middleware]
+    if access.on:
+        middlewares.append(access_middleware)  # before preflights, so that they are rate limited too
+    if cors.on:
+        middlewares.append(preflight_middleware)
+    middlewares.append(time_limit.middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
     app[live_key] = live
     app[health_key] = health
     app[metrics_key] = metrics
-    app[cors_key] = CorsPolicy.of(cors_origins)
-    app[access_key] = access or Access()
+    app[cors_key] = cors
+    app[access_key] = access
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
     app[dashboard_key] = Dashboard.of(map_tiles)
     app.on_response_prepare.append(add_standard_headers)
-    app.on_response_prepare.append(add_cors_headers)
-    app.on_response_prepare.append(keep_keyed_answers_private)
+    if cors.on:
+        app.on_response_prepare.append(add_cors_headers)
+    if access.keys is not None:
+        app.on_response_prepare.append(keep_keyed_answers_private)
     app.on_shutdown.append(close_streams)
     app.cleanup_ctx.append(time_limit.watchdog)
     setup_routes(app, serve_api=serve_api)
