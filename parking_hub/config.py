@@ -81,6 +81,7 @@ class Settings:
     rate_limit: RateLimit | None = None
     share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
     map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
+    workers: int = 1  # API processes sharing the HTTP port (SO_REUSEPORT)
 
 
 DEFAULTS: dict[str, str] = {
@@ -99,8 +100,10 @@ DEFAULTS: dict[str, str] = {
     "share-group": "",
     "map-tiles": "",
     "map-attribution": "",
+    "workers": "1",
 }
 MAX_RATE = 1_000_000.0
+MAX_WORKERS = 64
 
 
 def resolve(name: str, flag_value: str | None, environ: dict[str, str] | None = None) -> str:
@@ -200,6 +203,16 @@ def parse_rate_limit(rate_text: str, burst_text: str) -> RateLimit | None:
     return RateLimit(rate, int(burst_text))
 
 
+def parse_workers(text: str, role: Role) -> int:
+    """API processes on one port; more than one only for the api role, which keeps no state of its own."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise SettingError("workers", f"{text!r} must be a whole number from 1 to {MAX_WORKERS}")
+    if int(text) > 1 and role is not Role.API:
+        reason = "more than 1 needs --role api; ingest processes share the stream with --share-group instead"
+        raise SettingError("workers", reason)
+    return int(text)
+
+
 def parse_api_keys_file(text: str) -> ApiKeys | None:
     return ApiKeys.read(Path(text.strip())) if text.strip() else None
 
@@ -259,6 +272,7 @@ def build_settings(values: dict[str, str]) -> Settings:
     map_tiles = _checked("map-tiles", lambda url: MapTiles.parse(url, values["map-attribution"]), values)
     if map_tiles is None and values["map-attribution"].strip():
         raise SettingError("map-attribution", "needs --map-tiles")
+    workers = parse_workers(values["workers"], role)
     return Settings(
         redis,
         mqtt,
@@ -273,4 +287,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         rate_limit,
         share_group,
         map_tiles=map_tiles,
+        workers=workers,
     )

@@ -192,13 +192,19 @@ def _bind_failure(host: str, port: int, exc: OSError) -> str:
 
 @asynccontextmanager
 async def listening(
-    runner: web.AppRunner, host: str, port: int, limits: ConnectionLimits | None = None
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    limits: ConnectionLimits | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> AsyncIterator[asyncio.Server]:
-    """Serves the runner's app on host:port until the block ends; the runner is set up already."""
+    """Serves the runner's app on host:port until the block ends; the runner is set up already.
+    reuse_port: processes that all set it share the port, and the kernel spreads connections."""
     assert runner.server is not None
     gate = _Gate(runner.server, limits or ConnectionLimits())
     try:
-        server = await asyncio.get_running_loop().create_server(gate, host, port)
+        server = await asyncio.get_running_loop().create_server(gate, host, port, reuse_port=reuse_port)
     except OSError as exc:
         raise SettingError("http", _bind_failure(host, port, exc)) from exc
     try:
