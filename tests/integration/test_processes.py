@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,22 +91,31 @@ async def test_api_workers_share_the_port_and_stop_together(servers: tuple[str, 
         async with aiohttp.ClientSession(connector=fresh) as http:
 
             async def serving() -> bool:
-                return len(children(workers.proc.pid)) == 2 and await workers.ready(http)  # type: ignore[union-attr]
+                listening = workers.log.read_text().count("serving role api") == 2
+                return listening and await workers.ready(http)
 
             assert await eventually(serving, bool, within=60), workers.log.read_text()[-1500:]
+            assert len(children(workers.proc.pid)) == 2
             for _ in range(requests):
                 async with http.get(workers.url + "/healthz") as resp:
                     assert resp.status == 200
-            # Each worker counts only the requests it answered: scraped often enough, both counts
-            # show, and they add up to every request sent.
-            line = 'parking_hub_http_requests_total{route="/healthz",status="200"} '
-            counts = set()
+            # Each worker counts only what it answered. A worker's first scrape shows no /metrics
+            # series yet, so the first scrapes tell the workers apart, and their /healthz counts
+            # add up to every request sent.
+            firsts = []
             for _ in range(40):
                 async with http.get(workers.url + "/metrics") as resp:
-                    text = await resp.text()
-                counts |= {float(row[len(line) :]) for row in text.splitlines() if row.startswith(line)}
-            assert len(counts) == 2, counts
-            assert sum(counts) == requests
+                    counts = dict(
+                        re.findall(
+                            r'^parking_hub_http_requests_total\{route="([^"]+)",status="200"\} (\S+)$',
+                            await resp.text(),
+                            re.MULTILINE,
+                        )
+                    )
+                if "/metrics" not in counts:
+                    firsts.append(float(counts["/healthz"]))
+            assert len(firsts) == 2, firsts
+            assert sum(firsts) == requests
         pids = children(workers.proc.pid)
         workers.proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(workers.proc.wait(), 30) == 0
