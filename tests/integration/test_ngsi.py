@@ -263,26 +263,60 @@ async def test_entities_follow_the_live_state(city: City) -> None:
 
 
 BAD_REQUESTS: list[tuple[Mapping[str, str], int, str]] = [
-    ({}, 400, "type is required unless id is given"),
+    ({}, 400, "type is required unless id, idPattern, attrs, q or a geo-query is given"),
     ({"type": "ParkingSpot", "limit": "1001"}, 400, "limit must be between 0 and 1000"),
     ({"type": "ParkingSpot", "limit": "0"}, 400, "limit must be between 1 and 1000, or 0 with count=true"),
     ({"type": "ParkingSpot", "limit": "-1"}, 400, "limit must be between 0 and 1000"),
     ({"type": "ParkingSpot", "offset": "-1"}, 400, "offset must be at least 0"),
     ({"type": "ParkingSpot", "offset": "x"}, 400, "offset must be an integer"),
     ({"type": "ParkingSpot", "count": "yes"}, 400, "count must be one of true or false"),
-    ({"type": "ParkingSpot", "options": "sysAttrs"}, 400, "options must be one of keyValues or normalized"),
+    (
+        {"type": "ParkingSpot", "options": "keyValues,bogus"},
+        400,
+        (
+            "options must be a comma list of options (keyValues, simplified, concise, normalized, sysAttrs); "
+            "'bogus' is not one"
+        ),
+    ),
     ({"type": "Parking Spot"}, 400, "type must be a comma list of type names; 'Parking Spot' is not one"),
     ({"type": "ParkingSpot,"}, 400, "type must be a comma list of type names; '' is not one"),
     ({"type": "A;B"}, 400, "type must be a comma list of type names; 'A;B' is not one"),
     ({"id": "garage"}, 400, "id must be a comma list of URIs; 'garage' is not one"),
     ({"id": ",".join(["urn:x:1"] * 101)}, 400, "id must name at most 100 ids"),
     ({"type": "ParkingSpot", "color": "red"}, 400, "color is not a parameter of this endpoint"),
-    ({"type": "ParkingSpot", "q": "status==free"}, 422, "q is not supported by this server"),
+    (
+        {"type": "ParkingSpot", "q": "status==free"},
+        400,
+        "q has 'free' as a value: quote text, as in status==\"free\"",
+    ),
+    ({"type": "ParkingSpot", "q": 'status=="free";('}, 400, "q ends too early"),
+    ({"type": "ParkingSpot", "q": 'name~="("'}, 400, "q is not a regular expression in RE2's syntax"),
+    (
+        {"type": "ParkingSpot", "idPattern": "(a"},
+        400,
+        "idPattern is not a regular expression in RE2's syntax",
+    ),
     (
         {"type": "ParkingSpot", "georel": "near;maxDistance==100"},
-        422,
-        "georel is not supported by this server",
+        400,
+        "a geo-query needs georel, geometry and coordinates together",
     ),
+    (
+        {"georel": "near;maxDistance==-1", "geometry": "Point", "coordinates": "[120,36]"},
+        400,
+        "maxDistance must be a number of metres, at least 0",
+    ),
+    (
+        {"georel": "within", "geometry": "Point", "coordinates": "[120,36]"},
+        400,
+        "within takes a Polygon or MultiPolygon geometry",
+    ),
+    (
+        {"georel": "within", "geometry": "Polygon", "coordinates": "[[[120,36],[121,36],[120,36]]]"},
+        400,
+        "each ring is a closed list of at least four positions",
+    ),
+    ({"type": "ParkingSpot", "lang": "en"}, 422, "lang is not supported by this server"),
 ]
 
 
@@ -301,7 +335,9 @@ async def test_bad_requests_get_problem_details(
 async def test_an_unacceptable_accept_header_gets_406(city: City) -> None:
     status, _, body = await ngsi(city.hub, accept="text/csv", type="ParkingSpot")
     assert status == 406
-    assert body["detail"] == "this server answers application/json or application/ld+json only"
+    assert body["detail"] == (
+        "this server answers application/json or application/ld+json or application/geo+json only"
+    )
     status, _, body = await ngsi(city.hub, f"{ENTITIES}/not%20a%20uri")
     assert (status, body["type"]) == (400, BAD_DATA)
 
