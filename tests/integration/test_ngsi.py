@@ -3,9 +3,12 @@ state as /v1, over a real hub fed through MQTT."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -358,3 +361,59 @@ async def test_nothing_a_client_sends_gets_a_500(city: City) -> None:
                 body = await resp.json()
                 if "entities?" in url:  # always routed to the NGSI-LD handler
                     ProblemDetails.model_validate(body)
+
+
+CLIENTS_PYTHON = Path(__file__).parents[2] / ".venv-clients" / "bin" / "python"
+CLIENTS_SCRIPT = Path(__file__).parents[1] / "clients" / "ngsi_clients.py"
+
+
+async def all_ids(hub: Hub, **query: Any) -> list[str]:
+    """Every id a GET query matches, paged by hand."""
+    found: list[str] = []
+    while True:
+        status, _, body = await ngsi(hub, limit=1000, offset=len(found), **query)
+        assert status == 200, body
+        found += [e["id"] for e in body]
+        if len(body) < 1000:
+            return found
+
+
+async def test_filip_and_ngsildclient_query_the_hub(city: City) -> None:
+    """The PyPI clients, in their own virtualenv (scripts/test makes it), against the running hub."""
+    assert CLIENTS_PYTHON.exists(), "run scripts/test once: it makes .venv-clients"
+    kerb = city.ids["kerb"]
+    near = BAYS[1]
+    spec = {
+        "near": near,
+        "spot_pattern": f"^urn:ngsi-ld:ParkingSpot:{kerb}:",
+        "kerb_site": site("OnStreetParking", kerb),
+        "page_total": 25,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(CLIENTS_PYTHON), str(CLIENTS_SCRIPT), city.hub.base_url, json.dumps(spec),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()[-3000:]
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    filip, ngsildclient = got["filip"], got["ngsildclient"]
+
+    sites = await all_ids(city.hub, type="OffStreetParking")
+    assert filip["by_type"] == sites
+    assert ngsildclient["by_type"] == sites
+    assert filip["by_pattern"] == city.spots("kerb", 3)
+    projected = {tuple(names) for names in filip["by_attrs"]}
+    assert projected == {("@context", "availableSpotNumber", "id", "type")}
+    assert filip["by_q"] == [spot(kerb, 1), spot(kerb, 2)]  # berth 0 is occupied
+    geo = {"georel": "near;maxDistance==30", "geometry": "Point", "coordinates": json.dumps(near)}
+    near_ids = await all_ids(city.hub, type="ParkingSpot", **geo)
+    assert set(city.spots("kerb", 3)) <= set(near_ids)
+    assert filip["near"] == near_ids
+    assert ngsildclient["near"] == near_ids
+    assert filip["paged"] == (await all_ids(city.hub, type="ParkingSpot"))[:25]
+    assert [e["id"] for e in filip["key_values"]] == city.spots("kerb", 3)
+    assert [e["status"] for e in filip["key_values"]] == ["occupied", "free", "free"]
+    _, headers, _ = await ngsi(city.hub, type="ParkingSpot", limit=0, count="true")
+    assert ngsildclient["count"] == int(headers["NGSILD-Results-Count"])
+    assert ngsildclient["by_q"] == await all_ids(city.hub, type="ParkingSpot", q='status=="occupied"')
+    assert set(city.spots("kerb", 3)) <= set(ngsildclient["within"])
