@@ -16,7 +16,7 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from parking_hub.api.ngsi.schemas import EntityList, OneEntity, ProblemDetails
+from parking_hub.api.ngsi.schemas import EntityList, FeatureCollection, OneEntity, ProblemDetails
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
 from tests.integration.hub import (
     Hub,
@@ -417,3 +417,160 @@ async def test_filip_and_ngsildclient_query_the_hub(city: City) -> None:
     assert ngsildclient["count"] == int(headers["NGSILD-Results-Count"])
     assert ngsildclient["by_q"] == await all_ids(city.hub, type="ParkingSpot", q='status=="occupied"')
     assert set(city.spots("kerb", 3)) <= set(ngsildclient["within"])
+
+
+async def test_the_list_answers_with_a_trailing_slash_too(city: City) -> None:
+    garage = site("OffStreetParking", city.ids["garage"])
+    _, _, plain = await ngsi(city.hub, id=garage)
+    status, _, slashed = await ngsi(city.hub, f"{ENTITIES}/", id=garage, idPattern=".*")
+    assert (status, slashed) == (200, plain)
+
+
+async def test_geo_queries_follow_the_locations(city: City) -> None:
+    """near and within by the entities' own points, checked against distances computed here."""
+    ids = city.ids
+    lon, lat = 120.3826, 36.0671  # the garage's point
+    near = {"georel": "near;maxDistance==60", "geometry": "Point", "coordinates": json.dumps([lon, lat])}
+    found = await all_ids(city.hub, type="OffStreetParking,OnStreetParking", **near)
+    # The kerb's point is ~43 m away, the offline lot's ~800 m.
+    assert site("OffStreetParking", ids["garage"]) in found
+    assert site("OnStreetParking", ids["kerb"]) in found
+    assert site("OffStreetParking", ids["offline"]) not in found
+    far = near | {"georel": "near;minDistance==60"}
+    assert site("OnStreetParking", ids["kerb"]) not in await all_ids(city.hub, type="OnStreetParking", **far)
+    # A box around the kerb's first two bays only: spots are placed at their bays.
+    box = [[120.38295, 36.06745], [120.38315, 36.06745], [120.38315, 36.06765], [120.38295, 36.06765]]
+    within = {"georel": "within", "geometry": "Polygon", "coordinates": json.dumps([[*box, box[0]]])}
+    spots = await all_ids(city.hub, type="ParkingSpot", **within)
+    assert [s for s in spots if s.startswith(spot(ids["kerb"], 0)[:-1])] == [
+        spot(ids["kerb"], b) for b in (0, 1)
+    ]
+    outside = await all_ids(
+        city.hub, type="ParkingSpot", id=",".join(city.spots("kerb", 3)), **within | {"georel": "disjoint"}
+    )
+    assert outside == [spot(ids["kerb"], 2)]
+
+
+async def test_q_compares_the_served_attributes(city: City) -> None:
+    ids = city.ids
+    garage, kerb = site("OffStreetParking", ids["garage"]), site("OnStreetParking", ids["kerb"])
+    both = f"{garage},{kerb}"
+    for q, wanted in [
+        ("availableSpotNumber==2", [garage, kerb]),
+        ("availableSpotNumber>2", []),
+        ("occupiedSpotNumber==1..2;totalSpotNumber>=6", [garage]),
+        ('status=="spacesAvailable"', [garage]),  # OnStreetParking has no status
+        ('category=="forDisabled"|totalSpotNumber<4', [garage, kerb]),
+        ("totalSpotNumber!=6", [kerb]),
+        ('category!="forDisabled"', []),  # the kerb has no category: an absent attribute never matches
+        ("occupancy", [garage]),
+        ('name~="^Lot "', [garage, kerb]),
+    ]:
+        status, _, body = await ngsi(city.hub, id=both, q=q)
+        assert status == 200, (q, body)
+        assert [e["id"] for e in body] == wanted, q
+    free = await all_ids(city.hub, id=",".join(city.spots("garage", 6)), q='status=="free","unknown"')
+    assert free == [spot(ids["garage"], b) for b in (1, 2, 4, 5)]
+
+
+async def test_attrs_pick_omit_and_forms(city: City) -> None:
+    garage = site("OffStreetParking", city.ids["garage"])
+    _, _, (full,) = await ngsi(city.hub, id=garage)
+    _, _, (picked,) = await ngsi(city.hub, id=garage, attrs="availableSpotNumber,status")
+    assert picked == {k: full[k] for k in ("id", "type", "availableSpotNumber", "status")}
+    _, _, (picked,) = await ngsi(city.hub, id=garage, pick="id,name", options="keyValues")
+    assert picked == {"id": garage, "name": full["name"]["value"]}
+    _, _, (omitted,) = await ngsi(city.hub, id=garage, omit="location,name")
+    assert omitted == {k: v for k, v in full.items() if k not in ("location", "name")}
+    _, _, (concise,) = await ngsi(city.hub, id=garage, format="concise")
+    assert concise["name"] == full["name"]["value"]
+    assert concise["location"] == full["location"]["value"]
+    assert concise["availableSpotNumber"] == {
+        k: v for k, v in full["availableSpotNumber"].items() if k != "type"
+    }
+    _, _, (with_sys,) = await ngsi(city.hub, id=garage, options="sysAttrs")
+    observed = full["availableSpotNumber"]["observedAt"]
+    assert with_sys["availableSpotNumber"]["modifiedAt"] == observed
+    assert with_sys["modifiedAt"] == max(
+        a["observedAt"] for a in full.values() if isinstance(a, dict) and "observedAt" in a
+    )
+    assert "modifiedAt" not in with_sys["name"]
+
+
+async def test_geo_json_answers_features(city: City) -> None:
+    ids = ",".join(city.spots("kerb", 3))
+    status, headers, body = await ngsi(city.hub, accept="application/geo+json", id=ids, options="keyValues")
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/geo+json")
+    FeatureCollection.model_validate(body)
+    assert [f["geometry"]["coordinates"] for f in body["features"]] == BAYS
+    assert [f["properties"]["status"] for f in body["features"]] == ["occupied", "free", "free"]
+    status, _, one = await ngsi(
+        city.hub, f"{ENTITIES}/{spot(city.ids['kerb'], 1)}", accept="application/geo+json"
+    )
+    assert (status, one["type"], one["geometry"]["coordinates"]) == (200, "Feature", BAYS[1])
+
+
+async def test_types_and_attributes(city: City) -> None:
+    status, _, body = await ngsi(city.hub, "/ngsi-ld/v1/types")
+    assert (status, body["type"], body["typeList"]) == (
+        200,
+        "EntityTypeList",
+        ["OffStreetParking", "OnStreetParking", "ParkingSpot"],
+    )
+    _, _, detailed = await ngsi(city.hub, "/ngsi-ld/v1/types", details="true")
+    spot_type = next(t for t in detailed if t["typeName"] == "ParkingSpot")
+    _, _, one = await ngsi(city.hub, f"{ENTITIES}/{spot(city.ids['kerb'], 0)}")
+    assert set(spot_type["attributeNames"]) == set(one) - {"id", "type"}
+    _, _, attributes = await ngsi(city.hub, "/ngsi-ld/v1/attributes")
+    assert set(attributes["attributeList"]) >= set(spot_type["attributeNames"])
+    _, _, detailed = await ngsi(city.hub, "/ngsi-ld/v1/attributes", details="true")
+    location = next(a for a in detailed if a["attributeName"] == "location")
+    assert location["attributeTypes"] == ["GeoProperty"]
+    assert location["typeNames"] == ["OffStreetParking", "OnStreetParking", "ParkingSpot"]
+
+
+async def post_query(hub: Hub, body: bytes, **query: Any) -> Answer:
+    url = hub.base_url + "/ngsi-ld/v1/entityOperations/query"
+    headers = {"Content-Type": "application/json"}
+    async with hub.http.post(url, data=body, params=query, headers=headers) as resp:
+        return resp.status, resp.headers, await resp.json(content_type=None)
+
+
+async def test_post_query_answers_as_get(city: City) -> None:
+    kerb = city.ids["kerb"]
+    query = {
+        "type": "Query",
+        "entities": [{"idPattern": f"^urn:ngsi-ld:ParkingSpot:{kerb}:"}],
+        "q": 'status=="free"',
+    }
+    status, headers, body = await post_query(city.hub, json.dumps(query).encode(), count="true")
+    assert status == 200, body
+    assert [e["id"] for e in body] == [spot(kerb, 1), spot(kerb, 2)]
+    assert headers["NGSILD-Results-Count"] == "2"
+    for raw, kind, detail in [
+        (b"{", "InvalidRequest", "the Query body"),
+        (b'{"type": "Query", "entities": [{}, {}]}', "InvalidRequest", "the Query body: entities"),
+        (b'{"type": "Query", "q": "status=="}', "BadRequestData", "q ends too early"),
+    ]:
+        status, _, problem = await post_query(city.hub, raw)
+        assert status == 400, problem
+        ProblemDetails.model_validate(problem)
+        assert problem["type"].endswith(kind)
+        assert problem["detail"].startswith(detail), problem
+
+
+async def test_unknown_ngsi_paths_and_methods_answer_problem_details(city: City) -> None:
+    for method, path, status in [
+        ("GET", "/ngsi-ld/v1/subscriptions", 404),
+        ("GET", "/ngsi-ld/v2/entities", 404),
+        ("POST", ENTITIES, 405),
+        ("DELETE", f"{ENTITIES}/{spot(city.ids['kerb'], 0)}", 405),
+    ]:
+        async with city.hub.http.request(method, city.hub.base_url + path) as resp:
+            body = await resp.json(content_type=None)
+            assert resp.status == status, (path, body)
+            assert resp.content_type == "application/json"
+            ProblemDetails.model_validate(body)
+            kind = "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound" if status == 404 else "about:blank"
+            assert (body["type"], body["status"]) == (kind, status)
