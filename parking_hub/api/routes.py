@@ -239,6 +239,10 @@ NGSI_ERRORS = {
         "the Accept header allows none of application/json, application/ld+json, application/geo+json",
         ProblemDetails,
     ),
+    414: Answer(
+        "the request line is over 8192 bytes: send long filters in a POST /ngsi-ld/v1/entityOperations/query",
+        ProblemDetails,
+    ),
     422: Answer("OperationNotSupported: an NGSI-LD parameter this server does not implement", ProblemDetails),
     503: Answer("the lot index is not loaded yet; retry in a few seconds", ProblemDetails),
 }

@@ -5,7 +5,6 @@ problem-details errors for everything under /ngsi-ld/."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 import orjson
@@ -19,6 +18,7 @@ from parking_hub.api.keys import current_state
 from parking_hub.api.ngsi import filters, geoquery, qlang
 from parking_hub.api.ngsi.entities import CONTEXT, PARKING_CONTEXT, Entity, build
 from parking_hub.api.ngsi.forms import Shape, feature, feature_collection
+from parking_hub.api.ngsi.problems import INVALID_REQUEST, PREFIX, problem
 from parking_hub.api.ngsi.schemas import (
     ATTRIBUTES,
     MAX_LIMIT,
@@ -46,7 +46,6 @@ LD_JSON = "application/ld+json"
 GEO_JSON = "application/geo+json"
 MEDIA = (JSON, LD_JSON, GEO_JSON)
 CONTEXT_LINK = f'<{PARKING_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="{LD_JSON}"'
-PREFIX = "/ngsi-ld/"
 MAX_BODY_BYTES = 256 * 1024
 # NGSI-LD query parameters this server does not implement: refused as such, not as unknown names.
 UNSUPPORTED = frozenset(
@@ -55,17 +54,6 @@ UNSUPPORTED = frozenset(
         "scopeQ", "via",
     )
 )  # fmt: skip
-ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
-ERROR_TYPES = {
-    400: (ERRORS + "BadRequestData", "The request includes input data which does not meet the requirements"),
-    404: (ERRORS + "ResourceNotFound", "The referred resource has not been found"),
-    422: (ERRORS + "OperationNotSupported", "The operation is not supported"),
-}
-# A body that is not JSON, or not a Query, is malformed rather than merely wrong: InvalidRequest.
-INVALID_REQUEST = (
-    ERRORS + "InvalidRequest",
-    "The request associated to the operation is syntactically invalid",
-)
 
 
 @web.middleware
@@ -83,14 +71,6 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         detail = f"no NGSI-LD resource {request.path}" if exc.status == 404 else exc.reason
         return problem(exc.status, detail, {k: v for k, v in exc.headers.items() if k == "Allow"})
-
-
-def problem(
-    status: int, detail: str, headers: Mapping[str, str] | None = None, kind: tuple[str, str] | None = None
-) -> web.Response:
-    uri, title = kind or ERROR_TYPES.get(status, ("about:blank", HTTPStatus(status).phrase))
-    body = {"type": uri, "title": title, "status": status, "detail": detail}
-    return web.Response(status=status, body=orjson.dumps(body), content_type=JSON, headers=headers)
 
 
 async def entities(request: web.Request) -> web.StreamResponse:
