@@ -166,7 +166,9 @@ async def test_the_parsers_refusals_are_json_and_never_quote_the_request(
 
 async def test_a_too_long_ngsi_ld_request_line_gets_problem_details() -> None:
     """Under /ngsi-ld/, even the parser's refusal answers as NGSI-LD clients expect errors."""
-    long_line = b"GET /ngsi-ld/v1/entities?q=" + b"Q" * MAX_REQUEST_LINE_BYTES + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+    long_line = (
+        b"GET /ngsi-ld/v1/entities?q=" + b"Q" * MAX_REQUEST_LINE_BYTES + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
     async with server() as port:
         answer = await answer_to(port, long_line)
     head, _, body = answer.partition(b"\r\n\r\n")
