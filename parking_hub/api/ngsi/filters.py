@@ -48,6 +48,8 @@ def compile_pattern(pattern: str) -> Any:
 def keep(
     runs: Sequence[Run], state: Availability, predicate: Predicate | None, id_pattern: str | None
 ) -> list[Run]:
+    if predicate is None and id_pattern in (None, MATCH_ALL):
+        return list(runs)  # a whole-city range stays a range: a page is cut without listing the city
     kept = []
     for run in runs:
         items = np.asarray(run.items, dtype=np.int64)
