@@ -292,6 +292,7 @@ KNOWN_CODES = frozenset(
         "invalid_json", "invalid_payload", "payload_too_large", "length_mismatch", "batch_too_long",
         "unknown_lot", "unknown_topic", "invalid_berth", "berth_out_of_range", "ts_out_of_range",
         "ts_in_future", "unknown_device", "unknown_port", "unknown_codec", "undecodable_payload",
+        "no_occupancy",
     }
 )  # fmt: skip
 

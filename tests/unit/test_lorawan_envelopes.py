@@ -176,11 +176,14 @@ def test_without_any_time_the_uplink_counts_as_received_now() -> None:
     assert decoded.ranks.tolist() == [NOW * 2 + 1]
 
 
-def test_informational_uplink_is_neither_a_report_nor_an_error() -> None:
+def test_an_uplink_without_occupancy_changes_nothing_and_is_counted() -> None:
+    """Nwave's port 6 debug frame: no berth changes, and it is rejected with its own code rather than
+    dropped; its frame counter still counts, so the next uplink shows no false gap."""
     decoded = decode_uplink("v3/a/devices/d/up", tts("d", "", 6, b"\x00\x01", AT), index({"d": 0}), NOW)
     assert decoded.lot == "lot-a"
     assert len(decoded.berths) == 0
-    assert not decoded.rejections
+    assert [r.code for r in decoded.rejections] == ["no_occupancy"]
+    assert decoded.counter is not None
 
 
 @pytest.mark.parametrize(

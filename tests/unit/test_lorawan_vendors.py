@@ -98,6 +98,18 @@ def test_milesight_vector_against_a_threshold_on_either_side() -> None:
     assert decode("milesight-em400", 85, payload[:7], 1000) is None
 
 
+@pytest.mark.parametrize(("hex_payload", "threshold", "expected"), [
+    # The vendor decoder's "distance with alarming" record (84 82, uint16 LE mm, alarm byte) after
+    # its "temperature with abnormal" one (83 67, int16 LE, flag): 2116 mm, alarm on.
+    ("836701010184824408 01".replace(" ", ""), 2117, True),
+    ("836701010184824408 01".replace(" ", ""), 2116, False),
+    # The plain records in another order than the vendor's example: position, distance, battery.
+    ("050001 04824408 01755C".replace(" ", ""), 2117, True),
+])  # fmt: skip
+def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: int, expected: bool) -> None:
+    assert decode("milesight-em400", 85, bytes.fromhex(hex_payload), threshold) is expected
+
+
 @pytest.mark.parametrize(
     ("codec", "port", "hex_payload", "expected"),
     [

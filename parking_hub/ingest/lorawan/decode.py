@@ -21,7 +21,7 @@ def decode_uplink(topic: str, payload: bytes, devices: DeviceIndex, now_ms: int)
     """The berth report an uplink carries; never raises for bad input, everything wrong is a Rejection.
 
     The observation time is the network's receive time (`received_at` / `time`), else `now_ms`.
-    A well-formed uplink that carries no occupancy (device info, debug) gives an empty Decoded.
+    A well-formed uplink that carries no occupancy (device info, debug) is rejected as no_occupancy.
     """
     where = parse_topic(topic)
     if where is None:
@@ -60,8 +60,9 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
     except PayloadError as exc:
         raise _Rejected(device.lot, exc.code, f"device {key!r} ({device.codec}): {exc}") from None
     counter = Counter(key, uplink.f_cnt, ts)
-    if occupied is None:
-        return Decoded(device.lot, counter=counter)
+    if occupied is None:  # rejected, so that it is counted; its frame counter still counts for gaps
+        why = f"device {key!r} ({device.codec}): the frame carries no occupancy"
+        return Decoded(device.lot, rejections=[Rejection("no_occupancy", why)], counter=counter)
     return Decoded(
         device.lot,
         np.array([device.berth], dtype=np.int64),

@@ -2,8 +2,9 @@
 
 Each decoder takes the LoRaWAN port, the frame payload and the device's distance threshold, and
 returns True (occupied), False (free), or None for a well-formed message that carries no occupancy
-(device information, debug and service frames). Status, heartbeat and startup messages all carry
-the occupancy. Anything else raises PayloadError with the rejection code.
+(device information, debug and service frames), which the caller rejects as `no_occupancy`: it never
+changes a berth. Status, heartbeat and startup messages all carry the occupancy. Anything else
+raises PayloadError with the rejection code.
 """
 
 from __future__ import annotations
@@ -144,7 +145,10 @@ _MILESIGHT_SIZES = {
     (0x03, 0x67): 2,  # temperature, int16 LE, 0.1 degC
     (0x04, 0x82): 2,  # distance, uint16 LE, mm
     (0x05, 0x00): 1,  # position: 0 normal, 1 tilt
+    (0x83, 0x67): 3,  # temperature + abnormal flag
+    (0x84, 0x82): 3,  # distance, uint16 LE, mm + alarm flag: sent while the distance alarm holds
 }
+_MILESIGHT_DISTANCE = ((0x04, 0x82), (0x84, 0x82))
 
 
 def _below(distance_mm: int, threshold_mm: int | None) -> bool:
@@ -159,8 +163,8 @@ def milesight_em400(port: int | None, data: bytes, threshold_mm: int | None) -> 
         raise _unknown_port(port)
     occupied = None
     for channel, kind, value in _records(data, _MILESIGHT_SIZES):
-        if (channel, kind) == (0x04, 0x82):
-            occupied = _below(int.from_bytes(value, "little"), threshold_mm)
+        if (channel, kind) in _MILESIGHT_DISTANCE:
+            occupied = _below(int.from_bytes(value[:2], "little"), threshold_mm)
     return occupied
 
 
