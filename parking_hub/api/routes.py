@@ -32,6 +32,7 @@ from parking_hub.api.ngsi.schemas import (
     TypesQuery,
 )
 from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
+from parking_hub.api.parkapi import ParkApiSites, parking_sites
 from parking_hub.api.probes import healthz, readyz
 from parking_hub.api.schemas import (
     MAX_STREAM_LOTS,
@@ -325,6 +326,19 @@ NGSI_LD = (
 )
 
 
+FEEDS = (
+    Endpoint(
+        "/parkapi/v3/parking-sites",
+        parking_sites,
+        "ParkAPI v3: every lot as a ParkingSite with its realtime fields",
+        "open data",
+        {200: Answer("every lot, in lot-id order", ParkApiSites), **NOT_LOADED},
+        description="Valid against ParkAPI's published parking-site JSON Schema; docs/api.md maps "
+        "each field. Every lot in one answer, without paging.",
+    ),
+)
+
+
 def _checking_parameters(endpoint: Endpoint) -> Endpoint:
     """An endpoint without a query model takes no parameters: it refuses any, as its description says."""
     if endpoint.query is not None:
@@ -339,7 +353,7 @@ def _checking_parameters(endpoint: Endpoint) -> Endpoint:
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     access = app[access_key]
-    served = PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ())
+    served = PROBES + DESCRIPTION + (API + NGSI_LD + FEEDS + DASHBOARD if serve_api else ())
     endpoints = access.describe(tuple(map(_checking_parameters, served)))
     for endpoint in endpoints:
         if endpoint.method == "get":
