@@ -44,9 +44,8 @@ def create_app(
         middlewares=[
             HttpMetrics(metrics).middleware,
             error_middleware,
+            problem_middleware,  # NGSI-LD's errors under /ngsi-ld/, access's 401 and 429 included
             access_middleware,  # before preflights, so that they are rate limited too
-            # NGSI-LD's errors under /ngsi-ld/; inside access, whose 401 and 429 keep the API's one form.
-            problem_middleware,
             preflight_middleware,
             time_limit.middleware,
         ],
