@@ -108,8 +108,9 @@ class _Parser:
                 raise QueryError(f"nests parentheses deeper than {MAX_DEPTH}")
             self.take()
             inner = self.disjunction(depth + 1)
-            if self.take()[1] != ")":
+            if self.peek() != ")":
                 raise QueryError("has an unclosed parenthesis")
+            self.take()
             return inner
         kind, name = self.take()
         if kind != "word" or not _ATTRIBUTE.fullmatch(name):
