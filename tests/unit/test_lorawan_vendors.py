@@ -114,13 +114,19 @@ def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: in
     ("codec", "port", "hex_payload", "expected"),
     [
         ("bosch-pls", 1, "", "undecodable_payload"),
-        ("bosch-pls", 1, "0101", "undecodable_payload"),
+        ("bosch-pls", 1, "0101", True),  # the vendor's decoder reads byte 0 of any length
+        ("bosch-pls", 2, "011500", True),
         ("bosch-pls", 3, "01", "undecodable_payload"),
         ("bosch-pls", 4, "0102030405", None),  # device information: no occupancy
         ("bosch-pls", 7, "01", "unknown_port"),
         ("bosch-pls", None, "01", "unknown_port"),
         ("nwave-nps405", 2, "01", "undecodable_payload"),
         ("nwave-nps405", 6, "00", None),
+        # Tag registration (port 10): the vendor's decoder says occupied when bit 0 is set, and
+        # null (no occupancy) when it is clear; a registration never frees a berth.
+        ("nwave-nps405", 10, "03D11F3456", True),
+        ("nwave-nps405", 10, "02D11F3456", None),
+        ("nwave-nps405", 10, "03D11F", "undecodable_payload"),
         ("nwave-nps405", 11, "00", "unknown_port"),
         ("nwave-nps310", 10, "D11F345678", "unknown_port"),
         ("nwave-nps310", 3, "010D000201", True),

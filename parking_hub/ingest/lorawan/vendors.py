@@ -35,11 +35,8 @@ def _length(data: bytes, allowed: range, what: str) -> None:
 
 def bosch_pls(port: int | None, data: bytes, _: int | None) -> bool | None:
     """Bosch PLS TPS110: port 1 status, 2 heartbeat (+ temperature), 3 startup (17 bytes), 4-6 info."""
-    if port == 1:
-        _length(data, range(1, 2), "a status")
-        return bool(data[0] & 1)
-    if port == 2:
-        _length(data, range(1, 3), "a heartbeat")
+    if port in (1, 2):  # the vendor's decoder reads byte 0 whatever follows it
+        _length(data, range(1, 256), "a status" if port == 1 else "a heartbeat")
         return bool(data[0] & 1)
     if port == 3:
         _length(data, range(17, 18), "a startup message")
@@ -50,9 +47,12 @@ def bosch_pls(port: int | None, data: bytes, _: int | None) -> bool | None:
 
 
 def _nwave(port: int | None, data: bytes, heartbeat_min: int) -> bool | None:
-    if port in (1, 10):  # status; BLE-tag registration carries the same first byte
-        _length(data, range(1, 2) if port == 1 else range(5, 7), "a status")
+    if port == 1:
+        _length(data, range(1, 2), "a status")
         return bool(data[0] & 1)
+    if port == 10:  # tag registration: bit 0 set says occupied; clear, it says nothing of the berth
+        _length(data, range(5, 7), "a tag registration")
+        return True if data[0] & 1 else None
     if port == 2:
         _length(data, range(heartbeat_min, 256), "a heartbeat")
         return bool(data[0] & 1)
