@@ -131,7 +131,9 @@ def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: in
         ("nwave-nps310", 10, "D11F345678", "unknown_port"),
         ("nwave-nps310", 3, "010D000201", True),
         ("libelium-parking", 3, "806E0009003900000000", "undecodable_payload"),  # 10 bytes
-        ("pni-placepod", 1, "156602", "undecodable_payload"),  # status neither 0 nor 1
+        ("pni-placepod", 1, "156602", None),  # status neither 0 nor 1: the vendor says unknown
+        ("pni-placepod", 1, "15660137660 2".replace(" ", ""), None),  # the last status record decides
+        ("pni-placepod", 1, "3766001566 01".replace(" ", ""), True),
         ("pni-placepod", 1, "CAFEBABE", "undecodable_payload"),
         ("pni-placepod", 1, "0302016D", None),  # battery only
         ("pni-placepod", 1, "3F0101156601", True),  # reboot response with the status

@@ -124,9 +124,9 @@ def pni_placepod(port: int | None, data: bytes, _: int | None) -> bool | None:
     occupied = None
     for channel, kind, value in _records(data, _PNI_SIZES):
         if kind == 0x66 and channel in (0x15, 0x37):
-            if value[0] > 1:
-                raise _undecodable(f"parking status {value[0]} is neither 0 nor 1")
-            occupied = bool(value[0])
+            # The last status record decides; one that is neither 0 nor 1 the vendor's parser calls
+            # unknown: no occupancy.
+            occupied = bool(value[0]) if value[0] <= 1 else None
     return occupied
 
 
