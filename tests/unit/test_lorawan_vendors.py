@@ -139,7 +139,11 @@ def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: in
         ("pni-placepod", 1, "3F0101156601", True),  # reboot response with the status
         ("tekzipark", 1, "A015", "undecodable_payload"),
         ("tekzipark", 1, "A21507", True),  # reset flag: a startup, still with occupancy
-        ("tekzipark", 2, "0011223344", None),
+        # Port 2, the magnetometer report, carries the status byte too, as the vendor's decoder
+        # reads it: flags, temperature, parking id, then deflections, baselines, fault, reflection.
+        ("tekzipark", 2, "801507010203040506000000", True),
+        ("tekzipark", 2, "0011223344", False),
+        ("tekzipark", 2, "80", "undecodable_payload"),
         ("tekzipark", 3, "A01507", "unknown_port"),
         ("dragino-ldds75", 2, "0CE4000A00", "undecodable_payload"),  # 10 mm: invalid reading
     ],

@@ -132,11 +132,10 @@ def pni_placepod(port: int | None, data: bytes, _: int | None) -> bool | None:
 
 def tekzipark(port: int | None, data: bytes, _: int | None) -> bool | None:
     """TEKZIPARK: port 1 = flags (bit 7 occupied; keep-alive and reset flags), temperature, id."""
-    if port == 1:
-        _length(data, range(3, 256), "a status")
+    # Port 2, the magnetometer report, starts with the same three bytes, occupancy flag included.
+    if port in (1, 2):
+        _length(data, range(3, 256), "a status" if port == 1 else "a magnetometer report")
         return bool(data[0] >> 7)
-    if port == 2:  # magnetometer debug
-        return None
     raise _unknown_port(port)
 
 
