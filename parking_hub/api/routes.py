@@ -236,6 +236,7 @@ DASHBOARD = (
 
 NGSI_ERRORS = {
     400: Answer("BadRequestData: a parameter is missing, malformed or out of range", ProblemDetails),
+    403: Answer("TooComplexQuery: idPattern, q or attrs would do more work than a query may", ProblemDetails),
     406: Answer(
         "the Accept header allows none of application/json, application/ld+json, application/geo+json",
         ProblemDetails,

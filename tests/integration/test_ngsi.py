@@ -16,6 +16,7 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from parking_hub.api.ngsi import filters
 from parking_hub.api.ngsi.schemas import EntityList, FeatureCollection, OneEntity, ProblemDetails
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
 from tests.integration.hub import (
@@ -574,3 +575,28 @@ async def test_unknown_ngsi_paths_and_methods_answer_problem_details(city: City)
             ProblemDetails.model_validate(body)
             kind = "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound" if status == 404 else "about:blank"
             assert (body["type"], body["status"]) == (kind, status)
+
+
+async def test_a_query_over_its_work_limits_is_too_complex(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limits on idPattern and q work (250,000 ids, 50,000 judged entities), shrunk to this city."""
+    garage = city.spots("garage", 6)
+    monkeypatch.setattr(filters, "MAX_PATTERN_IDS", 5)
+    monkeypatch.setattr(filters, "MAX_JUDGED", 1)
+    for query, detail in [
+        ({"id": ",".join(garage), "idPattern": ":1$"}, "idPattern would be tried on 6 ids, more than 5"),
+        (
+            {"id": ",".join(garage[:5]), "q": "status"},
+            "q or attrs would judge 3 entities",
+        ),  # occupied, free, stale
+        ({"type": "OffStreetParking,OnStreetParking", "attrs": "name"}, "q or attrs would judge"),
+    ]:
+        status, _, body = await ngsi(city.hub, **query)
+        assert status == 403, body
+        ProblemDetails.model_validate(body)
+        assert body["type"] == "https://uri.etsi.org/ngsi-ld/errors/TooComplexQuery"
+        assert body["detail"].startswith(detail), body
+    # At the limits, the same queries are answered.
+    status, _, body = await ngsi(city.hub, id=",".join(garage[:5]), idPattern=":1$")
+    assert (status, [e["id"] for e in body]) == (200, [garage[1]])

@@ -17,7 +17,7 @@ import re2
 
 from parking_hub.api.ngsi import qlang
 from parking_hub.api.ngsi.entities import Entity, build, key_values
-from parking_hub.api.ngsi.selection import SPOT, Run, owners, site_id, spot_id
+from parking_hub.api.ngsi.selection import SPOT, Run, owners, site_id, spot_id, total
 from parking_hub.query.availability import Availability
 from parking_hub.query.ranges import IntArray
 
@@ -32,8 +32,18 @@ _QUIET = re2.Options()
 _QUIET.log_errors = False  # a client's bad pattern is answered, not logged
 
 
+# Work one query may do, as it runs on the event loop: ids tried against an idPattern (about 3 us
+# each), and entities built to judge q or attrs (about 12 us each; spots are judged by class).
+MAX_PATTERN_IDS = 250_000
+MAX_JUDGED = 50_000
+
+
 class FilterError(ValueError):
     pass
+
+
+class TooComplexQuery(ValueError):
+    """More work than one query may do: NGSI-LD's TooComplexQuery."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -50,6 +60,11 @@ def keep(
 ) -> list[Run]:
     if predicate is None and id_pattern in (None, MATCH_ALL):
         return list(runs)  # a whole-city range stays a range: a page is cut without listing the city
+    if id_pattern not in (None, MATCH_ALL) and total(runs) > MAX_PATTERN_IDS:
+        raise TooComplexQuery(
+            f"idPattern would be tried on {total(runs)} ids, more than {MAX_PATTERN_IDS}: "
+            "narrow the query by type, id or a geo-query"
+        )
     kept = []
     for run in runs:
         items = np.asarray(run.items, dtype=np.int64)
@@ -73,17 +88,27 @@ def _ids_matching(state: Availability, entity_type: str, items: IntArray, patter
 
 def _passing(state: Availability, entity_type: str, items: IntArray, predicate: Predicate) -> BoolArray:
     if entity_type != SPOT:
+        _judging(len(items))
         built = build(state, [Run(entity_type, items)])
         return np.fromiter((predicate(key_values(e)) for e in built), dtype=bool, count=len(items))
     owner, _ = owners(state.index, items)
     klass = owner * 3 + state.known[items] * (1 + state.free[items])
     classes, first, members = np.unique(klass, return_index=True, return_inverse=True)
+    _judging(len(classes))
     representatives = build(state, [Run(SPOT, items[first])])
     verdicts = np.fromiter(
         (predicate(key_values(e)) for e in representatives), dtype=bool, count=len(classes)
     )
     passing: BoolArray = verdicts[members]
     return passing
+
+
+def _judging(count: int) -> None:
+    if count > MAX_JUDGED:
+        raise TooComplexQuery(
+            f"q or attrs would judge {count} entities (spots count once per lot and state), more than "
+            f"{MAX_JUDGED}: narrow the query by type, id, idPattern or a geo-query"
+        )
 
 
 def q_predicate(query: qlang.Query) -> Predicate:

@@ -112,7 +112,10 @@ def _query(request: web.Request, query: EntitiesQuery) -> web.StreamResponse:
     runs = whole_city(state.index, types) if query.ids is None else named(state.index, query.ids, types)
     if geo is not None:
         runs = geoquery.keep(runs, state.index, geo)
-    runs = filters.keep(runs, state, predicate, query.idPattern)
+    try:
+        runs = filters.keep(runs, state, predicate, query.idPattern)
+    except filters.TooComplexQuery as exc:
+        raise ApiError(403, "too_complex", str(exc)) from None
     found = build(state, page(runs, query.offset, query.limit))
     headers = {"NGSILD-Results-Count": str(total(runs))} if query.count == "true" else {}
     return _answer(request, found, media, _shape(query), headers)

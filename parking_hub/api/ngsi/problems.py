@@ -13,6 +13,7 @@ PREFIX = "/ngsi-ld/"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 ERROR_TYPES = {
     400: (ERRORS + "BadRequestData", "The request includes input data which does not meet the requirements"),
+    403: (ERRORS + "TooComplexQuery", "The query is too complex to be answered"),
     404: (ERRORS + "ResourceNotFound", "The referred resource has not been found"),
     422: (ERRORS + "OperationNotSupported", "The operation is not supported"),
 }
