@@ -4,18 +4,18 @@ city's grid index: the grid finds the candidate lots, exact geometry then decide
 Supported: `near;maxDistance==m` and/or `;minDistance==m` around a Point (great-circle metres);
 `within`, `intersects` and `disjoint` with a Polygon or MultiPolygon (every entity is a point, so
 within and intersects agree); `equals` with a Point. Polygon edges are straight in longitude and
-latitude, as GeoJSON draws them; holes are honoured.
+latitude, as GeoJSON draws them; holes are honoured (GEOS, through shapely, tests the points).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
+import shapely
 
 from parking_hub.api.ngsi.selection import SPOT, Run, owners, spot_points
 from parking_hub.query.area import Box, lots_in_box
@@ -173,25 +173,8 @@ def _inside(query: GeoQuery, lon: FloatArray, lat: FloatArray) -> BoolArray:
         if query.min_m is not None:
             mask &= distance >= query.min_m
         return mask
-    inside = np.zeros(len(lon), dtype=bool)
-    for polygon in query.polygons:
-        inside |= _in_polygon(polygon, lon, lat)
+    shape = shapely.MultiPolygon([shapely.Polygon(rings[0], rings[1:]) for rings in query.polygons])
+    shapely.prepare(shape)
+    inside: BoolArray = shapely.intersects_xy(shape, lon, lat)  # edges and vertices count as inside
     result: BoolArray = ~inside if query.georel == "disjoint" else inside
     return result
-
-
-def _in_polygon(rings: tuple[FloatArray, ...], lon: FloatArray, lat: FloatArray) -> BoolArray:
-    """Even-odd rule over every ring (outer and holes), edges and vertices counted inside."""
-    inside = np.zeros(len(lon), dtype=bool)
-    on_edge = np.zeros(len(lon), dtype=bool)
-    for ring in rings:
-        for (x1, y1), (x2, y2) in itertools.pairwise(ring.tolist()):
-            crosses = (y1 > lat) != (y2 > lat)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                x_at = x1 + (lat - y1) * (x2 - x1) / (y2 - y1)
-            inside ^= crosses & (lon < x_at)
-            cross = (x2 - x1) * (lat - y1) - (y2 - y1) * (lon - x1)
-            within = (np.minimum(x1, x2) <= lon) & (lon <= np.maximum(x1, x2))
-            within &= (np.minimum(y1, y2) <= lat) & (lat <= np.maximum(y1, y2))
-            on_edge |= (cross == 0) & within
-    return inside | on_edge
