@@ -25,7 +25,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # Maximum). Mosquitto 2.0 sends past it, so the hub's memory is bounded by the inbox's high-water
 # marks instead (see inbox.py); the inbox also reads a full window as "the broker may be holding
 # messages back" for the lag.
-RECEIVE_MAXIMUM = 10_000
+RECEIVE_MAXIMUM = 1_000
 
 
 def shared(topic_filter: str, group: str | None) -> str:
