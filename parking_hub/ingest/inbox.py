@@ -36,7 +36,6 @@ import asyncio
 import ssl
 import struct
 import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import aiomqtt
@@ -82,6 +81,33 @@ class CatchUp:
         self._at, self._behind = at, False
 
 
+def parse_publish(header: int, body: bytes | bytearray, v5: bool) -> Received | None:
+    """A PUBLISH packet's message; None for QoS 2 (the hub subscribes at QoS 1, so a broker may
+    not send it) and for a packet shorter than its own fields say."""
+    qos = (header & 0x06) >> 1
+    if qos > 1 or len(body) < 2:
+        return None
+    end = 2 + int.from_bytes(body[:2])
+    topic = body[2:end].decode("utf-8", "replace")
+    mid = 0
+    if qos:
+        mid = int.from_bytes(body[end : end + 2])
+        end += 2
+    if v5:  # skip the properties: a variable byte integer length, then that many bytes
+        length, shift = 0, 0
+        while end < len(body):
+            byte = body[end]
+            end += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        end += length
+    if end > len(body):
+        return None
+    return Received(topic, bytes(body[end:]), mid, qos)
+
+
 class _BufferedSocket:
     """The session's socket for paho, serving paho's small reads from one large `recv`."""
 
@@ -91,7 +117,7 @@ class _BufferedSocket:
         self._pos = 0
         self.ran_dry = False  # the last read found nothing to read now
 
-    def take_publishes(self, parse: Callable[[int, bytes | bytearray], Received | None]) -> list[Received]:
+    def take_publishes(self, v5: bool) -> list[Received]:
         """The whole QoS 0/1 PUBLISH packets at the head of what was read, parsed and consumed;
         stops at any other packet or one not wholly read, which paho then reads."""
         buffer, pos, size = self._buffer, self._pos, len(self._buffer)
@@ -112,7 +138,7 @@ class _BufferedSocket:
                 break
             if end + length > size:
                 break
-            message = parse(header, buffer[end : end + length])
+            message = parse_publish(header, buffer[end : end + length], v5)
             if message is None:
                 break
             taken.append(message)
@@ -229,37 +255,11 @@ class Inbox:
 
     def _handle_publish(self) -> MQTTErrorCode:
         """paho's handler for an inbound PUBLISH, for the packet paho has just read."""
-        message = self._parse_publish(self._paho._in_packet["command"], self._paho._in_packet["packet"])
+        message = parse_publish(self._paho._in_packet["command"], self._paho._in_packet["packet"], self._v5)
         if message is None:
             return paho.MQTT_ERR_PROTOCOL
         self._hold(message)
         return paho.MQTT_ERR_SUCCESS
-
-    def _parse_publish(self, header: int, body: bytes | bytearray) -> Received | None:
-        """A PUBLISH packet's message; None for QoS 2 (the hub subscribes at QoS 1, so a broker may
-        not send it) and for a packet shorter than its own fields say."""
-        qos = (header & 0x06) >> 1
-        if qos > 1 or len(body) < 2:
-            return None
-        end = 2 + int.from_bytes(body[:2])
-        topic = body[2:end].decode("utf-8", "replace")
-        mid = 0
-        if qos:
-            mid = int.from_bytes(body[end : end + 2])
-            end += 2
-        if self._v5:  # skip the properties: a variable byte integer length, then that many bytes
-            length, shift = 0, 0
-            while end < len(body):
-                byte = body[end]
-                end += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            end += length
-        if end > len(body):
-            return None
-        return Received(topic, bytes(body[end:]), mid, qos)
 
     def _handle_pingresp(self) -> MQTTErrorCode:
         """paho's handler for a PINGRESP (its keepalive's or our probe's)."""
@@ -310,7 +310,7 @@ class Inbox:
         try:
             while not self._full() and not sock.ran_dry:
                 if self._paho._in_packet["command"] == 0:  # paho is between packets
-                    self._hold_all(sock.take_publishes(self._parse_publish))
+                    self._hold_all(sock.take_publishes(self._v5))
                 if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS:
                     break
         except Exception as exc:  # noqa: BLE001 - as aiomqtt's reader: a failed read means the connection is gone
