@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument("key_id", metavar="KEY_ID", help="a name for the client, 1-64 of [A-Za-z0-9_.-]")
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
-    _add_settings(demo, ["http"])
+    _add_settings(demo, ["http", "map-tiles", "map-attribution"])
     demo.add_argument(
         "--rate",
         type=float,

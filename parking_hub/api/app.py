@@ -18,6 +18,7 @@ from parking_hub.api.keys import health_key, live_key
 from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
+from parking_hub.api.ngsi.handlers import problem_middleware
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
 from parking_hub.observe import Health
@@ -43,6 +44,8 @@ def create_app(
     cors = CorsPolicy.of(cors_origins)
     # A feature that is off installs nothing: each middleware and header hook costs every request.
     middlewares = [HttpMetrics(metrics).middleware, error_middleware]
+    if serve_api:
+        middlewares.append(problem_middleware)  # NGSI-LD's errors under /ngsi-ld/, 401 and 429 included
     if access.on:
         middlewares.append(access_middleware)  # before preflights, so that they are rate limited too
     if cors.on:

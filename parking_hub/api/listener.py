@@ -13,6 +13,7 @@ import asyncio
 import errno
 import logging
 import os
+import re
 import resource
 import socket
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from parking_hub.api.limits import (
     MAX_HEADERS,
     MAX_REQUEST_LINE_BYTES,
 )
+from parking_hub.api.ngsi.problems import PREFIX, problem
 from parking_hub.config import SettingError
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,16 @@ def _parse_failure(exc: HttpProcessingError) -> tuple[int, str, str]:
     if exc.message.startswith("Too many headers"):
         return 431, "too_many_headers", f"the request has more than {MAX_HEADERS} headers"
     return 400, "bad_request", "the request is not valid HTTP/1.1"
+
+
+# The start of a request line that is too long, as the parser quotes it (with or without the method).
+_NGSI_LD_LINE = re.compile(rb"(?:[A-Z]+ )?" + re.escape(PREFIX.encode()))
+
+
+def _under_ngsi_ld(exc: HttpProcessingError) -> bool:
+    """A request line too long for a path under /ngsi-ld/: answered as NGSI-LD answers errors."""
+    line = exc.args[0] if isinstance(exc, LineTooLong) and exc.args else b""
+    return isinstance(line, bytes | bytearray) and _NGSI_LD_LINE.match(line) is not None
 
 
 class ApiRequestHandler(web.RequestHandler):
@@ -154,7 +166,10 @@ class ApiRequestHandler(web.RequestHandler):
         status, code, text = _parse_failure(exc)
         # One INFO line without the request's bytes: it is the client's fault, not the server's.
         log.info("refused a request from %s: %d %s", request.remote, status, code)
-        response = error_response(status, code, text, headers=STANDARD_HEADERS)
+        if _under_ngsi_ld(exc):
+            response = problem(status, text, STANDARD_HEADERS)
+        else:
+            response = error_response(status, code, text, headers=STANDARD_HEADERS)
         response.force_close()
         return response
 

@@ -55,6 +55,7 @@ class LiveCity:
         # False while Redis is unreachable, until the mirror has been read whole again: what it
         # holds may then be out of date, so the API answers 503 rather than serve it.
         self.in_sync = False
+        self.registry_loaded_ms = 0
         self.loaded = asyncio.Event()  # set once the registry has been read
         self.changes = ChangeFeed()
         self.ingest = ingest_lag.CityLag()  # the ingest processes' lag, read with each tick
@@ -87,6 +88,7 @@ class LiveCity:
     async def _reload(self) -> None:
         """Read the registry and, when tracking, every lot's state."""
         lots = await load_lots(self._redis)
+        self.registry_loaded_ms = now_ms()  # the static data's age, for feeds that publish it
         self.capacity = {lot.id: lot.capacity for lot in lots}
         self.layout = Layout.build(self.capacity)
         self.devices = DeviceIndex(lots)

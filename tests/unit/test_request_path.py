@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from parking_hub.api.access import Access, access_middleware, keep_keyed_answers_private
 from parking_hub.api.app import create_app
 from parking_hub.api.cors import add_cors_headers, preflight_middleware
+from parking_hub.api.ngsi.handlers import problem_middleware
 from parking_hub.api.ratelimit import RateLimit
 from parking_hub.apikeys import ApiKeys, new_key
 from parking_hub.observe import Health
@@ -28,7 +29,10 @@ def test_keys_rate_limits_and_cors_off_install_nothing() -> None:
     assert preflight_middleware not in middlewares
     assert add_cors_headers not in hooks
     assert keep_keyed_answers_private not in hooks
-    assert len(middlewares) == 3  # metrics, errors, the time limit
+    assert len(middlewares) == 4  # metrics, errors, NGSI-LD's problem details, the time limit
+    middlewares, _ = _app(cors_origins=(), serve_api=False)
+    assert problem_middleware not in middlewares  # a process that serves no /ngsi-ld/
+    assert len(middlewares) == 3
 
 
 def test_each_feature_that_is_on_installs_its_part() -> None:
