@@ -6,8 +6,9 @@
 Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
 straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
 `parking-hub serve --role api` as a subprocess, and drives /v1/nearest at random points near the
-city's lots with wrk. The same wrk settings then drive a trivial aiohttp handler, and pgbench drives
-PostGIS with the same lots and points. The query functions are also timed in this process. Prints
+city's lots with wrk, in one process and as `--workers 2`. The same wrk settings then drive a
+trivial aiohttp handler, and pgbench drives PostGIS with the same lots and points from as many
+clients as wrk has connections. The query functions are also timed in this process. Prints
 progress on stderr and one JSON line of figures on stdout.
 """
 
@@ -49,7 +50,9 @@ QUICK = {"lots": 2_000, "berths": 200_000, "seconds": 2}
 POINTS = 10_000  # random places near lots, shared by wrk, pgbench and the in-process timing
 COMPUTE_QUERIES = 20_000
 LIMIT, RADIUS_M = 5, 2000.0  # the API defaults
-CONNECTIONS = 32
+CONNECTIONS = 32  # wrk's, and pgbench's clients for PostGIS: the same concurrency
+WORKERS = (1, 2)  # `serve --role api --workers N`, lot level on asyncio
+PROBES = 16  # readiness probes in a row: P(a worker of 2 missed) = 2 ** -16
 SEED = 11
 UVLOOP_RUN = (
     "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
@@ -182,7 +185,8 @@ def get_json(url: str) -> Any:
 
 
 def serves_city(base: str, lots: int) -> bool:
-    return bool(get_json(f"{base}/v1/summary")["lots"] == lots)
+    """Every worker has the city: each probe is a connection of its own, which any worker may take."""
+    return all(get_json(f"{base}/v1/summary")["lots"] == lots for _ in range(PROBES))
 
 
 @contextmanager
@@ -207,18 +211,21 @@ def hub_runs(workdir: Path, redis_url: str, lots: int, seconds: int, loops: Sequ
     wrk = find("wrk") or "wrk"
     results: dict[str, Any] = {}
     for loop in loops:
-        port = free_port()
-        serve = ["serve", "--role", "api", "--redis-url", redis_url, "--http", f"127.0.0.1:{port}"]
         runner = (
             [sys.executable, "-m", "parking_hub"] if loop == "asyncio" else [sys.executable, "-c", UVLOOP_RUN]
         )
-        base = f"http://127.0.0.1:{port}"
-        with process([*runner, *serve], workdir / f"hub-{loop}.log"):
-            wait_until(functools.partial(serves_city, base, lots), f"the hub ({loop}) to load the city")
-            for level in ("lot", "berth"):
-                script = workdir / f"{level}.lua"
-                say(f"wrk /v1/nearest level={level} on the hub ({loop})")
-                results[f"hub_{loop}_{level}"] = asdict(load_run(wrk, base, seconds, script))
+        for workers in WORKERS if loop == "asyncio" else (1,):
+            port = free_port()
+            serve = ["serve", "--role", "api", "--redis-url", redis_url, "--http", f"127.0.0.1:{port}"]
+            serve += ["--workers", str(workers)]
+            base = f"http://127.0.0.1:{port}"
+            with process([*runner, *serve], workdir / f"hub-{loop}-{workers}.log"):
+                wait_until(functools.partial(serves_city, base, lots), f"the hub ({loop}) to load the city")
+                for level in ("lot", "berth") if workers == 1 else ("lot",):
+                    script = workdir / f"{level}.lua"
+                    say(f"wrk /v1/nearest level={level} on the hub ({loop}, {workers} worker(s))")
+                    name = f"hub_{loop}_{level}" + (f"_workers{workers}" if workers > 1 else "")
+                    results[name] = asdict(load_run(wrk, base, seconds, script))
         port = free_port()
         trivial = [sys.executable, "-m", "benchmarks.trivial_server", str(port)]
         with process(
@@ -269,8 +276,11 @@ def main() -> None:
             say("timing the query functions in this process")
             compute = asyncio.run(compute_times(redis_url, points))
             runs = hub_runs(workdir, redis_url, size["lots"], size["seconds"], loops)
-        say("PostGIS baseline (private cluster, pgbench, 4 clients)")
-        postgis = nearest_qps(workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=size["seconds"])
+        say(f"PostGIS baseline (private cluster, pgbench, {CONNECTIONS} clients)")
+        seconds = size["seconds"]
+        postgis = nearest_qps(
+            workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=seconds, clients=CONNECTIONS
+        )
 
     hub, trivial = runs["hub_asyncio_lot"], runs["trivial_asyncio"]
     report = {
@@ -283,7 +293,12 @@ def main() -> None:
         "trivial_rps": round(trivial["requests_per_s"]),
         "ratio_to_trivial": round(hub["requests_per_s"] / trivial["requests_per_s"], 3),
         "postgis_qps": round(postgis),
+        "postgis_clients": CONNECTIONS,
         "ratio_to_postgis": round(hub["requests_per_s"] / postgis, 2),
+        "workers_rps": {
+            n: round(runs[f"hub_asyncio_lot{'_workers' + str(n) if n > 1 else ''}"]["requests_per_s"])
+            for n in WORKERS
+        },
         "berth_compute_p99_ms": compute["berth"]["p99_ms"],
         "compute": compute,
         "runs": runs,

@@ -98,6 +98,7 @@ class Settings:
     share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
     map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
     ack_after: AckAfter = AckAfter.WRITE
+    workers: int = 1  # API processes sharing the HTTP port (SO_REUSEPORT)
 
 
 DEFAULTS: dict[str, str] = {
@@ -117,8 +118,10 @@ DEFAULTS: dict[str, str] = {
     "map-tiles": "",
     "map-attribution": "",
     "ack-after": "write",
+    "workers": "1",
 }
 MAX_RATE = 1_000_000.0
+MAX_WORKERS = 64
 
 
 def resolve(name: str, flag_value: str | None, environ: dict[str, str] | None = None) -> str:
@@ -243,6 +246,16 @@ def parse_rate_limit(rate_text: str, burst_text: str) -> RateLimit | None:
     return RateLimit(rate, int(burst_text))
 
 
+def parse_workers(text: str, role: Role) -> int:
+    """API processes on one port; more than one only for the api role, which keeps no state of its own."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise SettingError("workers", f"{text!r} must be a whole number from 1 to {MAX_WORKERS}")
+    if int(text) > 1 and role is not Role.API:
+        reason = "more than 1 needs --role api; ingest processes share the stream with --share-group instead"
+        raise SettingError("workers", reason)
+    return int(text)
+
+
 def parse_api_keys_file(text: str) -> ApiKeys | None:
     return ApiKeys.read(Path(text.strip())) if text.strip() else None
 
@@ -306,6 +319,7 @@ def build_settings(values: dict[str, str]) -> Settings:
         ack_after = AckAfter(values["ack-after"])
     except ValueError:
         raise SettingError("ack-after", "must be one of write, replica, fsync") from None
+    workers = parse_workers(values["workers"], role)
     return Settings(
         redis,
         mqtt,
@@ -321,4 +335,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         share_group,
         map_tiles=map_tiles,
         ack_after=ack_after,
+        workers=workers,
     )

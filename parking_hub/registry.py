@@ -162,16 +162,16 @@ def _codec(value: object, field_name: str) -> str:
 def _device(key: str, value: object, capacity: int, lot_codec: str | None) -> Device:
     field_name = f"devices.{key}"
     _require(
-        bool(DEV_EUI.match(key) or DEVICE_ID.match(key)),
+        bool(DEV_EUI.fullmatch(key) or DEVICE_ID.fullmatch(key)),
         field_name,
         "must be a 16-hex-digit DevEUI or a device id of [A-Za-z0-9_.:-]",
     )
-    if not isinstance(value, dict):
-        return Device(_berth_index(value, capacity, field_name), lot_codec)
-    spec = cast(dict[str, object], value)
+    # The short form `"key": berth` is `{"berth": berth}`, held to the same rules.
+    spec = cast(dict[str, object], value) if isinstance(value, dict) else {"berth": value}
     unknown = set(spec) - {"berth", "codec", "threshold_mm"}
     _require(not unknown, field_name, f"unknown keys {sorted(unknown)}")
-    berth = _berth_index(spec.get("berth"), capacity, f"{field_name}.berth")
+    berth_field = f"{field_name}.berth" if isinstance(value, dict) else field_name
+    berth = _berth_index(spec.get("berth"), capacity, berth_field)
     codec = _codec(spec["codec"], f"{field_name}.codec") if "codec" in spec else lot_codec
     threshold = spec.get("threshold_mm")
     if threshold is not None:
@@ -204,7 +204,7 @@ def parse_feature(feature: object) -> Lot:
     for name in REQUIRED:
         _require(name in p, name, "is missing")
     lot_id = p["id"]
-    if not isinstance(lot_id, str) or not LOT_ID.match(lot_id):
+    if not isinstance(lot_id, str) or not LOT_ID.fullmatch(lot_id):
         raise _FieldError("id", "must match [a-z0-9_-]{1,64}")
     kind = p.get("kind")
     _require(kind in KINDS, "kind", "must be off_street or on_street")
@@ -231,7 +231,7 @@ def parse_feature(feature: object) -> Lot:
     _require(isinstance(devices_raw, dict), "devices", "must map device ids to berths")
     devices: dict[str, Device] = {}
     for key, spec in cast(dict[str, object], devices_raw).items():
-        norm = key.upper() if DEV_EUI.match(key) else key
+        norm = key.upper() if DEV_EUI.fullmatch(key) else key
         _require(norm not in devices, f"devices.{key}", "names the same device twice")
         devices[norm] = _device(key, spec, cap, codec)
     return Lot(

@@ -78,7 +78,8 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
         runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
-            async with listening(runner, settings.http_host, settings.http_port):
+            reuse_port = settings.workers > 1
+            async with listening(runner, settings.http_host, settings.http_port, reuse_port=reuse_port):
                 log.info(
                     "serving role %s on http://%s:%d",
                     settings.role.value,

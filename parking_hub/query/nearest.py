@@ -10,6 +10,7 @@ length, which orders them exactly as great-circle distance does (see geo.py); ti
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ from parking_hub.query.geo import (
 )
 from parking_hub.query.grid import Grid
 from parking_hub.query.index import BoolArray
-from parking_hub.query.kernels import nearest_in_cells
 from parking_hub.query.ranges import IntArray
 
 MIN_REACH_M = 100.0
@@ -68,6 +68,15 @@ class BerthHit:
 
 
 Search = Callable[[Availability, NearestQuery, float], list[Hit]]
+
+
+@functools.cache
+def _nearest_in_cells() -> Callable[..., int]:
+    """The compiled lot search, imported on the first search: numba and LLVM cost a process about
+    90 MiB, which a process that never searches (ingest) does not carry."""
+    from parking_hub.query.kernels import nearest_in_cells
+
+    return nearest_in_cells
 
 
 def nearest_lots(state: Availability, query: NearestQuery) -> list[LotHit]:
@@ -135,7 +144,7 @@ def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> li
     first_row, last_row, spans = idx.grid.circle_cells(query.lat, query.lon, reach_m)
     position = np.empty(query.limit, dtype=np.int64)
     chord2 = np.empty(query.limit, dtype=np.float64)
-    found = nearest_in_cells(
+    found = _nearest_in_cells()(
         idx.grid.keys,
         idx.grid.order,
         idx.xyz_by_cell,

@@ -83,6 +83,11 @@ def test_share_group_is_off_by_default_and_names_the_group_when_set() -> None:
     assert build_settings(dict(DEFAULTS) | {"share-group": "ingest-1"}).share_group == "ingest-1"
 
 
+def test_workers_are_one_by_default_and_several_for_the_api_role() -> None:
+    assert build_settings(dict(DEFAULTS)).workers == 1
+    assert build_settings(dict(DEFAULTS) | {"workers": "4", "role": "api"}).workers == 4
+
+
 def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
     assert shared("parking/v1/lots/+/events", "ingest") == "$share/ingest/parking/v1/lots/+/events"
     assert shared("parking/v1/lots/+/events", None) == "parking/v1/lots/+/events"
@@ -108,6 +113,10 @@ def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
         ("role", "both", "all, ingest, api"),
         ("share-group", "a/b", "[A-Za-z0-9_.-]"),
         ("share-group", "g" * 65, "1 to 64 characters"),
+        ("workers", "0", "from 1 to 64"),
+        ("workers", "65", "from 1 to 64"),
+        ("workers", "two", "from 1 to 64"),
+        ("workers", "2", "needs --role api"),  # the default role, all, ingests
     ],
 )
 def test_a_bad_setting_names_itself_and_the_reason(name: str, value: str, fragment: str) -> None:
