@@ -45,6 +45,7 @@ _SETTING_HELP = {
     "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
     "like https://tile.example.org/{z}/{x}/{y}.png",
     "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
+    "timezone": "IANA time zone of the opening hours of lots whose registry entry names none",
 }
 
 

@@ -11,10 +11,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from parking_hub.api.basemap import MapTiles
 from parking_hub.api.ratelimit import RateLimit
 from parking_hub.apikeys import ApiKeys
+from parking_hub.lot_facts import zone
 
 T = TypeVar("T")
 
@@ -81,6 +83,7 @@ class Settings:
     rate_limit: RateLimit | None = None
     share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
     map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of lots that name none
 
 
 DEFAULTS: dict[str, str] = {
@@ -99,6 +102,7 @@ DEFAULTS: dict[str, str] = {
     "share-group": "",
     "map-tiles": "",
     "map-attribution": "",
+    "timezone": "UTC",
 }
 MAX_RATE = 1_000_000.0
 
@@ -273,4 +277,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         rate_limit,
         share_group,
         map_tiles=map_tiles,
+        timezone=_checked("timezone", zone, values),
     )
