@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from parking_hub.lot_facts import ACCESS, MAX_HEIGHT_M, MAX_PRICE
 from parking_hub.query.area import Box
@@ -92,10 +92,11 @@ class NearestParams(_Query):
 
     @field_validator("features", "access")
     @classmethod
-    def _each_name_once(cls, value: str | None) -> str | None:
+    def _each_name_once(cls, value: str | None, info: ValidationInfo) -> str | None:
         names = (value or "").split(",")
         if len(set(names)) < len(names):
-            raise ValueError("names a value twice")
+            what = "a feature" if info.field_name == "features" else "a value"
+            raise ValueError(f"names {what} twice")
         return value
 
     @property
