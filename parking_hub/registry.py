@@ -24,7 +24,8 @@ REQUIRED = ("id", "kind", "capacity")
 KINDS = ("off_street", "on_street")
 # A berth listed under a vehicle class is for that class only; every other berth is a car berth.
 VEHICLE_CLASSES = ("motorcycle", "truck", "bus")
-FEATURES = ("ev", "accessible", "family", "carsharing", *VEHICLE_CLASSES)
+BERTH_FEATURES = ("ev", "accessible", "family", "carsharing")  # what /v1/nearest's features= names
+FEATURES = (*BERTH_FEATURES, *VEHICLE_CLASSES)
 VEHICLES = ("car", *VEHICLE_CLASSES)
 CODECS = (
     "bosch-pls",

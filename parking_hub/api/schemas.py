@@ -13,13 +13,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 
 from parking_hub.lot_facts import ACCESS, MAX_HEIGHT_M, MAX_PRICE
 from parking_hub.query.area import Box
-from parking_hub.registry import FEATURES, MAX_CAPACITY, MAX_LAT
+from parking_hub.registry import BERTH_FEATURES, MAX_CAPACITY, MAX_LAT
 
 MAX_LIMIT = 50
 MAX_RADIUS_M = 50_000
 MAX_PAGE = 5000
 MAX_STREAM_LOTS = 2000
-_FEATURE = f"({'|'.join(FEATURES)})"
+_FEATURE = f"({'|'.join(BERTH_FEATURES)})"
 FEATURE_LIST = rf"^{_FEATURE}(,{_FEATURE})*$"
 _ACCESS = f"({'|'.join(ACCESS)})"
 ACCESS_LIST = rf"^{_ACCESS}(,{_ACCESS})*$"
@@ -61,7 +61,8 @@ class NearestParams(_Query):
     features: str | None = Field(
         None,
         pattern=FEATURE_LIST,
-        description=f"comma list of {', '.join(FEATURES)}, each once: count only berths having all of them",
+        description=f"comma list of {', '.join(BERTH_FEATURES)}, each once: count only berths having all "
+        "of them (vehicle classes: see vehicle)",
     )
     kind: Literal["off_street", "on_street"] | None = Field(None, description="only lots of this kind")
     level: Literal["lot", "berth"] = Field(
