@@ -161,7 +161,7 @@ async def test_a_lot_closed_now_looks_closed_and_its_panel_shows_its_facts(
             "hours": hours,
             "height": "2.1 m clearance",
             "access": "customers only",
-            "fee": "8 CNY per hour · first hour free",
+            "fee": "first hour free",
             "address": "1 Mall Street",
         }
         await screenshot(page, "dashboard-closed-lot.png")

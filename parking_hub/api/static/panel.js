@@ -114,7 +114,7 @@ export class LotPanel {
       ["hours", d.opening_hours ? `${d.opening_hours}${d.timezone ? ` (${d.timezone})` : ""}` : "always open"],
       ["height", d.max_height_m != null ? `${d.max_height_m} m clearance` : null],
       ["access", d.access !== "public" ? `${d.access} only` : "public"],
-      ["fee", [price, fee?.text].filter(Boolean).join(" · ") || (fee ? null : "unknown")],
+      ["fee", fee ? (fee.text ?? price) : "unknown"], // the operator's own words, where given
       ["stay", d.max_stay_min != null ? `at most ${d.max_stay_min} min` : null],
       ["address", d.address ?? null],
     ];
