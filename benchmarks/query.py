@@ -2,6 +2,7 @@
 
     python -m benchmarks.query            # 50,000 lots, 10,000,000 berths: a few minutes
     python -m benchmarks.query --quick    # smoke run: 2,000 lots, 200,000 berths, 2 s per load run
+    python -m benchmarks.query --in-process   # only the query functions, timed in this process
 
 Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
 straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
@@ -245,9 +246,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.query", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run on a small city")
     parser.add_argument("--no-uvloop", action="store_true", help="measure the asyncio loop only")
+    parser.add_argument(
+        "--in-process", action="store_true", help="time the query functions only: no HTTP, no PostGIS"
+    )
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
+    if args.in_process:
+        needs = missing(["redis-server"], postgis=False)
+    else:
+        needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
     if needs:
         print("benchmarks.query needs, as root:\n  " + "\n  ".join(needs), file=sys.stderr)
         sys.exit(2)
@@ -272,6 +279,9 @@ def main() -> None:
                 write_script(workdir / f"{level}.lua", nearest_paths(points, level))
             say("timing the query functions in this process")
             compute = asyncio.run(compute_times(redis_url, points))
+            if args.in_process:
+                print(json.dumps({"lots": size["lots"], "berths": size["berths"], "compute": compute}))
+                return
             runs = hub_runs(workdir, redis_url, size["lots"], size["seconds"], loops)
         say("PostGIS baseline (private cluster, pgbench, 4 clients)")
         postgis = nearest_qps(workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=size["seconds"])
