@@ -221,3 +221,24 @@ async def test_bad_filters_get_400_naming_the_parameter(
     assert body["error"]["param"] == param
     if message is not None:
         assert body["error"]["message"] == message
+
+
+async def test_the_hubs_timezone_reads_the_hours_of_lots_that_name_none(
+    servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Open for two hours around now in UTC; twelve hours ahead (Etc/GMT-12 is UTC+12) it is closed.
+    A lot naming its own timezone is read in it whatever the hub's."""
+    redis_url, mqtt_url = servers
+    now = datetime.now(UTC)
+    hours = f"{_hhmm(now - timedelta(hours=1))}-{_hhmm(now + timedelta(hours=1))}"
+    tag = unique("tz")
+    own, named = f"{tag}-own", f"{tag}-named"
+    features = [
+        lot_feature(own, HERE[1] + 0.5, HERE[0], 2, opening_hours=hours),
+        lot_feature(named, HERE[1] + 0.5, HERE[0] + STEP, 2, opening_hours=hours, timezone="UTC"),
+    ]
+    await store_registry(redis_url, write_registry(tmp_path_factory.mktemp("tz") / "r.geojson", features))
+    for zone, own_open in (("UTC", True), ("Etc/GMT-12", False)):
+        async with running_hub(redis_url, mqtt_url, timezone=zone) as hub:
+            assert (await hub.get(f"/v1/lots/{own}"))[1]["open_now"] is own_open, zone
+            assert (await hub.get(f"/v1/lots/{named}"))[1]["open_now"] is True, zone
