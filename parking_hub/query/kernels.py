@@ -84,7 +84,7 @@ def _nearest_in_cells(  # noqa: PLR0917
     min_free: int,
     out_position: IntArray,
     out_chord2: FloatArray,
-    filters: tuple,  # type: ignore[type-arg]  # lot_passes' arguments after the lot
+    *filters: object,  # lot_passes' arguments after the lot: each typed on its own when called
 ) -> int:
     """Fills out_* (their length is the limit) with the nearest lots having a door (an entrance,
     or the lot's point) in the grid cells of rows first_row..last_row and column spans `spans`,

@@ -38,6 +38,7 @@ GROWTH = 4.0
 # A first reach expected to hold this many times `limit` lots, judged by the density of the
 # query's own grid cell, so most searches end after one pass and few read far more than they need.
 FIRST_REACH_MARGIN = 3.0
+ACCESS_BITS = {value: 1 << k for k, value in enumerate(ACCESS)}  # as index.access_bit has them
 SORT_ALL_BELOW = 256  # up to this many candidates one sort is cheaper than a partition first
 
 Hit = TypeVar("Hit")
@@ -60,7 +61,9 @@ class NearestQuery:
 
     @property
     def berth_names(self) -> tuple[str, ...]:
-        """The features and the vehicle class a counted berth must have."""
+        """The features and the vehicle class a counted berth must have, sorted."""
+        if not self.features:
+            return (self.vehicle,)
         return tuple(sorted({self.vehicle, *self.features}))
 
 
@@ -132,7 +135,7 @@ def arrival_free(state: Availability, query: NearestQuery) -> IntArray:
 def _filters(state: Availability, query: NearestQuery) -> tuple[object, ...]:
     """kernels.lot_passes' arguments after the lot."""
     idx, hours = state.index, state.hours
-    access_mask = sum(1 << ACCESS.index(value) for value in query.access)
+    access_mask = sum(ACCESS_BITS[value] for value in query.access)
     return (
         idx.on_street,
         -1 if query.kind is None else int(query.kind == "on_street"),
@@ -184,7 +187,7 @@ def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> li
         query.min_free,
         position,
         chord2,
-        _filters(state, query),
+        *_filters(state, query),
     )
     hits = (
         LotHit(p, chord_squared_to_metres(c))
