@@ -2,13 +2,15 @@
 
     python -m benchmarks.query            # 50,000 lots, 10,000,000 berths: a few minutes
     python -m benchmarks.query --quick    # smoke run: 2,000 lots, 200,000 berths, 2 s per load run
+    python -m benchmarks.query --in-process   # only the query functions, timed in this process
 
 Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
 straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
 `parking-hub serve --role api` as a subprocess, and drives /v1/nearest at random points near the
 city's lots with wrk, in one process and as `--workers 2`. The same wrk settings then drive a
 trivial aiohttp handler, and pgbench drives PostGIS with the same lots and points from as many
-clients as wrk has connections. The query functions are also timed in this process. Prints
+clients as wrk has connections. The query functions are also timed in this process, plain and
+with the filters of a 2.3 m van arriving in 25 minutes that pays at most 10 an hour. Prints
 progress on stderr and one JSON line of figures on stdout.
 """
 
@@ -147,15 +149,18 @@ async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -
     finally:
         await redis.aclose()
     result: dict[str, Any] = {}
-    searches: dict[str, Callable[[Availability, NearestQuery], object]] = {
-        "lot": nearest_lots,
-        "berth": nearest_berths,
+    # The driver of docs/api-guide.md: a 2.3 m van, arriving in 25 minutes, at most 10 an hour.
+    van = {"height_m": 2.3, "max_per_hour": 10.0, "arrival_ms": now_ms() + 25 * 60_000}
+    searches: dict[str, tuple[Callable[[Availability, NearestQuery], object], dict[str, Any]]] = {
+        "lot": (nearest_lots, {}),
+        "berth": (nearest_berths, {}),
+        "lot_filtered": (nearest_lots, van),
     }
-    for level, search in searches.items():
+    for level, (search, filters) in searches.items():
         took = np.empty(COMPUTE_QUERIES)
         for k in range(COMPUTE_QUERIES):
             lat, lon = points[k % len(points)]
-            query = NearestQuery(lat, lon, limit=LIMIT, radius_m=RADIUS_M)
+            query = NearestQuery(lat, lon, limit=LIMIT, radius_m=RADIUS_M, **filters)
             start = time.perf_counter_ns()
             search(state, query)
             took[k] = time.perf_counter_ns() - start
@@ -248,9 +253,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.query", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run on a small city")
     parser.add_argument("--no-uvloop", action="store_true", help="measure the asyncio loop only")
+    parser.add_argument(
+        "--in-process", action="store_true", help="time the query functions only: no HTTP, no PostGIS"
+    )
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
+    if args.in_process:
+        needs = missing(["redis-server"], postgis=False)
+    else:
+        needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
     if needs:
         print("benchmarks.query needs, as root:\n  " + "\n  ".join(needs), file=sys.stderr)
         sys.exit(2)
@@ -275,6 +286,9 @@ def main() -> None:
                 write_script(workdir / f"{level}.lua", nearest_paths(points, level))
             say("timing the query functions in this process")
             compute = asyncio.run(compute_times(redis_url, points))
+            if args.in_process:
+                print(json.dumps({"lots": size["lots"], "berths": size["berths"], "compute": compute}))
+                return
             runs = hub_runs(workdir, redis_url, size["lots"], size["seconds"], loops)
         say(f"PostGIS baseline (private cluster, pgbench, {CONNECTIONS} clients)")
         seconds = size["seconds"]
@@ -300,6 +314,7 @@ def main() -> None:
             for n in WORKERS
         },
         "berth_compute_p99_ms": compute["berth"]["p99_ms"],
+        "filtered_compute_p99_ms": compute["lot_filtered"]["p99_ms"],
         "compute": compute,
         "runs": runs,
     }

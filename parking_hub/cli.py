@@ -50,6 +50,7 @@ _SETTING_HELP = {
     "ack-after": "when ingest acknowledges a message: write (the primary applied it), replica (a replica "
     "has it too, WAIT) or fsync (the primary's append-only file was fsynced, WAITAOF)",
     "workers": "API processes sharing the --http port (SO_REUSEPORT), each a whole --role api process",
+    "timezone": "IANA time zone of the opening hours of lots whose registry entry names none",
 }
 
 

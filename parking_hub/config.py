@@ -11,10 +11,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from parking_hub.api.basemap import MapTiles
 from parking_hub.api.ratelimit import RateLimit
 from parking_hub.apikeys import ApiKeys
+from parking_hub.lot_facts import zone
 
 T = TypeVar("T")
 
@@ -99,6 +101,7 @@ class Settings:
     map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
     ack_after: AckAfter = AckAfter.WRITE
     workers: int = 1  # API processes sharing the HTTP port (SO_REUSEPORT)
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of lots that name none
 
 
 DEFAULTS: dict[str, str] = {
@@ -119,6 +122,7 @@ DEFAULTS: dict[str, str] = {
     "map-attribution": "",
     "ack-after": "write",
     "workers": "1",
+    "timezone": "UTC",
 }
 MAX_RATE = 1_000_000.0
 MAX_WORKERS = 64
@@ -336,4 +340,5 @@ def build_settings(values: dict[str, str]) -> Settings:
         map_tiles=map_tiles,
         ack_after=ack_after,
         workers=workers,
+        timezone=_checked("timezone", zone, values),
     )

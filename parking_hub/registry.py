@@ -11,13 +11,22 @@ from typing import Any, Literal, cast
 
 import orjson
 
+from parking_hub.fields import FieldError as _FieldError
+from parking_hub.fields import is_int as _is_int
+from parking_hub.fields import require as _require
+from parking_hub.lot_facts import Facts, parse_facts
+
 LOT_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 NO_OPERATOR = "unknown"  # the operator of a lot whose registry entry names none
 REQUIRED = ("id", "kind", "capacity")
 KINDS = ("off_street", "on_street")
-FEATURES = ("ev", "accessible")
+# A berth listed under a vehicle class is for that class only; every other berth is a car berth.
+VEHICLE_CLASSES = ("motorcycle", "truck", "bus")
+BERTH_FEATURES = ("ev", "accessible", "family", "carsharing")  # what /v1/nearest's features= names
+FEATURES = (*BERTH_FEATURES, *VEHICLE_CLASSES)
+VEHICLES = ("car", *VEHICLE_CLASSES)
 CODECS = (
     "bosch-pls",
     "nwave-nps405",
@@ -44,12 +53,6 @@ class RegistryError(ValueError):
     naming the file, the feature index, the field and the reason."""
 
 
-class _FieldError(ValueError):
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
-
 @dataclass(frozen=True, slots=True)
 class Device:
     berth: int
@@ -71,6 +74,7 @@ class Lot:
     berths: tuple[tuple[float, float], ...] | None = None
     codec: str | None = None
     devices: Mapping[str, Device] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def to_feature(self) -> dict[str, Any]:
         """The lot as a GeoJSON Feature, in the registry's own normalised form."""
@@ -82,6 +86,7 @@ class Lot:
             "capacity": self.capacity,
             "heartbeat_s": self.heartbeat_s,
             "features": {name: list(berths) for name, berths in self.features.items()},
+            **self.facts.as_properties(),
         }
         if self.berths is not None:
             props["berths"] = [list(point) for point in self.berths]
@@ -101,15 +106,6 @@ class Lot:
             "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
             "properties": props,
         }
-
-
-def _require(cond: bool, field_name: str, reason: str) -> None:
-    if not cond:
-        raise _FieldError(field_name, reason)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _point(value: object, field_name: str) -> tuple[float, float]:
@@ -151,6 +147,10 @@ def _features(value: object, capacity: int) -> dict[str, tuple[int, ...]]:
         indexes = [_berth_index(b, capacity, field_name) for b in cast(list[object], berths)]
         _require(len(set(indexes)) == len(indexes), field_name, "lists a berth twice")
         result[name] = tuple(sorted(indexes))
+    classed = [b for name in VEHICLE_CLASSES for b in result.get(name, ())]
+    if len(set(classed)) < len(classed):
+        twice = min(b for b in set(classed) if classed.count(b) > 1)
+        raise _FieldError("features", f"berth {twice} is listed under two vehicle classes")
     return result
 
 
@@ -247,6 +247,7 @@ def parse_feature(feature: object) -> Lot:
         berths=berths,
         codec=codec,
         devices=devices,
+        facts=parse_facts(p, lat, lon, _point),
     )
 
 

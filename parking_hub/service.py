@@ -65,7 +65,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     )
     metrics = Metrics(health)
     async with connect(settings.redis) as redis:
-        live = LiveCity(redis, health, track_availability=api)
+        live = LiveCity(redis, health, track_availability=api, timezone=settings.timezone)
         app = create_app(
             live,
             health,

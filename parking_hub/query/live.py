@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 from parking_hub.backoff import full_jitter
 from parking_hub.ingest.lorawan import DeviceIndex
@@ -44,8 +45,16 @@ def _return_free_memory() -> None:
 
 
 class LiveCity:
-    def __init__(self, redis: RedisClient, health: Health, *, track_availability: bool) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        health: Health,
+        *,
+        track_availability: bool,
+        timezone: ZoneInfo | None = None,
+    ) -> None:
         self._redis = redis
+        self._timezone = timezone  # of lots whose registry entry names none
         self._health = health
         self._track = track_availability
         self.capacity: dict[str, int] = {}
@@ -93,7 +102,7 @@ class LiveCity:
         self.layout = Layout.build(self.capacity)
         self.devices = DeviceIndex(lots)
         if self._track:
-            state = Availability(CityIndex.build(lots))
+            state = Availability(CityIndex.build(lots), self._timezone, now_ms())
             await state.refresh(self._redis, self.capacity, now_ms())
             nearest_lots(state, NearestQuery(0.0, 0.0))  # compiles the search kernel now, not on a request
             self.state = state

@@ -80,6 +80,8 @@ def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
 
 def test_share_group_is_off_by_default_and_names_the_group_when_set() -> None:
     assert build_settings(dict(DEFAULTS)).share_group is None
+    assert build_settings(dict(DEFAULTS)).timezone.key == "UTC"
+    assert build_settings(dict(DEFAULTS) | {"timezone": "Asia/Shanghai"}).timezone.key == "Asia/Shanghai"
     assert build_settings(dict(DEFAULTS) | {"share-group": "ingest-1"}).share_group == "ingest-1"
 
 
@@ -117,6 +119,8 @@ def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
         ("workers", "65", "from 1 to 64"),
         ("workers", "two", "from 1 to 64"),
         ("workers", "2", "needs --role api"),  # the default role, all, ingests
+        ("timezone", "Mars/Olympus_Mons", "not an IANA time zone name"),
+        ("timezone", "../../etc/passwd", "not an IANA time zone name"),
     ],
 )
 def test_a_bad_setting_names_itself_and_the_reason(name: str, value: str, fragment: str) -> None:

@@ -23,6 +23,7 @@ from parking_hub.api.ngsi.selection import (
     total,
     whole_city,
 )
+from parking_hub.lot_facts import Facts, Fee
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.registry import Lot
@@ -298,3 +299,45 @@ def test_geo_queries_on_the_index() -> None:
     assert [len(r.items) for r in geoquery.keep(runs, s.index, holed)] == [0, 0, 0]
     disjoint = geoquery.parse("disjoint", "Polygon", [box], None)
     assert [list(r.items) for r in geoquery.keep(runs, s.index, disjoint)] == [[], [1], [4, 5]]
+
+
+def test_lot_facts_become_the_site_schemas_attributes() -> None:
+    fee = Fee(currency="CNY", per_hour=6.0, text="6 CNY/h")
+    facts = Facts(
+        timezone="Asia/Shanghai",
+        opening_hours="Mo-Su 09:00-22:00",
+        max_height_m=2.1,
+        max_stay_min=240,
+        access="residents",
+        fee=fee,
+        address="1 Taidong Road, Qingdao",
+        url="https://parking.example.org/p1",
+        phone="+86 532 8000 0000",
+    )
+    features = {"ev": (0,), "truck": (2,), "bus": (3,)}
+    lots = [
+        Lot("mall", "Mall", "op", "off_street", 4, 120.38, 36.07, 60, features, facts=facts),
+        Lot("kerb", "Kerb", "op", "on_street", 2, 120.383, 36.0675, 60, berths=BAYS, facts=facts),
+    ]
+    s = Availability(CityIndex.build(lots), now_ms=NOW)
+    found = {e["id"]: e for e in build(s, whole_city(s.index, ENTITY_TYPES))}
+    for entity in found.values():
+        check_normalized(entity)
+        check_key_values(key_values(entity))
+        assert set(entity) - {"id", "type"} <= context_terms()
+    mall = key_values(found["urn:ngsi-ld:OffStreetParking:mall"])
+    assert mall["allowedVehicleType"] == ["car", "lorry", "bus"]
+    assert (mall["openingHours"], mall["maximumAllowedHeight"]) == ("Mo-Su 09:00-22:00", 2.1)
+    assert mall["maximumParkingDuration"] == "PT240M"
+    assert (mall["priceRatePerMinute"], mall["priceCurrency"]) == (0.1, "CNY")
+    assert mall["category"] == ["forElectricalCharging", "onlyResidents", "feeCharged"]
+    assert mall["requiredPermit"] == ["residentPermit"]
+    assert mall["address"] == {"streetAddress": "1 Taidong Road, Qingdao"}
+    assert (mall["seeAlso"], mall["contactPoint"]) == (
+        ["https://parking.example.org/p1"],
+        {"telephone": "+86 532 8000 0000"},
+    )
+    kerb = key_values(found["urn:ngsi-ld:OnStreetParking:kerb"])
+    # The OnStreetParking schema has no opening hours, height, price or contact.
+    assert not {"openingHours", "maximumAllowedHeight", "priceRatePerMinute", "contactPoint"} & set(kerb)
+    assert kerb["category"] == ["forResidents", "feeCharged"]

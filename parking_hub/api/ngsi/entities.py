@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from parking_hub.api.ngsi.facts import fact_attributes
 from parking_hub.api.ngsi.selection import OFF_STREET, ON_STREET, SPOT, Run, site_id, spot_id, spot_points
 from parking_hub.api.rendering import iso
 from parking_hub.query.availability import Availability, Counts
@@ -80,7 +81,10 @@ def _site(state: Availability, entity_type: str, i: int) -> Entity:
         "occupiedSpotNumber": _property(counts.occupied, observed),
         "occupancyDetectionType": _property(DETECTION),
     }
+    facts, fact_categories = fact_attributes(lot, entity_type)
+    entity |= {name: _property(value) for name, value in facts.items()}
     categories = [category for name, category in FEATURE_CATEGORIES.items() if lot.features.get(name)]
+    categories += fact_categories
     if categories:
         entity["category"] = _property(categories)
     if entity_type == OFF_STREET:  # the OnStreetParking schema has neither attribute

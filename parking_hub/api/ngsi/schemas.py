@@ -186,6 +186,11 @@ class TextListProperty(_Answer):
     observedAt: str | None = ObservedAt
 
 
+class ObjectProperty(_Answer):
+    type: Literal["Property"]
+    value: dict[str, str]
+
+
 class Point(_Answer):
     type: Literal["Point"]
     coordinates: tuple[float, float] = Field(description="[lon, lat], WGS 84")
@@ -228,6 +233,17 @@ class ParkingSite(_Answer):
         description="OffStreetParking: spacesAvailable, or full when no berth is free or unknown; "
         "absent while no berth is free and some are unknown",
     )
+    # The lot's facts (api/ngsi/facts.py), where the registry gives them.
+    allowedVehicleType: TextListProperty | None = Field(None, description="car first where it has car berths")
+    requiredPermit: TextListProperty | None = None
+    openingHours: TextProperty | None = Field(None, description="OffStreetParking: OpenStreetMap syntax")
+    maximumAllowedHeight: NumberProperty | None = Field(None, description="OffStreetParking: metres")
+    maximumParkingDuration: TextProperty | None = Field(None, description="ISO 8601 duration")
+    priceRatePerMinute: NumberProperty | None = Field(None, description="OffStreetParking")
+    priceCurrency: TextProperty | None = Field(None, description="OffStreetParking: ISO 4217")
+    address: ObjectProperty | None = Field(None, description="streetAddress")
+    seeAlso: TextListProperty | None = Field(None, description="the lot's web page")
+    contactPoint: ObjectProperty | None = Field(None, description="OffStreetParking: telephone")
     context: list[str] | None = Context
 
 
@@ -262,6 +278,16 @@ class ParkingSiteValues(_Answer):
     category: list[str] | None = None
     occupancy: float | None = None
     status: list[str] | None = None
+    allowedVehicleType: list[str] | None = None
+    requiredPermit: list[str] | None = None
+    openingHours: str | None = None
+    maximumAllowedHeight: float | None = None
+    maximumParkingDuration: str | None = None
+    priceRatePerMinute: float | None = None
+    priceCurrency: str | None = None
+    address: dict[str, str] | None = None
+    seeAlso: list[str] | None = None
+    contactPoint: dict[str, str] | None = None
     context: list[str] | None = Context
 
 
