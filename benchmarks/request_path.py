@@ -178,11 +178,11 @@ async def measure(redis_url: str, points: Sequence[tuple[float, float]]) -> dict
     query_string = MultiDict(lat=f"{lat:.6f}", lon=f"{lon:.6f}", limit="5", radius_m="2000", level="lot")
     query = NearestQuery(lat, lon)
     rows = LotRows()
-    now_ms = time.time_ns() // 1_000_000
+    arrival_ms = now_ms()
     result["steps_us"] = {
         "parse_parameters": step_us(lambda: params.parse(NearestParams, query_string)),
         "nearest_lots": step_us(lambda: nearest_lots(state, query)),
-        "search_and_render_rows": step_us(lambda: _lot_results(rows, state, query, now_ms)),
+        "search_and_render_rows": step_us(lambda: _lot_results(rows, state, query, arrival_ms)),
     }
     return result
 
