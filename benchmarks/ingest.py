@@ -381,6 +381,8 @@ async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths
         redis_bytes = float(info["used_memory"])
         async with hub_process(redis_url, mqtt_url, workdir) as (_, pid):
             rss_kb = await memory_kib(pid, "VmRSS")
+        async with hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, pid):
+            ingest_rss_kb = await memory_kib(pid, "VmRSS")
     finally:
         await redis.aclose()
     mib = 1024 * 1024
@@ -388,8 +390,9 @@ async def memory(redis_url: str, mqtt_url: str, workdir: Path, lots: int, berths
         "lots": lots,
         "berths": berths,
         "redis_mib": redis_bytes / mib,
-        "hub_rss_mib": rss_kb / 1024,
+        "hub_rss_mib": rss_kb / 1024,  # --role all: ingest, and the API's mirror and compiled search
         "total_mib": redis_bytes / mib + rss_kb / 1024,
+        "ingest_rss_mib": ingest_rss_kb / 1024,  # --role ingest: the registry's layout, no mirror
         "redis_bytes_per_berth": redis_bytes / berths,
     }
 

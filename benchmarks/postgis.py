@@ -1,4 +1,5 @@
-"""The PostGIS baseline: a private PostgreSQL cluster, the same lots and points, pgbench with 4 clients."""
+"""The PostGIS baseline: a private PostgreSQL cluster, the same lots and points, pgbench with as many
+clients as the hub's load has connections."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from benchmarks.tools import find
 from parking_hub.embedded import free_port
 
-CLIENTS = 4
+PGBENCH_THREADS = 2  # one per core of the machine kind the figures are for
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -38,9 +39,10 @@ class Cluster:
             raise RuntimeError(f"psql failed on {sql[:60]!r}: {done.stderr.strip()}")
         return done.stdout
 
-    def pgbench(self, script: Path, seconds: int) -> float:
+    def pgbench(self, script: Path, seconds: int, clients: int) -> float:
         args = [find("pgbench") or "pgbench", "-h", str(self.directory), "-p", str(self.port), "-n"]
-        args += ["-c", str(CLIENTS), "-j", "2", "-T", str(seconds), "-f", str(script), "postgres"]
+        args += ["-c", str(clients), "-j", str(PGBENCH_THREADS), "-T", str(seconds), "-f", str(script)]
+        args += ["postgres"]
         done = subprocess.run(_as_postgres(args), capture_output=True, text=True, check=True)
         found = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
         if found is None:
@@ -49,7 +51,7 @@ class Cluster:
 
 
 @contextmanager
-def private_cluster(workdir: Path) -> Iterator[Cluster]:
+def private_cluster(workdir: Path, max_connections: int) -> Iterator[Cluster]:
     directory = workdir / "pg"
     directory.mkdir()
     if os.geteuid() == 0:
@@ -61,7 +63,8 @@ def private_cluster(workdir: Path) -> Iterator[Cluster]:
         check=True,
     )
     port = free_port()
-    options = f"-p {port} -k {directory} -c listen_addresses='' -c fsync=off -c max_connections=20"
+    options = f"-p {port} -k {directory} -c listen_addresses='' -c fsync=off"
+    options += f" -c max_connections={max_connections}"
     pg_ctl = find("pg_ctl") or "pg_ctl"
     subprocess.run(
         _as_postgres(
@@ -85,12 +88,14 @@ def nearest_qps(
     limit: int,
     radius_m: float,
     seconds: int,
+    clients: int,
 ) -> float:
-    """Queries per second for the nearest `limit` lots with room within radius_m of random points.
+    """Queries per second for the nearest `limit` lots with room within radius_m of random points,
+    from `clients` connections at once.
 
     lots: (id, lon, lat, free berths); points: (lat, lon).
     """
-    with private_cluster(workdir) as pg:
+    with private_cluster(workdir, max_connections=clients + 5) as pg:
         pg.psql(
             "CREATE EXTENSION postgis;"
             "CREATE TABLE lots (id text PRIMARY KEY, lon float8, lat float8, free int,"
@@ -117,4 +122,4 @@ def nearest_qps(
         )
         if os.geteuid() == 0:
             shutil.chown(script, "postgres")
-        return pg.pgbench(script, seconds)
+        return pg.pgbench(script, seconds, clients)

@@ -2,12 +2,15 @@
 
     python -m benchmarks.query            # 50,000 lots, 10,000,000 berths: a few minutes
     python -m benchmarks.query --quick    # smoke run: 2,000 lots, 200,000 berths, 2 s per load run
+    python -m benchmarks.query --in-process   # only the query functions, timed in this process
 
 Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
 straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
 `parking-hub serve --role api` as a subprocess, and drives /v1/nearest at random points near the
-city's lots with wrk. The same wrk settings then drive a trivial aiohttp handler, and pgbench drives
-PostGIS with the same lots and points. The query functions are also timed in this process. Prints
+city's lots with wrk, in one process and as `--workers 2`. The same wrk settings then drive a
+trivial aiohttp handler, and pgbench drives PostGIS with the same lots and points from as many
+clients as wrk has connections. The query functions are also timed in this process, plain and
+with the filters of a 2.3 m van arriving in 25 minutes that pays at most 10 an hour. Prints
 progress on stderr and one JSON line of figures on stdout.
 """
 
@@ -49,7 +52,9 @@ QUICK = {"lots": 2_000, "berths": 200_000, "seconds": 2}
 POINTS = 10_000  # random places near lots, shared by wrk, pgbench and the in-process timing
 COMPUTE_QUERIES = 20_000
 LIMIT, RADIUS_M = 5, 2000.0  # the API defaults
-CONNECTIONS = 32
+CONNECTIONS = 32  # wrk's, and pgbench's clients for PostGIS: the same concurrency
+WORKERS = (1, 2)  # `serve --role api --workers N`, lot level on asyncio
+PROBES = 16  # readiness probes in a row: P(a worker of 2 missed) = 2 ** -16
 SEED = 11
 UVLOOP_RUN = (
     "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
@@ -144,15 +149,18 @@ async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -
     finally:
         await redis.aclose()
     result: dict[str, Any] = {}
-    searches: dict[str, Callable[[Availability, NearestQuery], object]] = {
-        "lot": nearest_lots,
-        "berth": nearest_berths,
+    # The driver of docs/api-guide.md: a 2.3 m van, arriving in 25 minutes, at most 10 an hour.
+    van = {"height_m": 2.3, "max_per_hour": 10.0, "arrival_ms": now_ms() + 25 * 60_000}
+    searches: dict[str, tuple[Callable[[Availability, NearestQuery], object], dict[str, Any]]] = {
+        "lot": (nearest_lots, {}),
+        "berth": (nearest_berths, {}),
+        "lot_filtered": (nearest_lots, van),
     }
-    for level, search in searches.items():
+    for level, (search, filters) in searches.items():
         took = np.empty(COMPUTE_QUERIES)
         for k in range(COMPUTE_QUERIES):
             lat, lon = points[k % len(points)]
-            query = NearestQuery(lat, lon, limit=LIMIT, radius_m=RADIUS_M)
+            query = NearestQuery(lat, lon, limit=LIMIT, radius_m=RADIUS_M, **filters)
             start = time.perf_counter_ns()
             search(state, query)
             took[k] = time.perf_counter_ns() - start
@@ -182,7 +190,8 @@ def get_json(url: str) -> Any:
 
 
 def serves_city(base: str, lots: int) -> bool:
-    return bool(get_json(f"{base}/v1/summary")["lots"] == lots)
+    """Every worker has the city: each probe is a connection of its own, which any worker may take."""
+    return all(get_json(f"{base}/v1/summary")["lots"] == lots for _ in range(PROBES))
 
 
 @contextmanager
@@ -207,18 +216,21 @@ def hub_runs(workdir: Path, redis_url: str, lots: int, seconds: int, loops: Sequ
     wrk = find("wrk") or "wrk"
     results: dict[str, Any] = {}
     for loop in loops:
-        port = free_port()
-        serve = ["serve", "--role", "api", "--redis-url", redis_url, "--http", f"127.0.0.1:{port}"]
         runner = (
             [sys.executable, "-m", "parking_hub"] if loop == "asyncio" else [sys.executable, "-c", UVLOOP_RUN]
         )
-        base = f"http://127.0.0.1:{port}"
-        with process([*runner, *serve], workdir / f"hub-{loop}.log"):
-            wait_until(functools.partial(serves_city, base, lots), f"the hub ({loop}) to load the city")
-            for level in ("lot", "berth"):
-                script = workdir / f"{level}.lua"
-                say(f"wrk /v1/nearest level={level} on the hub ({loop})")
-                results[f"hub_{loop}_{level}"] = asdict(load_run(wrk, base, seconds, script))
+        for workers in WORKERS if loop == "asyncio" else (1,):
+            port = free_port()
+            serve = ["serve", "--role", "api", "--redis-url", redis_url, "--http", f"127.0.0.1:{port}"]
+            serve += ["--workers", str(workers)]
+            base = f"http://127.0.0.1:{port}"
+            with process([*runner, *serve], workdir / f"hub-{loop}-{workers}.log"):
+                wait_until(functools.partial(serves_city, base, lots), f"the hub ({loop}) to load the city")
+                for level in ("lot", "berth") if workers == 1 else ("lot",):
+                    script = workdir / f"{level}.lua"
+                    say(f"wrk /v1/nearest level={level} on the hub ({loop}, {workers} worker(s))")
+                    name = f"hub_{loop}_{level}" + (f"_workers{workers}" if workers > 1 else "")
+                    results[name] = asdict(load_run(wrk, base, seconds, script))
         port = free_port()
         trivial = [sys.executable, "-m", "benchmarks.trivial_server", str(port)]
         with process(
@@ -241,9 +253,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.query", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run on a small city")
     parser.add_argument("--no-uvloop", action="store_true", help="measure the asyncio loop only")
+    parser.add_argument(
+        "--in-process", action="store_true", help="time the query functions only: no HTTP, no PostGIS"
+    )
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
+    if args.in_process:
+        needs = missing(["redis-server"], postgis=False)
+    else:
+        needs = missing(["redis-server", "wrk", "initdb", "pg_ctl", "pgbench", "psql"], postgis=True)
     if needs:
         print("benchmarks.query needs, as root:\n  " + "\n  ".join(needs), file=sys.stderr)
         sys.exit(2)
@@ -268,9 +286,15 @@ def main() -> None:
                 write_script(workdir / f"{level}.lua", nearest_paths(points, level))
             say("timing the query functions in this process")
             compute = asyncio.run(compute_times(redis_url, points))
+            if args.in_process:
+                print(json.dumps({"lots": size["lots"], "berths": size["berths"], "compute": compute}))
+                return
             runs = hub_runs(workdir, redis_url, size["lots"], size["seconds"], loops)
-        say("PostGIS baseline (private cluster, pgbench, 4 clients)")
-        postgis = nearest_qps(workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=size["seconds"])
+        say(f"PostGIS baseline (private cluster, pgbench, {CONNECTIONS} clients)")
+        seconds = size["seconds"]
+        postgis = nearest_qps(
+            workdir, rows, points, limit=LIMIT, radius_m=RADIUS_M, seconds=seconds, clients=CONNECTIONS
+        )
 
     hub, trivial = runs["hub_asyncio_lot"], runs["trivial_asyncio"]
     report = {
@@ -283,8 +307,14 @@ def main() -> None:
         "trivial_rps": round(trivial["requests_per_s"]),
         "ratio_to_trivial": round(hub["requests_per_s"] / trivial["requests_per_s"], 3),
         "postgis_qps": round(postgis),
+        "postgis_clients": CONNECTIONS,
         "ratio_to_postgis": round(hub["requests_per_s"] / postgis, 2),
+        "workers_rps": {
+            n: round(runs[f"hub_asyncio_lot{'_workers' + str(n) if n > 1 else ''}"]["requests_per_s"])
+            for n in WORKERS
+        },
         "berth_compute_p99_ms": compute["berth"]["p99_ms"],
+        "filtered_compute_p99_ms": compute["lot_filtered"]["p99_ms"],
         "compute": compute,
         "runs": runs,
     }

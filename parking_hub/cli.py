@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,7 +29,8 @@ SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
 # see "The demo" in docs/reliability.md.
 DEMO_RATE = 250.0
 _SETTING_HELP = {
-    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster",
+    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster, "
+    "redis+sentinel://h:p,h:p/SERVICE finds the primary through Redis Sentinel (rediss+sentinel:// for TLS)",
     "mqtt-url": "MQTT broker URL; mqtts:// for TLS; user:password@ for credentials",
     "http": "HTTP listen address, host:port",
     "lots": "registry files (GeoJSON) to load at start, comma or space separated",
@@ -45,6 +47,10 @@ _SETTING_HELP = {
     "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
     "like https://tile.example.org/{z}/{x}/{y}.png",
     "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
+    "ack-after": "when ingest acknowledges a message: write (the primary applied it), replica (a replica "
+    "has it too, WAIT) or fsync (the primary's append-only file was fsynced, WAITAOF)",
+    "workers": "API processes sharing the --http port (SO_REUSEPORT), each a whole --role api process",
+    "timezone": "IANA time zone of the opening hours of lots whose registry entry names none",
 }
 
 
@@ -119,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument("key_id", metavar="KEY_ID", help="a name for the client, 1-64 of [A-Za-z0-9_.-]")
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
-    _add_settings(demo, ["http"])
+    _add_settings(demo, ["http", "map-tiles", "map-attribution"])
     demo.add_argument(
         "--rate",
         type=float,
@@ -142,10 +148,12 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_SETTING)
 
 
-def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
+def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = None) -> None:
     """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order.
 
     A second signal, or a shutdown that outlasts SHUTDOWN_TIMEOUT_S, ends the process at once.
+    stop_fd: a pipe's reading end; its end of file (the supervising process stopping or gone)
+    cancels the coroutine as a first signal would.
     """
 
     async def runner() -> None:
@@ -156,15 +164,25 @@ def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
             log.error("exiting without a clean shutdown: %s", reason)
             os._exit(EXIT_FORCED)
 
-        def on_signal(sig: signal.Signals) -> None:
-            if task.cancelling():
-                force_exit(f"second {sig.name}")
-            log.info("shutting down on %s; send it again to exit at once", sig.name)
+        def shut_down(why: str) -> None:
+            log.info("shutting down %s", why)
             task.cancel()
             loop.call_later(SHUTDOWN_TIMEOUT_S, force_exit, f"shutdown took over {SHUTDOWN_TIMEOUT_S:.0f} s")
 
+        def on_signal(sig: signal.Signals) -> None:
+            if task.cancelling():
+                force_exit(f"second {sig.name}")
+            shut_down(f"on {sig.name}; send it again to exit at once")
+
+        def on_supervisor_stopping(fd: int) -> None:
+            loop.remove_reader(fd)
+            if not task.cancelling():
+                shut_down("with the workers' supervisor")
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)
+        if stop_fd is not None:
+            loop.add_reader(stop_fd, on_supervisor_stopping, stop_fd)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -182,15 +200,34 @@ def _new_key(key_id: str) -> None:
     print(f"the key for {key_id} (shown once; give it to the client): {key}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _errors_reported() -> Iterator[None]:
+    """A setting, registry or login error ends the process with its message and EXIT_BAD_SETTING."""
+    try:
+        yield
+    # except*: the demo starts the hub in a task group, which wraps a start-up error in a group.
+    except* (SettingError, RegistryError, AclError, LoginError) as group:
+        _fail(str(_first_leaf(group)))
+
+
+def _serve(settings: Settings, stop_fd: int | None = None) -> None:
+    from parking_hub.service import serve
+
+    with _errors_reported():
+        run_until_signalled(serve(settings), stop_fd)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logs.configure("DEBUG" if args.verbose else "INFO", args.log_format)
-    try:
+    with _errors_reported():
         settings = _settings(args)
-        if args.command == "serve":
-            from parking_hub.service import serve
+        if args.command == "serve" and settings.workers > 1:
+            from parking_hub.workers import supervise
 
-            run_until_signalled(serve(settings))
+            sys.exit(supervise(settings.workers, functools.partial(_serve, settings)))
+        elif args.command == "serve":
+            _serve(settings)
         elif args.command == "lots" and args.lots_command == "acl":
             from parking_hub.broker_acl import write_acl
 
@@ -217,9 +254,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             from parking_hub.demo import run_demo
 
             run_until_signalled(run_demo(settings, args.rate))
-    # except*: the demo starts the hub in a task group, which wraps a start-up error in a group.
-    except* (SettingError, RegistryError, AclError, LoginError) as group:
-        _fail(str(_first_leaf(group)))
 
 
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:

@@ -11,10 +11,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from parking_hub.api.basemap import MapTiles
 from parking_hub.api.ratelimit import RateLimit
 from parking_hub.apikeys import ApiKeys
+from parking_hub.lot_facts import zone
 
 T = TypeVar("T")
 
@@ -31,6 +33,15 @@ class SettingError(ValueError):
         self.name = name
 
 
+class AckAfter(StrEnum):
+    """When ingest acknowledges a message to the broker: after the primary applied it, after a
+    replica has it too (WAIT), or after the primary's append-only file was fsynced (WAITAOF)."""
+
+    WRITE = "write"
+    REPLICA = "replica"
+    FSYNC = "fsync"
+
+
 class Role(StrEnum):
     ALL = "all"
     INGEST = "ingest"
@@ -41,10 +52,17 @@ class Role(StrEnum):
 class RedisTarget:
     url: str
     cluster_nodes: tuple[tuple[str, int], ...] = ()
+    sentinels: tuple[tuple[str, int], ...] = ()  # Sentinel addresses; the primary is found through them
+    service: str = ""  # the Sentinel's name for the primary
+    db: int = 0  # the database under Sentinel (a plain URL names its own)
 
     @property
     def is_cluster(self) -> bool:
         return bool(self.cluster_nodes)
+
+    @property
+    def is_sentinel(self) -> bool:
+        return bool(self.sentinels)
 
     @property
     def shown(self) -> str:
@@ -81,6 +99,9 @@ class Settings:
     rate_limit: RateLimit | None = None
     share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
     map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
+    ack_after: AckAfter = AckAfter.WRITE
+    workers: int = 1  # API processes sharing the HTTP port (SO_REUSEPORT)
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of lots that name none
 
 
 DEFAULTS: dict[str, str] = {
@@ -99,8 +120,12 @@ DEFAULTS: dict[str, str] = {
     "share-group": "",
     "map-tiles": "",
     "map-attribution": "",
+    "ack-after": "write",
+    "workers": "1",
+    "timezone": "UTC",
 }
 MAX_RATE = 1_000_000.0
+MAX_WORKERS = 64
 
 
 def resolve(name: str, flag_value: str | None, environ: dict[str, str] | None = None) -> str:
@@ -143,7 +168,32 @@ def parse_redis_url(url: str) -> RedisTarget:
         if not nodes:
             raise ValueError("name at least one cluster node, as redis+cluster://host:port,host:port")
         return RedisTarget(url, nodes)
-    raise ValueError(f"scheme {parts.scheme!r} is not one of redis://, rediss://, unix://, redis+cluster://")
+    if parts.scheme in {"redis+sentinel", "rediss+sentinel"}:
+        return _sentinel_target(url)
+    raise ValueError(
+        f"scheme {parts.scheme!r} is not one of redis://, rediss://, unix://, redis+cluster://, "
+        "redis+sentinel://, rediss+sentinel://"
+    )
+
+
+def _sentinel_target(url: str) -> RedisTarget:
+    """`redis[s]+sentinel://[user:password@]host:port[,host:port...]/SERVICE[?db=N]`."""
+    parts = urlsplit(url)
+    sentinels = tuple(_host_port(node, 26379) for node in parts.netloc.rpartition("@")[2].split(",") if node)
+    if not sentinels:
+        raise ValueError("name at least one Sentinel, as redis+sentinel://host:port,host:port/SERVICE")
+    service = unquote(parts.path.strip("/"))
+    if not service or "/" in service:
+        raise ValueError(
+            "name the primary's Sentinel service after the hosts, as redis+sentinel://host:port/SERVICE"
+        )
+    query = parse_qs(parts.query)
+    db = query.pop("db", ["0"])[-1]
+    if not db.isdigit():
+        raise ValueError(f"db={db} must be a database number")
+    if query:
+        raise ValueError(f"unknown URL parameters {sorted(query)}; only db= is read")
+    return RedisTarget(url, sentinels=sentinels, service=service, db=int(db))
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
@@ -198,6 +248,16 @@ def parse_rate_limit(rate_text: str, burst_text: str) -> RateLimit | None:
     if not burst_text.isdigit() or not 1 <= int(burst_text) <= MAX_RATE:
         raise SettingError("rate-burst", f"{burst_text!r} must be a whole number from 1 to {MAX_RATE:,.0f}")
     return RateLimit(rate, int(burst_text))
+
+
+def parse_workers(text: str, role: Role) -> int:
+    """API processes on one port; more than one only for the api role, which keeps no state of its own."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise SettingError("workers", f"{text!r} must be a whole number from 1 to {MAX_WORKERS}")
+    if int(text) > 1 and role is not Role.API:
+        reason = "more than 1 needs --role api; ingest processes share the stream with --share-group instead"
+        raise SettingError("workers", reason)
+    return int(text)
 
 
 def parse_api_keys_file(text: str) -> ApiKeys | None:
@@ -259,6 +319,11 @@ def build_settings(values: dict[str, str]) -> Settings:
     map_tiles = _checked("map-tiles", lambda url: MapTiles.parse(url, values["map-attribution"]), values)
     if map_tiles is None and values["map-attribution"].strip():
         raise SettingError("map-attribution", "needs --map-tiles")
+    try:
+        ack_after = AckAfter(values["ack-after"])
+    except ValueError:
+        raise SettingError("ack-after", "must be one of write, replica, fsync") from None
+    workers = parse_workers(values["workers"], role)
     return Settings(
         redis,
         mqtt,
@@ -273,4 +338,7 @@ def build_settings(values: dict[str, str]) -> Settings:
         rate_limit,
         share_group,
         map_tiles=map_tiles,
+        ack_after=ack_after,
+        workers=workers,
+        timezone=_checked("timezone", zone, values),
     )

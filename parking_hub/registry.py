@@ -11,13 +11,22 @@ from typing import Any, Literal, cast
 
 import orjson
 
+from parking_hub.fields import FieldError as _FieldError
+from parking_hub.fields import is_int as _is_int
+from parking_hub.fields import require as _require
+from parking_hub.lot_facts import Facts, parse_facts
+
 LOT_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 NO_OPERATOR = "unknown"  # the operator of a lot whose registry entry names none
 REQUIRED = ("id", "kind", "capacity")
 KINDS = ("off_street", "on_street")
-FEATURES = ("ev", "accessible")
+# A berth listed under a vehicle class is for that class only; every other berth is a car berth.
+VEHICLE_CLASSES = ("motorcycle", "truck", "bus")
+BERTH_FEATURES = ("ev", "accessible", "family", "carsharing")  # what /v1/nearest's features= names
+FEATURES = (*BERTH_FEATURES, *VEHICLE_CLASSES)
+VEHICLES = ("car", *VEHICLE_CLASSES)
 CODECS = (
     "bosch-pls",
     "nwave-nps405",
@@ -44,12 +53,6 @@ class RegistryError(ValueError):
     naming the file, the feature index, the field and the reason."""
 
 
-class _FieldError(ValueError):
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
-
 @dataclass(frozen=True, slots=True)
 class Device:
     berth: int
@@ -71,6 +74,7 @@ class Lot:
     berths: tuple[tuple[float, float], ...] | None = None
     codec: str | None = None
     devices: Mapping[str, Device] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def to_feature(self) -> dict[str, Any]:
         """The lot as a GeoJSON Feature, in the registry's own normalised form."""
@@ -82,6 +86,7 @@ class Lot:
             "capacity": self.capacity,
             "heartbeat_s": self.heartbeat_s,
             "features": {name: list(berths) for name, berths in self.features.items()},
+            **self.facts.as_properties(),
         }
         if self.berths is not None:
             props["berths"] = [list(point) for point in self.berths]
@@ -101,15 +106,6 @@ class Lot:
             "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
             "properties": props,
         }
-
-
-def _require(cond: bool, field_name: str, reason: str) -> None:
-    if not cond:
-        raise _FieldError(field_name, reason)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _point(value: object, field_name: str) -> tuple[float, float]:
@@ -151,6 +147,10 @@ def _features(value: object, capacity: int) -> dict[str, tuple[int, ...]]:
         indexes = [_berth_index(b, capacity, field_name) for b in cast(list[object], berths)]
         _require(len(set(indexes)) == len(indexes), field_name, "lists a berth twice")
         result[name] = tuple(sorted(indexes))
+    classed = [b for name in VEHICLE_CLASSES for b in result.get(name, ())]
+    if len(set(classed)) < len(classed):
+        twice = min(b for b in set(classed) if classed.count(b) > 1)
+        raise _FieldError("features", f"berth {twice} is listed under two vehicle classes")
     return result
 
 
@@ -162,16 +162,16 @@ def _codec(value: object, field_name: str) -> str:
 def _device(key: str, value: object, capacity: int, lot_codec: str | None) -> Device:
     field_name = f"devices.{key}"
     _require(
-        bool(DEV_EUI.match(key) or DEVICE_ID.match(key)),
+        bool(DEV_EUI.fullmatch(key) or DEVICE_ID.fullmatch(key)),
         field_name,
         "must be a 16-hex-digit DevEUI or a device id of [A-Za-z0-9_.:-]",
     )
-    if not isinstance(value, dict):
-        return Device(_berth_index(value, capacity, field_name), lot_codec)
-    spec = cast(dict[str, object], value)
+    # The short form `"key": berth` is `{"berth": berth}`, held to the same rules.
+    spec = cast(dict[str, object], value) if isinstance(value, dict) else {"berth": value}
     unknown = set(spec) - {"berth", "codec", "threshold_mm"}
     _require(not unknown, field_name, f"unknown keys {sorted(unknown)}")
-    berth = _berth_index(spec.get("berth"), capacity, f"{field_name}.berth")
+    berth_field = f"{field_name}.berth" if isinstance(value, dict) else field_name
+    berth = _berth_index(spec.get("berth"), capacity, berth_field)
     codec = _codec(spec["codec"], f"{field_name}.codec") if "codec" in spec else lot_codec
     threshold = spec.get("threshold_mm")
     if threshold is not None:
@@ -204,7 +204,7 @@ def parse_feature(feature: object) -> Lot:
     for name in REQUIRED:
         _require(name in p, name, "is missing")
     lot_id = p["id"]
-    if not isinstance(lot_id, str) or not LOT_ID.match(lot_id):
+    if not isinstance(lot_id, str) or not LOT_ID.fullmatch(lot_id):
         raise _FieldError("id", "must match [a-z0-9_-]{1,64}")
     kind = p.get("kind")
     _require(kind in KINDS, "kind", "must be off_street or on_street")
@@ -231,7 +231,7 @@ def parse_feature(feature: object) -> Lot:
     _require(isinstance(devices_raw, dict), "devices", "must map device ids to berths")
     devices: dict[str, Device] = {}
     for key, spec in cast(dict[str, object], devices_raw).items():
-        norm = key.upper() if DEV_EUI.match(key) else key
+        norm = key.upper() if DEV_EUI.fullmatch(key) else key
         _require(norm not in devices, f"devices.{key}", "names the same device twice")
         devices[norm] = _device(key, spec, cap, codec)
     return Lot(
@@ -247,6 +247,7 @@ def parse_feature(feature: object) -> Lot:
         berths=berths,
         codec=codec,
         devices=devices,
+        facts=parse_facts(p, lat, lon, _point),
     )
 
 

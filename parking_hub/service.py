@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from parking_hub.ingest.lag_report import report_lag
 from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
+from parking_hub.store import durability
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.connection import REDIS_ERRORS, RedisClient, connect, raise_if_cancelling
 from parking_hub.store.lots import save_lots
@@ -28,21 +29,28 @@ log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
-async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Sequence[Lot]]]) -> None:
-    """Start-up loading waits for Redis instead of failing: loading is idempotent."""
+async def until_answered(step: Callable[[], Awaitable[None]], doing: str) -> None:
+    """Start-up steps wait for Redis instead of failing: each is idempotent."""
     attempt = 0
     while True:
         raise_if_cancelling()
         try:
-            for path, lots in files:
-                await save_lots(redis, lots, str(path))
+            await step()
             return
         except REDIS_ERRORS as exc:
             raise_if_cancelling(exc)
             delay = full_jitter(attempt)
             attempt += 1
-            log.warning("cannot load lots into redis yet (%s); retrying in %.1f s", exc, delay)
+            log.warning("cannot %s yet (%s); retrying in %.1f s", doing, exc, delay)
             await asyncio.sleep(delay)
+
+
+async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Sequence[Lot]]]) -> None:
+    async def save() -> None:
+        for path, lots in files:
+            await save_lots(redis, lots, str(path))
+
+    await until_answered(save, "load lots into redis")
 
 
 async def serve(settings: Settings, started: asyncio.Event | None = None) -> None:
@@ -57,7 +65,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     )
     metrics = Metrics(health)
     async with connect(settings.redis) as redis:
-        live = LiveCity(redis, health, track_availability=api)
+        live = LiveCity(redis, health, track_availability=api, timezone=settings.timezone)
         app = create_app(
             live,
             health,
@@ -70,7 +78,8 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
         runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
-            async with listening(runner, settings.http_host, settings.http_port):
+            reuse_port = settings.workers > 1
+            async with listening(runner, settings.http_host, settings.http_port, reuse_port=reuse_port):
                 log.info(
                     "serving role %s on http://%s:%d",
                     settings.role.value,
@@ -79,12 +88,17 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                 )
                 if files:
                     await load_until_saved(redis, files)
+                if ingest:
+                    # A server that cannot confirm the acknowledgement asked for stops the start.
+                    await until_answered(
+                        lambda: durability.check_server(redis, settings.ack_after), "ask redis about WAITAOF"
+                    )
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(live.run(), name="live")
                     if ingest:
                         deps = IngestDeps(
                             settings,
-                            StateWriter(redis),
+                            StateWriter(redis, settings.ack_after),
                             lambda: live.layout,
                             lambda: live.devices,
                             live.loaded,

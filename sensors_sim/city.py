@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from sensors_sim.districts import DISTRICTS
+from sensors_sim.districts import CITY_NAME, DISTRICTS
+from sensors_sim.facts import FACTS_STREAM, KERB, Shape, lot_facts
 
 SEED_LOTS = 706
 SEED_BERTHS = 188_000
@@ -156,6 +157,8 @@ class _Lots:
     ev: IntArray
     accessible: IntArray
     names: list[str]
+    label: IntArray  # index into OFF_STREET_LABELS; facts.KERB on-street
+    addresses: list[str]
 
 
 def _draw_lots(spec: CitySpec, rng: np.random.Generator) -> _Lots:
@@ -212,7 +215,15 @@ def _draw_lots(spec: CitySpec, rng: np.random.Generator) -> _Lots:
             strict=True,
         )
     ]
-    return _Lots(on_street, capacity, lon, lat, operator, codec, has_devices, ev, accessible, names)
+    addresses = [
+        f"{STREETS[s]} Road {num}, {DISTRICTS[d].name}"
+        f"{' District' if DISTRICTS[d].name_zh.endswith('区') else ''}, {CITY_NAME}"
+        for d, s, num in zip(district.tolist(), street.tolist(), number.tolist(), strict=True)
+    ]
+    label = np.where(on_street, KERB, label)
+    return _Lots(
+        on_street, capacity, lon, lat, operator, codec, has_devices, ev, accessible, names, label, addresses
+    )
 
 
 def _bay_coordinates(lots: _Lots, rng: np.random.Generator) -> tuple[FloatArray, IntArray]:
@@ -259,6 +270,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
     # Distance sensors need a threshold: roughly the ceiling height less a car's, per device.
     thresholds = rng.integers(120, 201, len(euis)) * 10
 
+    facts_rng = np.random.default_rng([spec.seed, FACTS_STREAM])
     id_width = max(4, len(str(spec.lots)))
     op_width = max(2, len(str(int(lots.operator.max()) + 1)))
     rows = zip(
@@ -271,10 +283,16 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
         lots.ev.tolist(),
         lots.accessible.tolist(),
         lots.names,
+        lots.label.tolist(),
+        lots.addresses,
         strict=True,
     )
     features: list[dict[str, Any]] = []
-    for i, (cap, kerb, lon, lat, operator, codec, n_ev, n_accessible, name) in enumerate(rows):
+    for i, (cap, kerb, lon, lat, operator, codec, n_ev, n_accessible, name, label, address) in enumerate(
+        rows
+    ):
+        shape = Shape(label, cap, n_ev, n_accessible, lon, lat)
+        facts, classes = lot_facts(facts_rng, shape, address)
         props: dict[str, Any] = {
             "id": f"{spec.prefix}-{i + 1:0{id_width}d}",
             "name": name,
@@ -282,7 +300,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
             "kind": "on_street" if kerb else "off_street",
             "capacity": cap,
             # Chargers at the start of the row, accessible bays at the end (next to the exit).
-            "features": {"ev": np.arange(n_ev), "accessible": np.arange(cap - n_accessible, cap)},
+            "features": {"ev": np.arange(n_ev), "accessible": np.arange(cap - n_accessible, cap)} | classes,
         }
         if kerb:
             props["berths"] = coords[first_bay[i] : first_bay[i] + cap]
@@ -292,6 +310,7 @@ def _features(spec: CitySpec, lots: _Lots, rng: np.random.Generator) -> list[dic
             lot_thresholds = thresholds[start : start + cap] if codec in DISTANCE_CODECS else None
             props["devices"] = _device_map(euis[start : start + cap], codec, lot_thresholds)
         props["heartbeat_s"] = HEARTBEAT_S[codec]
+        props |= facts
         point = {"type": "Point", "coordinates": [lon, lat]}
         features.append({"type": "Feature", "geometry": point, "properties": props})
     return features

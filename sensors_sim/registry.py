@@ -20,6 +20,8 @@ DEFAULT_HEARTBEAT_S = 3_600
 LOT_ID = re.compile(r"[a-z0-9_-]{1,64}")
 DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 FEATURES = ("ev", "accessible")
+# A berth listed under one of these is for that class only; every other berth is a car berth.
+VEHICLE_CLASSES = ("motorcycle", "truck", "bus")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -43,6 +45,9 @@ class Registry:
     threshold_mm: IntArray  # per berth: 0 unless a distance sensor
     device_keys: list[str]
     features: dict[str, BoolArray]  # per berth: has the feature
+    car: BoolArray  # per berth: under no vehicle class
+    door_lon: FloatArray  # per lot: its first entrance, or its point where it lists none
+    door_lat: FloatArray
 
     @property
     def offsets(self) -> IntArray:
@@ -72,6 +77,8 @@ class _Columns:
         self.threshold: list[IntArray] = []
         self.keys: list[str] = []
         self.features: dict[str, list[BoolArray]] = {name: [] for name in FEATURES}
+        self.car: list[BoolArray] = []
+        self.doors: list[tuple[float, float]] = []
 
 
 def _fail(where: str, field: str, reason: str) -> RegistryError:
@@ -126,6 +133,16 @@ def _read_lot(index: int, feature: object, out: _Columns, source: Path) -> None:
     for name in FEATURES:
         berth_list = listed.get(name, []) if isinstance(listed, dict) else None
         out.features[name].append(_feature_mask(berth_list, cap, f"{where}: features.{name}"))
+    car = np.ones(cap, dtype=bool)
+    for name in VEHICLE_CLASSES:
+        berth_list = listed.get(name, []) if isinstance(listed, dict) else None
+        car &= ~_feature_mask(berth_list, cap, f"{where}: features.{name}")
+    out.car.append(car)
+    entrances = props.get("entrances") or [coords]
+    door = entrances[0] if isinstance(entrances, list) else None
+    if not isinstance(door, list) or len(door) != 2 or not all(isinstance(c, int | float) for c in door):
+        raise _fail(where, "entrances", "must be a list of [lon, lat] points")
+    out.doors.append((float(door[0]), float(door[1])))
 
 
 class _Berths:
@@ -192,4 +209,7 @@ def load_registry(path: Path) -> Registry:
         threshold_mm=np.concatenate(out.threshold),
         device_keys=out.keys,
         features={name: np.concatenate(masks) for name, masks in out.features.items()},
+        car=np.concatenate(out.car),
+        door_lon=np.array([d[0] for d in out.doors], dtype=np.float64),
+        door_lat=np.array([d[1] for d in out.doors], dtype=np.float64),
     )

@@ -6,8 +6,9 @@ wins; a berth is unknown when nothing was delivered for it, when its report is o
 either answer is accepted, since the hub and the simulator read their clocks at different moments.
 
 Compared per lot: `free`, `occupied`, `unknown` and online from `GET /v1/lots/{id}`, the same
-counts per feature, and the hub's first free berths (`free_berths` of `GET /v1/nearest` at the
-lot's own point) against the berths the truth says are free.
+counts per feature, and the hub's first free car berths (`free_berths` of `GET /v1/nearest` at the
+lot's first entrance, or its point, asking for lots open or closed, of any access) against the car
+berths the truth says are free.
 """
 
 import asyncio
@@ -23,6 +24,7 @@ from sensors_sim.registry import FEATURES, Registry
 from sensors_sim.truth import Truth
 
 CONCURRENCY = 16
+ALL_ACCESS = "public,customers,residents,permit"  # every lot, whoever it is for
 FREE_BERTHS_SHOWN = 10  # the hub lists up to this many free berths per lot
 POLL_S = 0.5
 DIFF_LINES = 25
@@ -61,6 +63,7 @@ class Expectation:
         self._offsets = registry.offsets
         self._capacity = registry.capacity
         self._features = registry.features
+        self._car = registry.car
 
     def counts(self, lot: int, feature: str | None = None) -> dict[str, Span]:
         span = slice(int(self._offsets[lot]), int(self._offsets[lot] + self._capacity[lot]))
@@ -78,11 +81,11 @@ class Expectation:
         }
 
     def free_berths(self, lot: int) -> list[int] | None:
-        """The first free berths, when no berth of the lot is near the staleness boundary."""
+        """The first free car berths, when no berth of the lot is near the staleness boundary."""
         span = slice(int(self._offsets[lot]), int(self._offsets[lot] + self._capacity[lot]))
         if self.maybe[span].any():
             return None
-        free = self.sure[span] & ~self.occupied[span]
+        free = self.sure[span] & ~self.occupied[span] & self._car[span]
         result: list[int] = np.flatnonzero(free)[:FREE_BERTHS_SHOWN].tolist()
         return result
 
@@ -117,7 +120,13 @@ async def _lot(hub: Hub, registry: Registry, lot: int, guard: asyncio.Semaphore)
     async with guard:
         body = await hub.get_ok(f"/v1/lots/{lot_id}")
         nearest = await hub.get_ok(
-            "/v1/nearest", lat=float(registry.lat[lot]), lon=float(registry.lon[lot]), radius_m=1, limit=50
+            "/v1/nearest",
+            lat=float(registry.door_lat[lot]),
+            lon=float(registry.door_lon[lot]),
+            radius_m=1,
+            limit=50,
+            include_closed="true",
+            access=ALL_ACCESS,
         )
     return body, nearest
 

@@ -20,6 +20,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from parking_hub.api.errors import ApiError
+from parking_hub.api.ngsi.problems import PREFIX as NGSI_LD_PREFIX
+from parking_hub.api.ngsi.schemas import ProblemDetails
 from parking_hub.api.openapi import Answer, Endpoint
 from parking_hub.api.ratelimit import RateLimit, TokenBuckets
 from parking_hub.api.schemas import ErrorBody
@@ -39,8 +41,8 @@ SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer KEY"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
 }
-NEEDS_KEY = Answer("no API key, or one that is not valid; see WWW-Authenticate", ErrorBody)
-RATE_LIMITED = Answer("this client's rate limit is spent; retry after Retry-After seconds", ErrorBody)
+NEEDS_KEY = "no API key, or one that is not valid; see WWW-Authenticate"
+RATE_LIMITED = "this client's rate limit is spent; retry after Retry-After seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,10 @@ class Access:
     @classmethod
     def of(cls, keys: ApiKeys | None, rate_limit: RateLimit | None) -> Access:
         return cls(keys, TokenBuckets(rate_limit) if rate_limit is not None else None)
+
+    @property
+    def on(self) -> bool:
+        return self.keys is not None or self.buckets is not None
 
     def needs_key(self, route: str | None) -> bool:
         """route: a route template, or None for a request no route answers (a 404 or 405)."""
@@ -68,15 +74,15 @@ class Access:
             return endpoint
         answers = dict(endpoint.answers)
         extra: dict[str, Any] = dict(endpoint.extra)
+        # NGSI-LD paths answer every error, these too, as NGSI-LD's problem details.
+        body = ProblemDetails if endpoint.path.startswith(NGSI_LD_PREFIX) else ErrorBody
         if self.needs_key(endpoint.path):
-            answers[401] = NEEDS_KEY
+            answers[401] = Answer(NEEDS_KEY, body)
             extra["security"] = [{name: []} for name in SECURITY_SCHEMES]
         if self.limits(endpoint.path):
             held = answers.get(429)
-            answers[429] = (
-                RATE_LIMITED
-                if held is None
-                else Answer(f"{held.description}; or {RATE_LIMITED.description}", ErrorBody)
+            answers[429] = Answer(
+                RATE_LIMITED if held is None else f"{held.description}; or {RATE_LIMITED}", body
             )
         return dataclasses.replace(endpoint, answers=answers, extra=extra)
 
@@ -119,9 +125,8 @@ def _route(request: web.Request) -> str | None:
 
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Installed only when keys or rate limits are on."""
     access = request.app[access_key]
-    if access.keys is None and access.buckets is None:
-        return await handler(request)
     route = _route(request)
     presented = presented_key(request) if access.keys is not None else None
     key_id = access.keys.identify(presented) if access.keys is not None and presented is not None else None

@@ -18,6 +18,7 @@ from parking_hub.api.keys import health_key, live_key
 from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
+from parking_hub.api.ngsi.handlers import problem_middleware
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
 from parking_hub.observe import Health
@@ -39,27 +40,31 @@ def create_app(
 ) -> web.Application:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
-    app = web.Application(
-        middlewares=[
-            HttpMetrics(metrics).middleware,
-            error_middleware,
-            access_middleware,  # before preflights, so that they are rate limited too
-            preflight_middleware,
-            time_limit.middleware,
-        ],
-        client_max_size=MAX_REQUEST_BYTES,
-    )
+    access = access or Access()
+    cors = CorsPolicy.of(cors_origins)
+    # A feature that is off installs nothing: each middleware and header hook costs every request.
+    middlewares = [HttpMetrics(metrics).middleware, error_middleware]
+    if serve_api:
+        middlewares.append(problem_middleware)  # NGSI-LD's errors under /ngsi-ld/, 401 and 429 included
+    if access.on:
+        middlewares.append(access_middleware)  # before preflights, so that they are rate limited too
+    if cors.on:
+        middlewares.append(preflight_middleware)
+    middlewares.append(time_limit.middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
     app[live_key] = live
     app[health_key] = health
     app[metrics_key] = metrics
-    app[cors_key] = CorsPolicy.of(cors_origins)
-    app[access_key] = access or Access()
+    app[cors_key] = cors
+    app[access_key] = access
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
     app[dashboard_key] = Dashboard.of(map_tiles)
     app.on_response_prepare.append(add_standard_headers)
-    app.on_response_prepare.append(add_cors_headers)
-    app.on_response_prepare.append(keep_keyed_answers_private)
+    if cors.on:
+        app.on_response_prepare.append(add_cors_headers)
+    if access.keys is not None:
+        app.on_response_prepare.append(keep_keyed_answers_private)
     app.on_shutdown.append(close_streams)
     app.cleanup_ctx.append(time_limit.watchdog)
     setup_routes(app, serve_api=serve_api)

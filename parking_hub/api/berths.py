@@ -20,6 +20,7 @@ async def lot_berths(request: web.Request) -> web.Response:
         "unknown": counts.unknown,
         "online": state.online(position),
         "updated_at": iso(int(state.updated_ms[position])),
+        "open_now": bool(state.open_now[position]),
         "states": berth_states(state, position),
     }
     return json_response(request, body, cache=LIVE_CACHE, etag=True)

@@ -28,6 +28,12 @@ class CorsPolicy:
     def of(cls, origins: Sequence[str]) -> CorsPolicy:
         return cls(tuple(origins))
 
+    @property
+    def on(self) -> bool:
+        """False for `--cors-origins none`: no answer carries CORS headers, and a preflight is
+        refused like any other OPTIONS request (405)."""
+        return bool(self.origins)
+
     def allow_origin(self, origin: str | None) -> str | None:
         """The Access-Control-Allow-Origin value for a request from `origin`, or None to refuse."""
         if origin is None:

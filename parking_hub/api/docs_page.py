@@ -17,8 +17,10 @@ h2{margin-top:2.5rem;border-top:2px solid #333;padding-top:.5rem}
 """
 
 
-def _type(schema: dict[str, Any]) -> str:
+def _type(schema: dict[str, Any] | bool) -> str:
     """A schema in a few words, with links to the named schemas it uses."""
+    if isinstance(schema, bool):  # JSON Schema's true: anything
+        return "any"
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return f'<a href="#schema-{escape(name)}">{escape(name)}</a>'

@@ -13,6 +13,7 @@ import asyncio
 import errno
 import logging
 import os
+import re
 import resource
 import socket
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from parking_hub.api.limits import (
     MAX_HEADERS,
     MAX_REQUEST_LINE_BYTES,
 )
+from parking_hub.api.ngsi.problems import PREFIX, problem
 from parking_hub.config import SettingError
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,16 @@ def _parse_failure(exc: HttpProcessingError) -> tuple[int, str, str]:
     if exc.message.startswith("Too many headers"):
         return 431, "too_many_headers", f"the request has more than {MAX_HEADERS} headers"
     return 400, "bad_request", "the request is not valid HTTP/1.1"
+
+
+# The start of a request line that is too long, as the parser quotes it (with or without the method).
+_NGSI_LD_LINE = re.compile(rb"(?:[A-Z]+ )?" + re.escape(PREFIX.encode()))
+
+
+def _under_ngsi_ld(exc: HttpProcessingError) -> bool:
+    """A request line too long for a path under /ngsi-ld/: answered as NGSI-LD answers errors."""
+    line = exc.args[0] if isinstance(exc, LineTooLong) and exc.args else b""
+    return isinstance(line, bytes | bytearray) and _NGSI_LD_LINE.match(line) is not None
 
 
 class ApiRequestHandler(web.RequestHandler):
@@ -154,7 +166,10 @@ class ApiRequestHandler(web.RequestHandler):
         status, code, text = _parse_failure(exc)
         # One INFO line without the request's bytes: it is the client's fault, not the server's.
         log.info("refused a request from %s: %d %s", request.remote, status, code)
-        response = error_response(status, code, text, headers=STANDARD_HEADERS)
+        if _under_ngsi_ld(exc):
+            response = problem(status, text, STANDARD_HEADERS)
+        else:
+            response = error_response(status, code, text, headers=STANDARD_HEADERS)
         response.force_close()
         return response
 
@@ -192,13 +207,19 @@ def _bind_failure(host: str, port: int, exc: OSError) -> str:
 
 @asynccontextmanager
 async def listening(
-    runner: web.AppRunner, host: str, port: int, limits: ConnectionLimits | None = None
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    limits: ConnectionLimits | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> AsyncIterator[asyncio.Server]:
-    """Serves the runner's app on host:port until the block ends; the runner is set up already."""
+    """Serves the runner's app on host:port until the block ends; the runner is set up already.
+    reuse_port: processes that all set it share the port, and the kernel spreads connections."""
     assert runner.server is not None
     gate = _Gate(runner.server, limits or ConnectionLimits())
     try:
-        server = await asyncio.get_running_loop().create_server(gate, host, port)
+        server = await asyncio.get_running_loop().create_server(gate, host, port, reuse_port=reuse_port)
     except OSError as exc:
         raise SettingError("http", _bind_failure(host, port, exc)) from exc
     try:

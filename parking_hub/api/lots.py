@@ -15,12 +15,22 @@ from parking_hub.query.area import lots_in_box
 from parking_hub.query.availability import Availability
 from parking_hub.query.live import now_ms
 from parking_hub.query.ranges import IntArray
-from parking_hub.registry import FEATURES
+from parking_hub.registry import FEATURES, Lot
+
+
+def fee(lot: Lot) -> dict[str, Any] | None:
+    return None if lot.facts.fee is None else lot.facts.fee.as_dict()
+
+
+def closes_at(state: Availability, i: int, t_ms: int) -> str | None:
+    ms = state.hours.closes_at(i, t_ms)
+    return None if ms is None else iso(ms)
 
 
 def lot_counts(state: Availability, positions: IntArray) -> list[dict[str, Any]]:
     """Lots' live counts: /v1/lots items without their place, and the data of stream events."""
     online = state.online_mask(positions).tolist()
+    open_now = state.open_now[positions].tolist()
     updated = state.updated_ms[positions].tolist()
     rows = []
     for k, i in enumerate(positions.tolist()):
@@ -34,6 +44,7 @@ def lot_counts(state: Availability, positions: IntArray) -> list[dict[str, Any]]
                 "capacity": state.index.lots[i].capacity,
                 "online": online[k],
                 "updated_at": iso(updated[k]),
+                "open_now": open_now[k],
             }
         )
     return rows
@@ -73,6 +84,8 @@ async def lot(request: web.Request) -> web.Response:
         "events_applied": int(state.applied[position]),
         "events_rejected": int(state.rejected[position]),
         "gaps_24h": state.gaps_24h(position, now_ms()),
+        "open_now": bool(state.open_now[position]),
+        "closes_at": closes_at(state, position, now_ms()),
     }
     return json_response(request, body, cache=LIVE_CACHE, etag=True)
 
@@ -90,6 +103,7 @@ async def lots(request: web.Request) -> web.Response:
     for item, i in zip(items, page.tolist(), strict=True):
         record = state.index.lots[i]
         item |= {"name": record.name, "kind": record.kind, "lat": record.lat, "lon": record.lon}
+        item["fee"] = fee(record)
     more = len(found) > p.limit
     body = {"as_of": now_iso(), "lots": items, "next_after": items[-1]["lot_id"] if more else None}
     return json_response(request, body, cache=LIVE_CACHE)

@@ -2,63 +2,73 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from parking_hub.api import params
+from parking_hub.api.errors import invalid
 from parking_hub.api.keys import current_state
+from parking_hub.api.lots import closes_at, fee
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso, now_iso
 from parking_hub.api.schemas import NearestParams
 from parking_hub.query.availability import Availability
+from parking_hub.query.hours import AT_AFTER_MS, AT_BEFORE_MS
+from parking_hub.query.live import now_ms
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
 
 FREE_BERTHS_SHOWN = 10
 
 
 class LotRows:
-    """Each lot's result, JSON-encoded but for its distance, kept until the mirror next recounts
-    the lot: lots change far less often than they are asked for, and encoding a row costs more
-    than splicing a number into it."""
+    """Each lot's result, JSON-encoded but for its distance and opening state, kept until the mirror
+    next recounts the lot: lots change far less often than they are asked for, and encoding a row
+    costs more than splicing a few values into it."""
 
     def __init__(self) -> None:
         self._state: Availability | None = None
         self._rows: dict[tuple[int, tuple[str, ...]], tuple[int, bytes, bytes]] = {}
 
-    def encoded(self, state: Availability, i: int, features: tuple[str, ...], distance_m: float) -> bytes:
+    def encoded(
+        self, state: Availability, i: int, names: tuple[str, ...], distance_m: float, arrival_ms: int
+    ) -> bytes:
         if state is not self._state:
             self._state, self._rows = state, {}
         recount = int(state.recounted_in[i])
-        cached = self._rows.get((i, features))
+        cached = self._rows.get((i, names))
         if cached is None or cached[0] != recount:
-            cached = (recount, *self._halves(state, i, features))
-            self._rows[i, features] = cached
+            cached = (recount, *self._halves(state, i, names))
+            self._rows[i, names] = cached
+        opening = {"open_now": bool(state.open_now[i]), "closes_at": closes_at(state, i, arrival_ms)}
         # "%.1f" rounds as round(x, 1) does and prints what orjson would print for the result.
-        return b"%s%.1f%s" % (cached[1], distance_m, cached[2])
+        return b"%s%.1f%s,%s" % (cached[1], distance_m, cached[2], orjson.dumps(opening)[1:])
 
     @staticmethod
-    def _halves(state: Availability, i: int, features: tuple[str, ...]) -> tuple[bytes, bytes]:
+    def _halves(state: Availability, i: int, names: tuple[str, ...]) -> tuple[bytes, bytes]:
         lot = state.index.lots[i]
         whole_lot = state.lot_counts(i)
         place = {"lot_id": lot.id, "name": lot.name, "kind": lot.kind, "lat": lot.lat, "lon": lot.lon}
         counts = {
-            "free": int(state.free_counts(features)[i]),
+            "free": int(state.free_counts(names)[i]),
             "occupied": whole_lot.occupied,
             "unknown": whole_lot.unknown,
             "capacity": lot.capacity,
-            "free_berths": state.free_berths(i, features, FREE_BERTHS_SHOWN),
+            "free_berths": state.free_berths(i, names, FREE_BERTHS_SHOWN),
             "updated_at": iso(int(state.updated_ms[i])),
+            "fee": fee(lot),
         }
-        return orjson.dumps(place)[:-1] + b',"distance_m":', b"," + orjson.dumps(counts)[1:]
+        return orjson.dumps(place)[:-1] + b',"distance_m":', b"," + orjson.dumps(counts)[1:-1]
 
 
 lot_rows_key = web.AppKey("lot_rows", LotRows)
 
 
-def _lot_results(rows: LotRows, state: Availability, query: NearestQuery) -> bytes:
+def _lot_results(rows: LotRows, state: Availability, query: NearestQuery, arrival_ms: int) -> bytes:
     hits = nearest_lots(state, query)
-    return b",".join(rows.encoded(state, hit.position, query.features, hit.distance_m) for hit in hits)
+    names = query.berth_names
+    return b",".join(rows.encoded(state, hit.position, names, hit.distance_m, arrival_ms) for hit in hits)
 
 
 def _berth_results(state: Availability, query: NearestQuery) -> list[dict[str, Any]]:
@@ -75,13 +85,34 @@ def _berth_results(state: Availability, query: NearestQuery) -> list[dict[str, A
     ]
 
 
+def _arrival_ms(p: NearestParams, now: int) -> int:
+    at_ms = now if p.at is None else math.floor(p.at.timestamp() * 1000)
+    if not now - AT_BEFORE_MS <= at_ms <= now + AT_AFTER_MS:
+        raise invalid("at", "at must be from 1 day before to 7 days after now")
+    return at_ms + 1000 * (p.eta_s or 0)
+
+
 async def nearest(request: web.Request) -> web.Response:
     p = params.parse(NearestParams, request.query)
     state = current_state(request)
-    query = NearestQuery(p.lat, p.lon, p.limit, p.radius_m, p.min_free, p.feature_names, p.kind)
+    arrival_ms = _arrival_ms(p, now_ms())
+    query = NearestQuery(
+        p.lat,
+        p.lon,
+        p.limit,
+        p.radius_m,
+        p.min_free,
+        p.feature_names,
+        p.kind,
+        p.vehicle,
+        p.height_m,
+        p.access_values,
+        math.inf if p.max_per_hour is None else p.max_per_hour,
+        None if p.include_closed else arrival_ms,
+    )
     if p.level == "berth":
         results = orjson.dumps(_berth_results(state, query))[1:-1]
     else:
-        results = _lot_results(request.app[lot_rows_key], state, query)
+        results = _lot_results(request.app[lot_rows_key], state, query, arrival_ms)
     body = b'{"as_of":"%s","results":[%s]}' % (now_iso().encode(), results)
     return encoded_json_response(request, body, cache=LIVE_CACHE)

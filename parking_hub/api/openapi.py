@@ -50,10 +50,13 @@ class Endpoint:
     path_params: type[BaseModel] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # further operation fields, as OpenAPI has them
     schemas: tuple[type[BaseModel], ...] = ()  # models that `extra` or the text refers to
+    method: str = "get"
+    body: type[BaseModel] | None = None  # the JSON request body, for a POST
+    name: str | None = None  # the operationId, where one handler serves two paths
 
     @property
     def operation_id(self) -> str:
-        return self.handler.__name__
+        return self.name or self.handler.__name__
 
 
 def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
@@ -128,6 +131,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     }
     if endpoint.description:
         operation["description"] = endpoint.description
+    if endpoint.body is not None:
+        schema = {"$ref": REF.format(model=endpoint.body.__name__)}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     return operation | dict(endpoint.extra)
 
 
@@ -139,14 +145,14 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         info={"description": DESCRIPTION, "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     )
     models = {a.model for e in endpoints for a in e.answers.values() if a.model is not None}
-    models |= {m for e in endpoints for m in e.schemas} | {ErrorBody}
+    models |= {m for e in endpoints for m in e.schemas} | {e.body for e in endpoints if e.body} | {ErrorBody}
     _, schemas = models_json_schema(
         [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)], ref_template=REF
     )
     for name, schema in sorted(schemas.get("$defs", {}).items()):
         spec.components.schema(name, schema)
     for endpoint in endpoints:
-        spec.path(path=endpoint.path, operations={"get": _operation(endpoint)})
+        spec.path(path=endpoint.path, operations={endpoint.method: _operation(endpoint)})
     return spec.to_dict()
 
 

@@ -16,7 +16,7 @@ from parking_hub.api.interfaces import asyncapi_json, registry_schema_json
 from parking_hub.api.lots import lot, lots, summary
 from parking_hub.api.metrics import metrics
 from parking_hub.api.nearest import nearest
-from parking_hub.api.ngsi.handlers import entities, entity
+from parking_hub.api.ngsi.handlers import attributes, entities, entity, query_entities, types
 from parking_hub.api.ngsi.schemas import (
     MAX_IDS,
     MAX_LIMIT,
@@ -24,12 +24,16 @@ from parking_hub.api.ngsi.schemas import (
     EntityList,
     EntityPath,
     EntityQuery,
+    FeatureCollection,
     OneEntity,
     ParkingSite,
     ParkingSpot,
     ProblemDetails,
+    QueryBody,
+    TypesQuery,
 )
 from parking_hub.api.openapi import Answer, Endpoint, build_spec, openapi_json, spec_key
+from parking_hub.api.parkapi import ParkApiSites, parking_sites
 from parking_hub.api.probes import healthz, readyz
 from parking_hub.api.schemas import (
     MAX_HISTORY_POINTS,
@@ -280,9 +284,31 @@ DASHBOARD = (
 
 NGSI_ERRORS = {
     400: Answer("BadRequestData: a parameter is missing, malformed or out of range", ProblemDetails),
-    406: Answer("the Accept header allows neither application/json nor application/ld+json", ProblemDetails),
+    403: Answer("TooComplexQuery: idPattern, q or attrs would do more work than a query may", ProblemDetails),
+    406: Answer(
+        "the Accept header allows none of application/json, application/ld+json, application/geo+json",
+        ProblemDetails,
+    ),
+    414: Answer(
+        "the request line is over 8192 bytes: send long filters in a POST /ngsi-ld/v1/entityOperations/query",
+        ProblemDetails,
+    ),
     422: Answer("OperationNotSupported: an NGSI-LD parameter this server does not implement", ProblemDetails),
     503: Answer("the lot index is not loaded yet; retry in a few seconds", ProblemDetails),
+}
+ENTITIES_DESCRIPTION = (
+    "OffStreetParking and OnStreetParking (one per lot) and ParkingSpot (one per berth), from the "
+    "same live state as /v1. Entities come in a fixed order: by type in that order, lots by id, "
+    "spots by berth; page with offset and limit (default 20, at most "
+    f"{MAX_LIMIT}). Filters: type, id (at most {MAX_IDS}), idPattern (RE2), attrs, q (NGSI-LD query "
+    "language), and a geo-query (georel, geometry, coordinates) on location; docs/api.md lists what each "
+    "takes. With Accept: application/ld+json each entity carries its @context; application/geo+json "
+    "answers a FeatureCollection; otherwise application/json with the context in a Link header. "
+    "count=true adds the NGSILD-Results-Count header."
+)
+ENTITY_LIST = {
+    200: Answer("one page of entities, normalized unless options or format say otherwise", EntityList),
+    **NGSI_ERRORS,
 }
 NGSI_LD = (
     Endpoint(
@@ -290,17 +316,32 @@ NGSI_LD = (
         entities,
         "NGSI-LD query: lots and berths as FIWARE Smart Data Models entities",
         "open data",
-        {200: Answer("one page of entities, normalized unless options=keyValues", EntityList), **NGSI_ERRORS},
-        description=(
-            "OffStreetParking and OnStreetParking (one per lot) and ParkingSpot (one per berth), from the "
-            "same live state as /v1. Entities come in a fixed order: by type in that order, lots by id, "
-            "spots by berth; page with offset and limit (default 20, at most "
-            f"{MAX_LIMIT}). With Accept: application/ld+json each entity carries its @context; otherwise "
-            "the answer is application/json with the context in a Link header. count=true adds the "
-            f"NGSILD-Results-Count header. `id` takes at most {MAX_IDS} ids."
-        ),
+        ENTITY_LIST,
+        description=ENTITIES_DESCRIPTION,
         query=EntitiesQuery,
-        schemas=(ParkingSite, ParkingSpot),
+        schemas=(ParkingSite, ParkingSpot, FeatureCollection),
+    ),
+    Endpoint(
+        "/ngsi-ld/v1/entities/",
+        entities,
+        "NGSI-LD query, as clients that end the path with a slash ask for it",
+        "open data",
+        ENTITY_LIST,
+        description="The same as /ngsi-ld/v1/entities.",
+        query=EntitiesQuery,
+        name="entities_slash",
+    ),
+    Endpoint(
+        "/ngsi-ld/v1/entityOperations/query",
+        query_entities,
+        "NGSI-LD query by POST: the filters in a Query body",
+        "open data",
+        {**ENTITY_LIST, 413: Answer("the body is larger than 256 KiB", ProblemDetails)},
+        description="The filters of GET /ngsi-ld/v1/entities as NGSI-LD's Query data type (one entity "
+        "selector at most); limit, offset, count, options and format stay in the query string.",
+        query=EntitiesQuery,
+        method="post",
+        body=QueryBody,
     ),
     Endpoint(
         "/ngsi-ld/v1/entities/{entity_id}",
@@ -314,6 +355,35 @@ NGSI_LD = (
         },
         query=EntityQuery,
         path_params=EntityPath,
+    ),
+    Endpoint(
+        "/ngsi-ld/v1/types",
+        types,
+        "NGSI-LD entity types served",
+        "open data",
+        {200: Answer("EntityTypeList, or with details=true a list of EntityType"), **NGSI_ERRORS},
+        query=TypesQuery,
+    ),
+    Endpoint(
+        "/ngsi-ld/v1/attributes",
+        attributes,
+        "NGSI-LD attributes served",
+        "open data",
+        {200: Answer("AttributeList, or with details=true a list of Attribute"), **NGSI_ERRORS},
+        query=TypesQuery,
+    ),
+)
+
+
+FEEDS = (
+    Endpoint(
+        "/parkapi/v3/parking-sites",
+        parking_sites,
+        "ParkAPI v3: every lot as a ParkingSite with its realtime fields",
+        "open data",
+        {200: Answer("every lot, in lot-id order", ParkApiSites), **NOT_LOADED},
+        description="Valid against ParkAPI's published parking-site JSON Schema; docs/api.md maps "
+        "each field. Every lot in one answer, without paging.",
     ),
 )
 
@@ -332,10 +402,13 @@ def _checking_parameters(endpoint: Endpoint) -> Endpoint:
 def setup_routes(app: web.Application, *, serve_api: bool) -> None:
     """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
     access = app[access_key]
-    served = PROBES + DESCRIPTION + (API + NGSI_LD + DASHBOARD if serve_api else ())
+    served = PROBES + DESCRIPTION + (API + NGSI_LD + FEEDS + DASHBOARD if serve_api else ())
     endpoints = access.describe(tuple(map(_checking_parameters, served)))
     for endpoint in endpoints:
-        app.router.add_get(endpoint.path, endpoint.handler)
+        if endpoint.method == "get":
+            app.router.add_get(endpoint.path, endpoint.handler)
+        else:
+            app.router.add_route(endpoint.method.upper(), endpoint.path, endpoint.handler)
     app[spec_key] = build_spec(endpoints)
     access.add_security_schemes(app[spec_key])
     app[docs_key] = render(app[spec_key]).encode()

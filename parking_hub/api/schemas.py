@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from parking_hub.lot_facts import ACCESS, MAX_HEIGHT_M, MAX_PRICE
 from parking_hub.query.area import Box
 from parking_hub.query.forecast import MAX_HORIZON_MIN
-from parking_hub.registry import FEATURES, MAX_CAPACITY, MAX_LAT
+from parking_hub.registry import BERTH_FEATURES, MAX_CAPACITY, MAX_LAT
 
 MAX_LIMIT = 50
 MAX_RADIUS_M = 50_000
 MAX_PAGE = 5000
 MAX_STREAM_LOTS = 2000
-_FEATURE = f"({'|'.join(FEATURES)})"
+_FEATURE = f"({'|'.join(BERTH_FEATURES)})"
 FEATURE_LIST = rf"^{_FEATURE}(,{_FEATURE})*$"
+_ACCESS = f"({'|'.join(ACCESS)})"
+ACCESS_LIST = rf"^{_ACCESS}(,{_ACCESS})*$"
+MAX_ETA_S = 14_400
 LOT_ID = r"^[a-z0-9_-]{1,64}$"
 
 Timestamp = Annotated[
@@ -58,24 +62,52 @@ class NearestParams(_Query):
     features: str | None = Field(
         None,
         pattern=FEATURE_LIST,
-        description=f"comma list of {', '.join(FEATURES)}, each once: count only berths having all of them",
+        description=f"comma list of {', '.join(BERTH_FEATURES)}, each once: count only berths having all "
+        "of them (vehicle classes: see vehicle)",
     )
     kind: Literal["off_street", "on_street"] | None = Field(None, description="only lots of this kind")
     level: Literal["lot", "berth"] = Field(
         "lot", description="lot: nearest lots with room; berth: nearest individual free berths"
     )
+    vehicle: Literal["car", "motorcycle", "truck", "bus"] = Field(
+        "car", description="count only this vehicle class's berths (car: berths under no vehicle class)"
+    )
+    height_m: float = Field(
+        0, ge=0, le=MAX_HEIGHT_M, description="the vehicle's height, metres: skips lots with less clearance"
+    )
+    access: str = Field(
+        "public",
+        pattern=ACCESS_LIST,
+        description=f"comma list of {', '.join(ACCESS)}: only lots open to one of these",
+    )
+    max_per_hour: float | None = Field(
+        None, ge=0, le=MAX_PRICE, description="skips lots whose hourly fee is higher or unknown"
+    )
+    at: AwareDatetime | None = Field(
+        None,
+        description="ISO 8601 time with an offset, from 1 day before to 7 days after now; default now",
+    )
+    eta_s: int | None = Field(
+        None, ge=0, le=MAX_ETA_S, description="seconds from `at` until the driver arrives; default 0"
+    )
+    include_closed: bool = Field(False, description="also lots closed at arrival (at + eta_s)")
 
-    @field_validator("features")
+    @field_validator("features", "access")
     @classmethod
-    def _each_feature_once(cls, value: str | None) -> str | None:
+    def _each_name_once(cls, value: str | None, info: ValidationInfo) -> str | None:
         names = (value or "").split(",")
         if len(set(names)) < len(names):
-            raise ValueError("names a feature twice")
+            what = "a feature" if info.field_name == "features" else "a value"
+            raise ValueError(f"names {what} twice")
         return value
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(sorted(self.features.split(","))) if self.features else ()
+
+    @property
+    def access_values(self) -> tuple[str, ...]:
+        return tuple(sorted(self.access.split(",")))
 
 
 class LotsParams(_Query):
@@ -205,6 +237,12 @@ class LotResult(_Answer):
     capacity: int
     free_berths: list[int] = Field(description="up to 10 of the free berths counted in `free`")
     updated_at: Timestamp
+    fee: Fee | None = Field(description="the lot's fee as registered; null when unknown")
+    open_now: bool = Field(description="open now by its opening_hours (always, without them)")
+    closes_at: str | None = Field(
+        description="when it next closes at or after arrival (at + eta_s); null when it stays open "
+        "for the next 7 days"
+    )
 
 
 class BerthResult(_Answer):
@@ -219,6 +257,14 @@ class BerthResult(_Answer):
 class NearestAnswer(_Answer):
     as_of: str
     results: list[LotResult] | list[BerthResult] = Field(description="level=lot: lots; level=berth: berths")
+
+
+class Fee(_Answer):
+    currency: str | None = Field(None, description="ISO 4217")
+    per_hour: float | None = Field(None, description="0: free of charge")
+    free_minutes: int | None = None
+    max_per_day: float | None = None
+    text: str | None = None
 
 
 class Counts(_Answer):
@@ -254,6 +300,18 @@ class LotDetail(_Answer):
     gaps_24h: int = Field(
         ge=0, description="skips in the lot's senders' seq or f_cnt, counted by the hour: each for 24 to 25 h"
     )
+    timezone: str | None = Field(None, description="IANA name; absent: the hub's --timezone")
+    opening_hours: str | None = Field(None, description="OpenStreetMap syntax; absent: always open")
+    entrances: list[tuple[float, float]] | None = Field(None, description="[lon, lat] per entrance")
+    max_height_m: float | None = None
+    max_stay_min: int | None = None
+    access: Literal["public", "customers", "residents", "permit"]
+    fee: Fee | None = None
+    address: str | None = None
+    url: str | None = None
+    phone: str | None = None
+    open_now: bool
+    closes_at: str | None = Field(description="when it next closes; null when it stays open for 7 days")
 
 
 class LotCounts(_Answer):
@@ -266,6 +324,7 @@ class LotCounts(_Answer):
     capacity: int
     online: bool
     updated_at: Timestamp
+    open_now: bool = Field(description="open now by its opening_hours (always, without them)")
 
 
 class LotBerths(LotCounts):
@@ -311,6 +370,7 @@ class LotListItem(LotCounts):
     kind: Literal["off_street", "on_street"]
     lat: float
     lon: float
+    fee: Fee | None = Field(description="the lot's fee as registered; null when unknown")
 
 
 class LotsPage(_Answer):

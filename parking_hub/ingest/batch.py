@@ -10,8 +10,6 @@ from parking_hub.ingest.formats import Decoded
 from parking_hub.store.apply import Batch
 from parking_hub.store.layout import IntArray, Layout
 
-_EMPTY = np.empty(0, dtype=np.int64)
-
 
 def by_berth(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
     """Reports sorted by index, then by rank."""
@@ -37,6 +35,9 @@ class BatchBuilder:
         self._lots: list[str] = []  # one entry per message with events, parallel to the arrays
         self._berths: list[IntArray] = []
         self._ranks: list[IntArray] = []
+        self._single_lots: list[str] = []  # one entry per single report, parallel to the ints
+        self._single_berths: list[int] = []
+        self._single_ranks: list[int] = []
         self._statuses: dict[str, int] = {}
         self._rejected: defaultdict[str, int] = defaultdict(int)
         self._rejected_unattributed = 0
@@ -50,10 +51,16 @@ class BatchBuilder:
             return
         if decoded.rejections:
             self._rejected[lot] += decoded.rejected_events
-        if n := len(decoded.berths):
+        berths, ranks = decoded.berths, decoded.ranks
+        if isinstance(berths, tuple):
+            self._single_lots.append(lot)
+            self._single_berths.append(berths[0])
+            self._single_ranks.append(ranks[0])
+            self.events += 1
+        elif n := len(berths):
             self._lots.append(lot)
-            self._berths.append(decoded.berths)
-            self._ranks.append(decoded.ranks)
+            self._berths.append(berths)
+            self._ranks.append(np.asarray(ranks))
             self.events += n
         if decoded.status_rank is not None:
             self._statuses[lot] = max(decoded.status_rank, self._statuses.get(lot, 0))
@@ -65,11 +72,13 @@ class BatchBuilder:
     def build(self, layout: Layout) -> Batch:
         """The batch in the registry's current layout: events of a lot it no longer has, or of a
         berth past a lot's new capacity, are rejected."""
-        position = np.array([layout.position.get(lot, -1) for lot in self._lots], dtype=np.int64)
+        where = layout.position.get
+        position = np.array([where(lot, -1) for lot in self._lots], dtype=np.int64)
         lengths = np.array([len(part) for part in self._berths], dtype=np.int64)
-        owner = np.repeat(position, lengths)
-        berths = np.concatenate(self._berths) if self._berths else _EMPTY
-        ranks = np.concatenate(self._ranks) if self._ranks else _EMPTY
+        single_position = np.array([where(lot, -1) for lot in self._single_lots], dtype=np.int64)
+        owner = np.concatenate((np.repeat(position, lengths), single_position))
+        berths = np.concatenate((*self._berths, np.array(self._single_berths, dtype=np.int64)))
+        ranks = np.concatenate((*self._ranks, np.array(self._single_ranks, dtype=np.int64)))
         fits = owner >= 0
         if fits.any():
             fits &= berths < layout.capacity[np.where(fits, owner, 0)]

@@ -41,13 +41,18 @@ class Counter(NamedTuple):
     newest_ts: int
 
 
+# A single report stays a tuple of plain ints: two one-element arrays per message cost more than the
+# rest of its decoding, and the batch builder makes one array of all of them.
+Reports = Int64Array | tuple[int]
+
+
 @dataclass(slots=True)
 class Decoded:
     """What one MQTT message carries: valid reports (as ranks), a status, and what was rejected."""
 
     lot: str | None
-    berths: Int64Array = field(default_factory=lambda: _EMPTY)
-    ranks: Int64Array = field(default_factory=lambda: _EMPTY)
+    berths: Reports = field(default_factory=lambda: _EMPTY)
+    ranks: Reports = field(default_factory=lambda: _EMPTY)
     status_rank: int | None = None
     rejections: list[Rejection] = field(default_factory=list)
     counter: Counter | None = None  # the sender's message counter, when the message carries one
@@ -129,9 +134,7 @@ def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_m
     if not (_flag(occupied) and _int(ts)):
         raise Invalid("invalid_payload", "ts must be an integer and occupied 0, 1 or a boolean")
     check_ts(ts, now_ms)
-    return Decoded(
-        lot, np.array((int(berth_text),), dtype=np.int64), np.array((ts * 2 + int(occupied),), dtype=np.int64)
-    )
+    return Decoded(lot, (int(berth_text),), (ts * 2 + int(occupied),))
 
 
 def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:

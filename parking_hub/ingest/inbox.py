@@ -7,8 +7,9 @@ cost, and more the more messages are held, as the garbage collector walks them).
 hub process at a sixth of what the wire carries. So, profile in hand, the inbox uses what aiomqtt
 wraps directly, for reading and acknowledging only; connecting, subscribing, publishing and
 disconnecting stay aiomqtt's and paho's:
-- paho reads a packet as three `recv` calls (type, length, body); they are served from one large
-  read, so a burst of small messages costs one system call;
+- the socket is read 256 KiB at a time, so a burst of small messages costs one system call, and
+  the whole PUBLISH packets such a read holds are parsed here, in one loop; paho reads the rest
+  (any other packet, and one split between reads) as its three `recv` calls, served from that read;
 - each readiness of the socket reads every packet it holds, not one;
 - a QoS 0 or 1 PUBLISH becomes a plain tuple (topic, payload, packet id, QoS); its MQTT 5
   properties are skipped (the hub uses none, and never allows the broker topic aliases);
@@ -80,6 +81,33 @@ class CatchUp:
         self._at, self._behind = at, False
 
 
+def parse_publish(header: int, body: bytes | bytearray, v5: bool) -> Received | None:
+    """A PUBLISH packet's message; None for QoS 2 (the hub subscribes at QoS 1, so a broker may
+    not send it) and for a packet shorter than its own fields say."""
+    qos = (header & 0x06) >> 1
+    if qos > 1 or len(body) < 2:
+        return None
+    end = 2 + int.from_bytes(body[:2])
+    topic = body[2:end].decode("utf-8", "replace")
+    mid = 0
+    if qos:
+        mid = int.from_bytes(body[end : end + 2])
+        end += 2
+    if v5:  # skip the properties: a variable byte integer length, then that many bytes
+        length, shift = 0, 0
+        while end < len(body):
+            byte = body[end]
+            end += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        end += length
+    if end > len(body):
+        return None
+    return Received(topic, bytes(body[end:]), mid, qos)
+
+
 class _BufferedSocket:
     """The session's socket for paho, serving paho's small reads from one large `recv`."""
 
@@ -88,6 +116,35 @@ class _BufferedSocket:
         self._buffer = b""
         self._pos = 0
         self.ran_dry = False  # the last read found nothing to read now
+
+    def take_publishes(self, v5: bool) -> list[Received]:
+        """The whole QoS 0/1 PUBLISH packets at the head of what was read, parsed and consumed;
+        stops at any other packet or one not wholly read, which paho then reads."""
+        buffer, pos, size = self._buffer, self._pos, len(self._buffer)
+        taken: list[Received] = []
+        while pos < size:
+            header = buffer[pos]
+            if header & 0xF0 != 0x30:
+                break
+            length, shift, end = 0, 0, pos + 1
+            while end < size and shift < 28:
+                byte = buffer[end]
+                end += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            else:  # the length is cut off, or malformed: paho's reading decides
+                break
+            if end + length > size:
+                break
+            message = parse_publish(header, buffer[end : end + length], v5)
+            if message is None:
+                break
+            taken.append(message)
+            pos = end + length
+        self._pos = pos
+        return taken
 
     def recv(self, size: int) -> bytes:
         if self._pos >= len(self._buffer):
@@ -198,27 +255,10 @@ class Inbox:
 
     def _handle_publish(self) -> MQTTErrorCode:
         """paho's handler for an inbound PUBLISH, for the packet paho has just read."""
-        header, body = self._paho._in_packet["command"], self._paho._in_packet["packet"]
-        qos = (header & 0x06) >> 1
-        if qos > 1:  # the hub subscribes at QoS 1, so a broker may not send it QoS 2
+        message = parse_publish(self._paho._in_packet["command"], self._paho._in_packet["packet"], self._v5)
+        if message is None:
             return paho.MQTT_ERR_PROTOCOL
-        end = 2 + int.from_bytes(body[:2])
-        topic = body[2:end].decode("utf-8", "replace")
-        mid = 0
-        if qos:
-            mid = int.from_bytes(body[end : end + 2])
-            end += 2
-        if self._v5:  # skip the properties: a variable byte integer length, then that many bytes
-            length, shift = 0, 0
-            while True:
-                byte = body[end]
-                end += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            end += length
-        self._hold(Received(topic, bytes(memoryview(body)[end:]), mid, qos))
+        self._hold(message)
         return paho.MQTT_ERR_SUCCESS
 
     def _handle_pingresp(self) -> MQTTErrorCode:
@@ -233,6 +273,16 @@ class Inbox:
         if self._catch_up.behind and self._probe_sent_at is None and self._connected():
             self._probe_sent_at = time.monotonic()
             self._paho._send_pingreq()
+
+    def _hold_all(self, messages: list[Received]) -> None:
+        if not messages:
+            return
+        if not self._messages:
+            self._first_at = time.monotonic()
+            self._arrived.set()
+        self._messages += messages
+        self._bytes += sum(len(message.payload) for message in messages)
+        self._paho._last_bytes_received = paho.time_func()  # paho's keepalive: the broker is there
 
     def _hold(self, message: Received) -> None:
         if not self._messages:
@@ -259,6 +309,8 @@ class Inbox:
         sock.ran_dry = False
         try:
             while not self._full() and not sock.ran_dry:
+                if self._paho._in_packet["command"] == 0:  # paho is between packets
+                    self._hold_all(sock.take_publishes(self._v5))
                 if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS:
                     break
         except Exception as exc:  # noqa: BLE001 - as aiomqtt's reader: a failed read means the connection is gone

@@ -1,14 +1,29 @@
 """The lot registry as a JSON Schema (draft 2020-12), built from the limits the loader enforces.
 
-A schema can not compare one field with another, so four rules stay with the loader alone: berth
-numbers below `capacity`, `berths` of exactly `capacity` points, lot ids unique in a file, and a
-device bound to one lot only.
+A schema can not compare one field with another, nor parse a time zone or opening hours, so these
+rules stay with the loader alone: berth numbers below `capacity`, `berths` of exactly `capacity`
+points, a berth under one vehicle class at most, lot ids unique in a file, a device bound to one
+lot only, `timezone` an IANA name and `opening_hours` valid OpenStreetMap syntax.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from parking_hub.lot_facts import (
+    ACCESS,
+    CURRENCY,
+    FEE_KEYS,
+    MAX_ENTRANCES,
+    MAX_FREE_MINUTES,
+    MAX_HEIGHT_M,
+    MAX_HOURS_TEXT,
+    MAX_PRICE,
+    MAX_STAY_MIN,
+    MAX_TIMEZONE_TEXT,
+    PHONE,
+    URL,
+)
 from parking_hub.registry import (
     CODECS,
     DEFAULT_HEARTBEAT_S,
@@ -21,6 +36,7 @@ from parking_hub.registry import (
     MAX_HEARTBEAT_S,
     MAX_LAT,
     NO_OPERATOR,
+    VEHICLE_CLASSES,
 )
 
 SCHEMA_ID = "/schemas/registry.json"
@@ -50,6 +66,22 @@ EXAMPLE_LOT: dict[str, Any] = {
             "ldds-qd-0001-002": {"berth": 2, "codec": "dragino-ldds75", "threshold_mm": 1200},
         },
         "heartbeat_s": 10800,
+        "timezone": "Asia/Shanghai",
+        "opening_hours": "Mo-Fr 07:00-22:00; Sa,Su 08:00-20:00; PH off",
+        "entrances": [[120.38248, 36.06699]],
+        "max_height_m": 2.1,
+        "max_stay_min": 240,
+        "access": "public",
+        "fee": {
+            "currency": "CNY",
+            "per_hour": 6.0,
+            "free_minutes": 15,
+            "max_per_day": 60.0,
+            "text": "6 CNY/h",
+        },
+        "address": "Taidong 3rd Road, Shibei District, Qingdao",
+        "url": "https://parking.example.org/qd-0001",
+        "phone": "+86 532 8000 0000",
     },
 }
 
@@ -67,8 +99,66 @@ def _point(what: str) -> dict[str, Any]:
     }
 
 
-def _text(what: str) -> dict[str, Any]:
-    return {"description": what, "type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+def _text(what: str, pattern: str | None = None) -> dict[str, Any]:
+    text = {"description": what, "type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+    return text if pattern is None else text | {"pattern": pattern}
+
+
+def _number(what: str, maximum: float, *, positive: bool = False) -> dict[str, Any]:
+    low = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+    return {"description": what, "type": "number", **low, "maximum": maximum}
+
+
+FEE_PROPERTIES: dict[str, Any] = {
+    "currency": _text("ISO 4217 code", CURRENCY.pattern),
+    "per_hour": _number("price of an hour; 0: free of charge", MAX_PRICE),
+    "free_minutes": {"type": "integer", "minimum": 0, "maximum": MAX_FREE_MINUTES},
+    "max_per_day": _number("the most a day costs", MAX_PRICE),
+    "text": _text("the tariff in words"),
+}
+assert set(FEE_PROPERTIES) == set(FEE_KEYS)
+FEE = {
+    "description": "what parking costs; absent: unknown",
+    "type": "object",
+    "properties": FEE_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+
+FACTS: dict[str, Any] = {
+    "timezone": {
+        "description": "IANA time zone of opening_hours; default: the hub's --timezone",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_TIMEZONE_TEXT,
+    },
+    "opening_hours": {
+        "description": "OpenStreetMap opening_hours syntax (PH: the public holidays of the country the lot "
+        "lies in); absent: always open",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_HOURS_TEXT,
+    },
+    "entrances": {
+        "description": "where vehicles enter; distances to the lot are to its nearest entrance",
+        "type": "array",
+        "items": _point("an entrance"),
+        "minItems": 1,
+        "maxItems": MAX_ENTRANCES,
+    },
+    "max_height_m": _number("vehicle clearance, metres", MAX_HEIGHT_M, positive=True),
+    "max_stay_min": {
+        "description": "longest stay allowed, minutes",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_STAY_MIN,
+    },
+    "access": {"description": "who may park", "enum": list(ACCESS), "default": "public"},
+    "fee": FEE,
+    "address": _text("postal address, for display"),
+    "url": _text("web page, http:// or https://", URL.pattern),
+    "phone": _text("telephone number", PHONE.pattern),
+}
 
 
 BERTH = {"description": "a berth number, 0 .. capacity - 1", "type": "integer", "minimum": 0}
@@ -119,7 +209,8 @@ PROPERTIES = {
             "default": DEFAULT_HEARTBEAT_S,
         },
         "features": {
-            "description": "berth numbers per feature",
+            "description": "berth numbers per feature; a berth under one of the vehicle classes "
+            f"{', '.join(VEHICLE_CLASSES)} is for that class only, every other berth is a car berth",
             "type": "object",
             "propertyNames": {"enum": list(FEATURES)},
             "additionalProperties": {"type": "array", "items": BERTH, "uniqueItems": True},
@@ -137,6 +228,7 @@ PROPERTIES = {
             "propertyNames": {"pattern": DEVICE_ID.pattern},
             "additionalProperties": {"oneOf": [BERTH, DEVICE]},
         },
+        **FACTS,
     },
     "required": ["id", "kind", "capacity"],
     # A device object without a codec of its own reads the lot's.
@@ -176,8 +268,9 @@ def registry_schema() -> dict[str, Any]:
         "title": "parking-hub lot registry",
         "description": "A GeoJSON FeatureCollection with one Point Feature per lot, as `parking-hub lots "
         "load` takes it. The loader also checks what a schema can not: berth numbers below capacity, "
-        "`berths` of exactly capacity points, lot ids unique in the file, and each device bound to one "
-        "lot.",
+        "`berths` of exactly capacity points, a berth under one vehicle class at most, lot ids unique in "
+        "the file, each device bound to one lot, `timezone` an IANA name and `opening_hours` valid "
+        "OpenStreetMap syntax.",
         "type": "object",
         "properties": {
             "type": {"const": "FeatureCollection"},

@@ -8,12 +8,15 @@ time its next counted berth goes stale, and `tick` recounts only the lots whose 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from parking_hub.query.index import FEATURE_COMBOS, BoolArray, CityIndex
+from parking_hub.query.hours import OpeningTimes
+from parking_hub.query.index import BoolArray, CityIndex
 from parking_hub.query.ranges import IntArray
 from parking_hub.store import gap_log, keys, scripts
 from parking_hub.store.connection import RedisClient
@@ -36,8 +39,9 @@ def _status_online(status_rank: IntArray) -> BoolArray:
 
 
 class Availability:
-    def __init__(self, index: CityIndex) -> None:
+    def __init__(self, index: CityIndex, timezone: ZoneInfo | None = None, now_ms: int | None = None) -> None:
         self.index = index
+        self.timezone = timezone or ZoneInfo("UTC")  # of lots whose registry entry names none
         n, b = len(index.lots), index.berth_count
         self.ranks = np.zeros(b, dtype=np.int64)
         self.known = np.zeros(b, dtype=bool)  # fresh report and lot online
@@ -51,16 +55,18 @@ class Availability:
         self.tokens: list[bytes | None] = [None] * n  # per lot: its write token as last read
         self.updated_ms = np.zeros(n, dtype=np.int64)
         self.known_n = np.zeros(n, dtype=np.int64)
-        # Per lot, free berths having each feature combination a query can ask for.
-        self.free_n: dict[tuple[str, ...], IntArray] = {
-            combo: np.zeros(n, dtype=np.int64) for combo in FEATURE_COMBOS
-        }
+        # Per lot, free berths having each combination of features asked for so far (() for all).
+        self.free_n: dict[tuple[str, ...], IntArray] = {(): np.zeros(n, dtype=np.int64)}
         self.expires_ms = np.full(n, NEVER, dtype=np.int64)  # when a counted berth next turns stale
         self.epoch = secrets.token_hex(4)  # names this mirror in stream event ids
         self.version = 0  # bumped whenever some lot's counts change
         self.changed_in = np.zeros(n, dtype=np.int64)  # per lot: the version of its last change
         self.recounts = 0
         self.recounted_in = np.zeros(n, dtype=np.int64)  # per lot: the last recount that read it
+        built_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        self.hours = OpeningTimes.build(index.lots, self.timezone, built_ms)
+        self.open_now = self.hours.open_mask(self.hours.built_ms)
+        self._next_turn_ms = self.hours.next_change_ms(self.hours.built_ms)  # some lot opens or closes
 
     # -- reading Redis -------------------------------------------------------------------------
 
@@ -74,7 +80,7 @@ class Availability:
         pub/sub notice was lost. Ingest sets a fresh token and counts the events in the same script
         that writes a lot's reports, so a lot whose reports moved shows here."""
         positions = self._positions(lot_ids)
-        pipe = redis.pipeline(transaction=False)
+        pipe = scripts.runner(redis).pipeline()
         for i in positions.tolist():
             pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
         replies = await pipe.execute()
@@ -130,8 +136,25 @@ class Availability:
     # -- counting ------------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> IntArray:
-        """Recount the lots where some berth fell silent long enough to turn unknown."""
-        return self.recount(np.flatnonzero(self.expires_ms < now_ms), now_ms)
+        """Recount the lots where some berth fell silent long enough to turn unknown, and mark the
+        lots that opened or closed since the last tick as changed."""
+        turned = self._turn_hours(now_ms)
+        if len(turned):
+            self.version += 1
+            self.changed_in[turned] = self.version
+        recounted = self.recount(np.flatnonzero(self.expires_ms < now_ms), now_ms)
+        return np.union1d(turned, recounted)
+
+    def _turn_hours(self, now_ms: int) -> IntArray:
+        if self.hours.stale(now_ms):
+            self.hours = OpeningTimes.build(self.index.lots, self.timezone, now_ms)
+        elif self._next_turn_ms is None or now_ms < self._next_turn_ms:
+            return np.zeros(0, dtype=np.int64)
+        open_now = self.hours.open_mask(now_ms)
+        turned: IntArray = np.flatnonzero(open_now != self.open_now)
+        self.open_now = open_now
+        self._next_turn_ms = self.hours.next_change_ms(now_ms)
+        return turned
 
     def recount(self, positions: IntArray, now_ms: int) -> IntArray:
         """Recount the lots given (sorted, unique); returns those whose counts changed."""
@@ -173,7 +196,19 @@ class Availability:
     # -- reading counts ------------------------------------------------------------------------
 
     def free_counts(self, features: Sequence[str] = ()) -> IntArray:
-        return self.free_n[tuple(sorted(set(features)))]
+        """Free berths per lot having every feature named ("car": under no vehicle class)."""
+        key = tuple(sorted(set(features)))
+        counts = self.free_n.get(key)
+        if counts is None:
+            # Counted for the whole city once, then kept by each recount like the others.
+            mask = self.index.features_mask(key)
+            assert mask is not None
+            sizes = self.index.capacity
+            if not len(sizes):
+                return sizes
+            counts = np.add.reduceat((self.free & mask).astype(np.int64), np.cumsum(sizes) - sizes)
+            self.free_n[key] = counts
+        return counts
 
     def lot_counts(self, i: int, features: Sequence[str] = ()) -> Counts:
         """Counts of one lot, over its berths that have every feature named."""

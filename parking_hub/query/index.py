@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from parking_hub.lot_facts import ACCESS
 from parking_hub.query.geo import FloatArray, distances_m, unit_vectors
 from parking_hub.query.grid import Grid
 from parking_hub.query.ranges import IntArray, expand_ranges
-from parking_hub.registry import FEATURES, Lot
+from parking_hub.registry import FEATURES, VEHICLE_CLASSES, Lot
 
 BoolArray = npt.NDArray[np.bool_]
-# Every feature combination a query can ask for, each as a sorted tuple.
-FEATURE_COMBOS: tuple[tuple[str, ...], ...] = (
-    (),
-    *((name,) for name in sorted(FEATURES)),
-    tuple(sorted(FEATURES)),
-)
+CAR = "car"  # a berth under no vehicle class
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,7 +66,15 @@ class CityIndex:
     on_street: BoolArray
     stale_after_ms: IntArray  # per lot: 3 * heartbeat_s, in ms
     offsets: IntArray
-    feature_masks: dict[tuple[str, ...], BoolArray]  # per combination but (): berths having all
+    # Per combination of feature names (and "car") but (): berths having all; filled as asked.
+    feature_masks: dict[tuple[str, ...], BoolArray]
+    # Where vehicles get in: each lot's entrances, or its point where it lists none, in grid order.
+    doors: Grid
+    door_lot: IntArray  # the lot of each door, in the doors' grid order
+    door_xyz: FloatArray  # in the doors' grid order
+    max_height_m: FloatArray  # inf where unknown
+    access_bit: IntArray  # 1 << the lot's access value's place in ACCESS
+    per_hour: FloatArray  # NaN where unknown
 
     @classmethod
     def build(cls, lots: Sequence[Lot]) -> CityIndex:
@@ -80,6 +85,11 @@ class CityIndex:
         lon = np.array([lot.lon for lot in ordered], dtype=np.float64)
         xyz = unit_vectors(lat, lon)
         grid = Grid.build(lat, lon)
+        door_points = [lot.facts.entrances or ((lot.lon, lot.lat),) for lot in ordered]
+        door_lot = np.repeat(np.arange(len(ordered), dtype=np.int64), [len(d) for d in door_points])
+        door_lonlat = np.array([p for points in door_points for p in points], dtype=np.float64).reshape(-1, 2)
+        doors = Grid.build(door_lonlat[:, 1], door_lonlat[:, 0])
+        fees = [lot.facts.fee for lot in ordered]
         return cls(
             lots=ordered,
             position={lot.id: i for i, lot in enumerate(ordered)},
@@ -94,6 +104,18 @@ class CityIndex:
             stale_after_ms=np.array([3 * lot.heartbeat_s * 1000 for lot in ordered], dtype=np.int64),
             offsets=offsets,
             feature_masks=_feature_masks(ordered, offsets, int(capacity.sum())),
+            doors=doors,
+            door_lot=door_lot[doors.order],
+            door_xyz=unit_vectors(door_lonlat[:, 1], door_lonlat[:, 0])[doors.order],
+            max_height_m=np.array(
+                [math.inf if lot.facts.max_height_m is None else lot.facts.max_height_m for lot in ordered],
+                dtype=np.float64,
+            ),
+            access_bit=np.array([1 << ACCESS.index(lot.facts.access) for lot in ordered], dtype=np.int64),
+            per_hour=np.array(
+                [math.nan if fee is None or fee.per_hour is None else fee.per_hour for fee in fees],
+                dtype=np.float64,
+            ),
         )
 
     @property
@@ -121,10 +143,16 @@ class CityIndex:
         return bisect.bisect_right(self.lots, lot_id, key=lambda lot: lot.id)
 
     def features_mask(self, features: Sequence[str]) -> BoolArray | None:
-        """Berths that have every feature named, or None when no feature is asked for."""
+        """Berths that have every feature named ("car": under no vehicle class), or None when no
+        feature is asked for."""
         if not features:
             return None
-        return self.feature_masks[tuple(sorted(set(features)))]
+        key = tuple(sorted(set(features)))
+        mask = self.feature_masks.get(key)
+        if mask is None:
+            mask = np.logical_and.reduce([self.feature_masks[(name,)] for name in key])
+            self.feature_masks[key] = mask
+        return mask
 
 
 def _feature_masks(lots: Sequence[Lot], offsets: IntArray, total: int) -> dict[tuple[str, ...], BoolArray]:
@@ -139,6 +167,5 @@ def _feature_masks(lots: Sequence[Lot], offsets: IntArray, total: int) -> dict[t
         if listed:
             mask[np.concatenate(listed)] = True
         single[name] = mask
-    masks: dict[tuple[str, ...], BoolArray] = {(name,): mask for name, mask in single.items()}
-    masks[tuple(sorted(FEATURES))] = np.logical_and.reduce(list(single.values()))
-    return masks
+    single[CAR] = ~np.logical_or.reduce([single[name] for name in VEHICLE_CLASSES])
+    return {(name,): mask for name, mask in single.items()}

@@ -4,6 +4,7 @@ calls, whose fixed cost per call, not the data, was most of a query's time."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numba
 import numpy as np
@@ -13,13 +14,67 @@ from parking_hub.query.index import BoolArray
 from parking_hub.query.ranges import IntArray
 
 
-def _nearest_in_cells(  # noqa: PLR0917 (numba compiles positional parameters, not keyword-only ones)
-    keys: IntArray,
-    order: IntArray,
-    xyz_by_cell: FloatArray,
-    free: IntArray,
+def _compiled(function: Callable[..., object]) -> Callable[..., object]:
+    """Compiled on first use and cached beside the module (or in NUMBA_CACHE_DIR); where no cache
+    directory is writable, compiled afresh in each process (about a second)."""
+    try:
+        compiled: Callable[..., object] = numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:
+        compiled = numba.njit(nogil=True)(function)
+    return compiled
+
+
+def _lot_passes(  # noqa: PLR0917 (numba compiles positional parameters, not keyword-only ones)
+    lot: int,
     on_street: BoolArray,
     kind: int,
+    max_height_m: FloatArray,
+    height_m: float,
+    access_bit: IntArray,
+    access_mask: int,
+    per_hour: FloatArray,
+    max_per_hour: float,
+    arrival_ms: int,
+    hours_first: IntArray,
+    hours_count: IntArray,
+    hours_edges_ms: IntArray,
+    hours_open_from: BoolArray,
+) -> bool:
+    """Whether a lot is of `kind` (-1 any, 0 off-street, 1 on-street), takes a vehicle of height_m
+    (a lot of unknown clearance does), has one of the access values in access_mask, costs at most
+    max_per_hour (inf: any, unknown too) and is open at arrival_ms (-1: open or not)."""
+    if kind >= 0 and on_street[lot] != (kind == 1):
+        return False
+    if max_height_m[lot] < height_m or (access_bit[lot] & access_mask) == 0:
+        return False
+    if max_per_hour != np.inf and not per_hour[lot] <= max_per_hour:  # NaN (unknown) fails too
+        return False
+    first = hours_first[lot]
+    if arrival_ms < 0 or first < 0:
+        return True
+    k = np.searchsorted(hours_edges_ms[first : first + hours_count[lot]], arrival_ms, side="right")
+    return bool(hours_open_from[first + max(k - 1, 0)])
+
+
+lot_passes = _compiled(_lot_passes)
+
+
+def _passing(lots: IntArray, *filters: object) -> BoolArray:
+    """lot_passes for each of the lots given."""
+    result = np.empty(len(lots), dtype=np.bool_)
+    for k in range(len(lots)):
+        result[k] = lot_passes(lots[k], *filters)
+    return result
+
+
+passing = cast(Callable[..., BoolArray], _compiled(_passing))
+
+
+def _nearest_in_cells(  # noqa: PLR0917
+    keys: IntArray,
+    door_lot: IntArray,
+    door_xyz: FloatArray,
+    free: IntArray,
     origin: FloatArray,
     first_row: int,
     last_row: int,
@@ -29,11 +84,12 @@ def _nearest_in_cells(  # noqa: PLR0917 (numba compiles positional parameters, n
     min_free: int,
     out_position: IntArray,
     out_chord2: FloatArray,
+    *filters: object,  # lot_passes' arguments after the lot: each typed on its own when called
 ) -> int:
-    """Fills out_* (their length is the limit) with the nearest lots in the grid cells of rows
-    first_row..last_row and column spans `spans`, that lie within max_chord2, have at least min_free
-    free berths and are of `kind` (-1 any, 0 off-street, 1 on-street); nearest first, ties by
-    position. Returns how many it found."""
+    """Fills out_* (their length is the limit) with the nearest lots having a door (an entrance,
+    or the lot's point) in the grid cells of rows first_row..last_row and column spans `spans`,
+    within max_chord2, with at least min_free free berths and passing `filters`; nearest first by
+    their nearest door, ties by position. Returns how many it found."""
     limit = len(out_position)
     found = 0
     qx, qy, qz = origin[0], origin[1], origin[2]
@@ -42,17 +98,29 @@ def _nearest_in_cells(  # noqa: PLR0917 (numba compiles positional parameters, n
             start = np.searchsorted(keys, row * cols + spans[s, 0])
             stop = np.searchsorted(keys, row * cols + spans[s, 1] + 1)
             for j in range(start, stop):
-                dx, dy, dz = xyz_by_cell[j, 0] - qx, xyz_by_cell[j, 1] - qy, xyz_by_cell[j, 2] - qz
+                dx, dy, dz = door_xyz[j, 0] - qx, door_xyz[j, 1] - qy, door_xyz[j, 2] - qz
                 chord2 = dx * dx + dy * dy + dz * dz
-                lot = order[j]
-                wrong_kind = kind >= 0 and on_street[lot] != (kind == 1)
-                if chord2 > max_chord2 or free[lot] < min_free or wrong_kind:
+                lot = door_lot[j]
+                if chord2 > max_chord2 or free[lot] < min_free:
                     continue
                 if found == limit and (
                     chord2 > out_chord2[limit - 1]
                     or (chord2 == out_chord2[limit - 1] and lot > out_position[limit - 1])
                 ):
                     continue
+                if not lot_passes(lot, *filters):
+                    continue
+                # A lot with several doors is kept once, by its nearest.
+                seen = -1
+                for m in range(found):
+                    if out_position[m] == lot:
+                        seen = m
+                if seen >= 0:
+                    if out_chord2[seen] <= chord2:
+                        continue
+                    for m in range(seen, found - 1):
+                        out_chord2[m], out_position[m] = out_chord2[m + 1], out_position[m + 1]
+                    found -= 1
                 k = min(found, limit - 1)  # insertion into the sorted few found so far
                 while k > 0 and (
                     out_chord2[k - 1] > chord2 or (out_chord2[k - 1] == chord2 and out_position[k - 1] > lot)
@@ -64,14 +132,4 @@ def _nearest_in_cells(  # noqa: PLR0917 (numba compiles positional parameters, n
     return found
 
 
-def _compiled(function: Callable[..., int]) -> Callable[..., int]:
-    """Compiled on first use and cached beside the module (or in NUMBA_CACHE_DIR); where no cache
-    directory is writable, compiled afresh in each process (about a second)."""
-    try:
-        compiled: Callable[..., int] = numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:
-        compiled = numba.njit(nogil=True)(function)
-    return compiled
-
-
-nearest_in_cells = _compiled(_nearest_in_cells)
+nearest_in_cells = cast(Callable[..., int], _compiled(_nearest_in_cells))

@@ -10,13 +10,16 @@ length, which orders them exactly as great-circle distance does (see geo.py); ti
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from parking_hub.lot_facts import ACCESS
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import (
     EARTH_RADIUS_M,
@@ -28,8 +31,7 @@ from parking_hub.query.geo import (
     unit_vector,
 )
 from parking_hub.query.grid import Grid
-from parking_hub.query.index import BoolArray
-from parking_hub.query.kernels import nearest_in_cells
+from parking_hub.query.index import CAR, BoolArray
 from parking_hub.query.ranges import IntArray
 
 MIN_REACH_M = 100.0
@@ -37,6 +39,7 @@ GROWTH = 4.0
 # A first reach expected to hold this many times `limit` lots, judged by the density of the
 # query's own grid cell, so most searches end after one pass and few read far more than they need.
 FIRST_REACH_MARGIN = 3.0
+ACCESS_BITS = {value: 1 << k for k, value in enumerate(ACCESS)}  # as index.access_bit has them
 SORT_ALL_BELOW = 256  # up to this many candidates one sort is cheaper than a partition first
 
 Hit = TypeVar("Hit")
@@ -51,6 +54,18 @@ class NearestQuery:
     min_free: int = 1
     features: tuple[str, ...] = ()
     kind: str | None = None
+    vehicle: str = CAR
+    height_m: float = 0.0
+    access: tuple[str, ...] = ("public",)
+    max_per_hour: float = math.inf
+    arrival_ms: int | None = None  # None: open or closed alike
+
+    @property
+    def berth_names(self) -> tuple[str, ...]:
+        """The features and the vehicle class a counted berth must have, sorted."""
+        if not self.features:
+            return (self.vehicle,)
+        return tuple(sorted({self.vehicle, *self.features}))
 
 
 class LotHit(NamedTuple):  # a tuple: made several times per request, and quicker to make
@@ -68,6 +83,15 @@ class BerthHit:
 
 
 Search = Callable[[Availability, NearestQuery, float], list[Hit]]
+
+
+@functools.cache
+def _kernels() -> ModuleType:
+    """The compiled searches, imported on the first search: numba and LLVM cost a process about
+    90 MiB, which a process that never searches (ingest) does not carry."""
+    from parking_hub.query import kernels
+
+    return kernels
 
 
 def nearest_lots(state: Availability, query: NearestQuery) -> list[LotHit]:
@@ -113,6 +137,32 @@ def _nearest_first(key: FloatArray, limit: int, *tie_breaks: IntArray) -> IntArr
     return np.lexsort((*reversed(tie_breaks), key))[:limit]
 
 
+def arrival_free(state: Availability, query: NearestQuery) -> IntArray:
+    """Per lot, the berths counted as free for the driver on arrival: those free now."""
+    return state.free_counts(query.berth_names)
+
+
+def _filters(state: Availability, query: NearestQuery) -> tuple[object, ...]:
+    """kernels.lot_passes' arguments after the lot."""
+    idx, hours = state.index, state.hours
+    access_mask = sum(ACCESS_BITS[value] for value in query.access)
+    return (
+        idx.on_street,
+        -1 if query.kind is None else int(query.kind == "on_street"),
+        idx.max_height_m,
+        query.height_m,
+        idx.access_bit,
+        access_mask,
+        idx.per_hour,
+        query.max_per_hour,
+        -1 if query.arrival_ms is None else query.arrival_ms,
+        hours.first,
+        hours.count,
+        hours.edges_ms,
+        hours.open_from,
+    )
+
+
 def _candidates(
     state: Availability, query: NearestQuery, reach_m: float, min_free: int
 ) -> tuple[IntArray, FloatArray]:
@@ -121,36 +171,33 @@ def _candidates(
     runs = idx.grid.near(query.lat, query.lon, reach_m)
     lots = Grid.take(idx.grid.order, runs)
     chord2 = chords_squared(unit_vector(query.lat, query.lon), Grid.take(idx.xyz_by_cell, runs))
-    keep: BoolArray = (chord2 <= _chord_squared(reach_m)) & (
-        state.free_counts(query.features)[lots] >= min_free
-    )
-    if query.kind is not None:
-        keep &= idx.on_street[lots] == (query.kind == "on_street")
+    keep: BoolArray = (chord2 <= _chord_squared(reach_m)) & (arrival_free(state, query)[lots] >= min_free)
     kept = np.flatnonzero(keep)
-    return lots[kept], chord2[kept]
+    lots, chord2 = lots[kept], chord2[kept]
+    usable: BoolArray = _kernels().passing(lots, *_filters(state, query))
+    return lots[usable], chord2[usable]
 
 
 def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
     idx = state.index
-    first_row, last_row, spans = idx.grid.circle_cells(query.lat, query.lon, reach_m)
+    first_row, last_row, spans = idx.doors.circle_cells(query.lat, query.lon, reach_m)
     position = np.empty(query.limit, dtype=np.int64)
     chord2 = np.empty(query.limit, dtype=np.float64)
-    found = nearest_in_cells(
-        idx.grid.keys,
-        idx.grid.order,
-        idx.xyz_by_cell,
-        state.free_counts(query.features),
-        idx.on_street,
-        -1 if query.kind is None else int(query.kind == "on_street"),
+    found: int = _kernels().nearest_in_cells(
+        idx.doors.keys,
+        idx.door_lot,
+        idx.door_xyz,
+        arrival_free(state, query),
         unit_vector(query.lat, query.lon),
         first_row,
         last_row,
         np.array(spans, dtype=np.int64),
-        idx.grid.cols,
+        idx.doors.cols,
         _chord_squared(reach_m),
         query.min_free,
         position,
         chord2,
+        *_filters(state, query),
     )
     hits = (
         LotHit(p, chord_squared_to_metres(c))
@@ -173,7 +220,7 @@ def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> 
     # Walk lots by their nearest possible bay until `limit` free berths are in hand: no berth of
     # a lot whose nearest possible bay is farther than the farthest of those can make the cut.
     by_reach = np.argsort(nearest_bay, kind="stable")
-    enough = int(np.searchsorted(np.cumsum(state.free_counts(query.features)[lots[by_reach]]), query.limit))
+    enough = int(np.searchsorted(np.cumsum(arrival_free(state, query)[lots[by_reach]]), query.limit))
     bound = reach_m
     if enough < len(lots):
         bound = min(bound, float((lot_distance + extent)[by_reach[: enough + 1]].max()))
@@ -182,7 +229,7 @@ def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> 
 
     berths, which = idx.berths_of(lots)
     free = state.free[berths]
-    mask = idx.features_mask(query.features)
+    mask = idx.features_mask(query.berth_names)
     if mask is not None:
         free &= mask[berths]
     berths, which = berths[free], which[free]

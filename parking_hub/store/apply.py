@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from parking_hub.config import AckAfter
 from parking_hub.store import gap_log, history, keys, notices, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
@@ -65,9 +66,11 @@ class _LotWrite:
 
 
 class StateWriter:
-    """One per ingest process; `write` raises on Redis errors, leaving the caller to retry."""
+    """One per ingest process; `write` raises on Redis errors, leaving the caller to retry. With
+    `ack_after` beyond `write`, `write` returns once its writes are confirmed (see durability)."""
 
-    def __init__(self, redis: RedisClient) -> None:
+    def __init__(self, redis: RedisClient, ack_after: AckAfter = AckAfter.WRITE) -> None:
+        self._ack_after = ack_after
         self._scripts = scripts.runner(redis)
         self._apply = self._scripts.script("apply.lua")
         self._read = self._scripts.script("read.lua")
@@ -199,13 +202,21 @@ class StateWriter:
             positions,
             lambda p: [keys.occupancy(ids[p]), keys.reports(ids[p]), keys.meta(ids[p])],
             arguments,
+            self._ack_after,
         )
         for p, ok in zip(positions, replies, strict=True):
             if ok and p in tokens:
                 self._token[p] = tokens[p]
         return [bool(ok) for ok in replies]
 
-    async def _call(self, script: Any, positions: Sequence[int], keys_of: Any, args_of: Any) -> list[Any]:
+    async def _call(
+        self,
+        script: Any,
+        positions: Sequence[int],
+        keys_of: Any,
+        args_of: Any,
+        ack_after: AckAfter = AckAfter.WRITE,
+    ) -> list[Any]:
         """One script call per group of lots (many on one server, one lot's slot on a cluster), all in
         one pipeline; the scripts' replies, concatenated in the order of `positions`."""
         size = LOTS_PER_CALL if self._scripts.standalone else 1
@@ -217,7 +228,7 @@ class StateWriter:
                 call_keys += keys_of(p)
                 call_args += args_of(p)
             await self._scripts.queue(pipe, script, call_keys, call_args)
-        results = await self._scripts.execute(pipe)
+        results = await self._scripts.execute(pipe, ack_after)
         return [item for result in results for item in result]
 
     def _samples(self, write: _LotWrite, reports: tuple[IntArray, IntArray]) -> list[list[object]]:
@@ -255,4 +266,4 @@ class StateWriter:
             lot_keys = [keys.meta(lot), keys.gap_hours(lot)]
             await self._scripts.queue(pipe, self._gaps, lot_keys, gap_log.script_args(count, now_ms))
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
-        await self._scripts.execute(pipe)
+        await self._scripts.execute(pipe, self._ack_after)

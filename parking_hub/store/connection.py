@@ -6,11 +6,13 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -52,8 +54,31 @@ def raise_if_cancelling(cause: BaseException | None = None) -> None:
         raise asyncio.CancelledError from cause
 
 
-def client_for(target: RedisTarget) -> RedisClient:
-    """A client for the URL's server or cluster; it connects on its first command."""
+def sentinel_for(target: RedisTarget) -> Sentinel:
+    """The Sentinels of a `redis+sentinel://` URL; the URL's credentials are the data nodes', and TLS
+    (`rediss+sentinel://`) applies to the Sentinels and the data nodes alike."""
+    parts = urlsplit(target.url)
+    tls = parts.scheme == "rediss+sentinel"
+    data: dict[str, Any] = {"db": target.db, "ssl": tls, "socket_connect_timeout": 5}
+    if parts.username:
+        data["username"] = unquote(parts.username)
+    if parts.password:
+        data["password"] = unquote(parts.password)
+    return Sentinel(
+        target.sentinels,
+        sentinel_kwargs={"ssl": tls, "socket_connect_timeout": 5, "socket_timeout": 5, "retry": _NO_RETRY},
+        **data,
+    )
+
+
+def client_for(target: RedisTarget, sentinel: Sentinel | None = None) -> RedisClient:
+    """A client for the URL's server, cluster, or (through `sentinel_for`'s Sentinels) primary; it
+    connects on its first command, and under Sentinel asks for the primary again on each new connection.
+    Without `sentinel`, the Sentinel clients it makes close when collected; `connect` closes them."""
+    if target.is_sentinel:
+        sentinel = sentinel or sentinel_for(target)
+        client: Redis = sentinel.master_for(target.service, retry=_NO_RETRY, health_check_interval=10)
+        return client
     if target.is_cluster:
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in target.cluster_nodes],
@@ -70,9 +95,12 @@ def client_for(target: RedisTarget) -> RedisClient:
 
 @asynccontextmanager
 async def connect(target: RedisTarget) -> AsyncIterator[RedisClient]:
-    """A client; closed with its pool on exit."""
-    client = client_for(target)
+    """A client; closed with its pool (and its Sentinel clients) on exit."""
+    sentinel = sentinel_for(target) if target.is_sentinel else None
+    client = client_for(target, sentinel)
     try:
         yield client
     finally:
         await client.aclose()
+        if sentinel is not None:
+            await sentinel.aclose()

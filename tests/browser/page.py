@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORT = ViewportSize(width=1600, height=900)
-Hue = Literal["red", "green", "grey"]
+Hue = Literal["red", "green", "grey", "purple"]
 
 # The colour under a lot's centre, read from the map canvas, sorted into the hue a person would name.
 _HUE_AT_LOT = """([id, hue]) => {
@@ -27,6 +27,7 @@ _HUE_AT_LOT = """([id, hue]) => {
     .getImageData(Math.round(point[0] * dpr), Math.round(point[1] * dpr), 1, 1).data;
   if (hue === "red") return r > 170 && g < 110 && b < 110;
   if (hue === "green") return g > 120 && g > r + 50 && g > b + 30;
+  if (hue === "purple") return b > 80 && b > r + 20 && r > g + 5;  // a lot closed now
   return Math.abs(r - g) < 30 && Math.abs(g - b) < 40 && b > 40;
 }"""
 

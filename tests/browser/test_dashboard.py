@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,51 @@ async def test_a_lot_s_panel_charts_its_free_berths_today_and_the_forecast(
         assert len(forecast.split()) == 16
         assert (await page.text_content("#curve-note") or "").startswith("in 1 h: ")
         await screenshot(page, "dashboard-lot-curve.png")
+        await page.close()
+
+
+async def test_a_lot_closed_now_looks_closed_and_its_panel_shows_its_facts(
+    chromium: Browser, redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    redis_url = own_database(redis_url, 13)
+    now = datetime.now(UTC)
+    # Open for one hour, six hours from now: closed while the test runs (the hub reads it in UTC).
+    hours = f"{(now + timedelta(hours=6)):%H:%M}-{(now + timedelta(hours=7)):%H:%M}"
+    shut, open_ = unique("shut"), unique("open")
+    features = [
+        lot_feature(shut, 13.40, 52.52, 4, opening_hours=hours, max_height_m=2.1, access="customers",
+                    fee={"currency": "CNY", "per_hour": 8.0, "text": "first hour free"},
+                    address="1 Mall Street"),
+        lot_feature(open_, 13.404, 52.52, 4, opening_hours="24/7", fee={"per_hour": 0}),
+    ]  # fmt: skip
+    await load_registry(redis_url, write_registry(tmp_path / "r.geojson", features).read_bytes())
+    async with running_hub(redis_url, mqtt_url) as hub:
+        t = time.time_ns() // 1_000_000
+        frame = {"berth": [0, 1, 2, 3], "occupied": [0] * 4, "ts": [t] * 4}
+        await publish(mqtt_url, [(f"{hub.prefix}/v1/lots/{lot}/events", frame) for lot in (shut, open_)])
+        page = await open_dashboard(chromium, hub.base_url, lots=2)
+        await wait_for_hue(page, open_, "green", 10.0)  # every berth free
+        await wait_for_hue(page, shut, "purple", 10.0)  # every berth free too, but closed
+        await page.mouse.click(*await lot_on_page(page, shut))
+        await wait_until(page, "document.querySelector('#lot-facts dd[data-fact=open]') !== null")
+        facts = await page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#lot-facts dd')]"
+            ".map((dd) => [dd.dataset.fact, dd.textContent]))"
+        )
+        assert facts == {
+            "open": "closed now",
+            "hours": hours,
+            "height": "2.1 m clearance",
+            "access": "customers only",
+            "fee": "first hour free",
+            "address": "1 Mall Street",
+        }
+        await screenshot(page, "dashboard-closed-lot.png")
+        await page.mouse.click(*await lot_on_page(page, open_))
+        await wait_until(
+            page, "document.querySelector('#lot-facts dd[data-fact=open]')?.textContent === 'open now'"
+        )
+        assert await page.text_content("#lot-facts dd[data-fact=fee]") == "free of charge"
         await page.close()
 
 

@@ -9,19 +9,28 @@ of queued messages: deploy/'s comments say so). The hub is killed with SIGKILL.
 
 Gateway outages (Last Wills) are left out of the traffic: lots stay online, so the checker's
 expectations depend only on the reports. `tests/integration/test_ingest.py` covers Wills.
+
+With `Plan.redis` set to `sentinel` or `cluster`, Redis is a replicated setup (each node with its
+append-only file) and the fault is `primary_kill`: SIGKILL of the primary (on a cluster, a random
+one), a replica promoted, the killed node started again as a replica. Whether acknowledged events
+survive that depends on `Plan.ack_after`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parking_hub.embedded_cluster import cluster_group
+from parking_hub.embedded_sentinel import redis_sentinel
 from sensors_sim.city import CitySpec, write_city
 from sensors_sim.encoders import FORMATS, Message
 from sensors_sim.faults import Faults
@@ -45,6 +54,7 @@ from tests.faults.servers import (
 )
 
 KINDS = ("hub_kill", "broker_restart", "redis_restart")
+HA_KINDS = ("primary_kill",)
 READY_WITHIN_S = 600.0  # a restarted hub on a loaded machine, reading a backlog first
 OUTAGE_SEEN_WITHIN_S = 30.0
 OUTAGE_PROBES = 5
@@ -62,6 +72,12 @@ class Plan:
     between: int = 300  # messages the broker acknowledges between two faults
     seed: int = 11
     settle_s: float = 180.0  # after the traffic ends, for the hub to apply and the API to show it
+    redis: str = "standalone"  # or "sentinel", "cluster": replicated, and the fault is primary_kill
+    ack_after: str = "write"  # the hub's --ack-after
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return KINDS if self.redis == "standalone" else HA_KINDS
 
 
 @dataclass(slots=True)
@@ -80,7 +96,7 @@ class Outage:
 @dataclass(slots=True)
 class Report:
     plan: Plan
-    faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    faults: dict[str, int] = field(default_factory=dict)
     messages: int = 0
     published: int = 0  # PUBLISH packets, republished ones included
     republished: int = 0
@@ -107,20 +123,26 @@ class Harness:
         self.plan = plan
         self.workdir = workdir
         self.progress = progress
-        self.report = Report(plan)
+        self.report = Report(plan, dict.fromkeys(plan.kinds, 0))
         self.acked: list[Message] = []
+        self._random = random.Random(plan.seed)
 
     async def run(self) -> Report:
         started = time.monotonic()
         registry = self._city()
-        with deploy_redis(self.workdir / "redis") as redis, deploy_mosquitto(self.workdir / "mqtt") as broker:
-            await asyncio.to_thread(self._load, redis)
+        with (
+            _redis_for(self.plan, self.workdir / "redis") as redis,
+            deploy_mosquitto(self.workdir / "mqtt") as broker,
+        ):
+            await asyncio.to_thread(self._load, redis.url)
             hub = HubProcess(
-                redis_url(redis),
+                redis.url,
                 mqtt_url(broker, HUB_USER),
                 "faults-hub",
                 "parking",
                 self.workdir / "hub.log",
+                "--ack-after",
+                self.plan.ack_after,
             )
             await hub.start()
             try:
@@ -130,7 +152,7 @@ class Harness:
                 truth.record(self.acked)
                 self.progress(f"checking {truth.delivered:,} delivered reports against Redis and the API")
                 self.report.verdict = await check(
-                    redis_url(redis), hub.base_url, registry, truth, self.plan.settle_s
+                    redis.url, hub.base_url, registry, truth, self.plan.settle_s
                 )
             finally:
                 await hub.stop()
@@ -143,10 +165,10 @@ class Harness:
         write_city(CitySpec(lots=plan.lots, berths=plan.berths, seed=plan.seed, prefix="fault"), path)
         return load_registry(path)
 
-    def _load(self, redis: Restartable) -> None:
+    def _load(self, url: str) -> None:
         path = self.workdir / "city.geojson"
         subprocess.run(
-            [sys.executable, "-m", "parking_hub", "lots", "load", "--redis-url", redis_url(redis), str(path)],
+            [sys.executable, "-m", "parking_hub", "lots", "load", "--redis-url", url, str(path)],
             check=True,
             capture_output=True,
             timeout=300,
@@ -160,7 +182,7 @@ class Harness:
                 raise RuntimeError(f"{exc}; the hub's log ends:\n{hub.log_tail()}") from None
 
     async def _traffic_with_faults(
-        self, registry: Registry, hub: HubProcess, redis: Restartable, broker: Restartable
+        self, registry: Registry, hub: HubProcess, redis: RedisUnderTest, broker: Restartable
     ) -> None:
         plan = self.plan
         traffic = Traffic(
@@ -171,13 +193,14 @@ class Harness:
         async with TrackedPublisher(url, self.acked.append) as publisher:
             driver = asyncio.create_task(self._drive(traffic, publisher, stop), name="faults.traffic")
             try:
-                for n in range(plan.rounds * len(KINDS)):
+                kinds = plan.kinds
+                for n in range(plan.rounds * len(kinds)):
                     await self._until_acked(publisher, (n + 1) * plan.between, driver)
-                    kind = KINDS[n % len(KINDS)]
-                    self.progress(f"fault {n + 1}/{plan.rounds * len(KINDS)}: {kind}")
+                    kind = kinds[n % len(kinds)]
+                    self.progress(f"fault {n + 1}/{plan.rounds * len(kinds)}: {kind}")
                     await self._inject(kind, hub, redis, broker)
                     self.report.faults[kind] += 1
-                await self._until_acked(publisher, (plan.rounds * len(KINDS) + 1) * plan.between, driver)
+                await self._until_acked(publisher, (plan.rounds * len(kinds) + 1) * plan.between, driver)
             finally:
                 stop.set()
                 await driver
@@ -208,17 +231,21 @@ class Harness:
                 raise RuntimeError("the traffic ended before the plan did")
             await asyncio.sleep(POLL_S)
 
-    async def _inject(self, kind: str, hub: HubProcess, redis: Restartable, broker: Restartable) -> None:
+    async def _inject(self, kind: str, hub: HubProcess, redis: RedisUnderTest, broker: Restartable) -> None:
         if kind == "hub_kill":
             await hub.kill()
             await hub.start()
         elif kind == "broker_restart":
             await asyncio.to_thread(broker.restart)
+        elif kind == "primary_kill":
+            await asyncio.sleep(self._random.uniform(0, 0.5))  # anywhere in a batch's write
+            await asyncio.to_thread(redis.kill_primary, self._random)
         else:
-            await asyncio.to_thread(redis.stop)
+            assert redis.restartable is not None
+            await asyncio.to_thread(redis.restartable.stop)
             await self._while_redis_is_down(hub)
             down_at = time.monotonic()
-            await asyncio.to_thread(redis.start)
+            await asyncio.to_thread(redis.restartable.start)
             await self._api_recovers(hub, down_at)
         await self._ready(hub)
 
@@ -247,6 +274,45 @@ class Harness:
                     raise RuntimeError(f"the API did not recover; the hub's log ends:\n{hub.log_tail()}")
                 await asyncio.sleep(POLL_S)
         self.report.outage.recovered_s.append(round(time.monotonic() - since, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class RedisUnderTest:
+    url: str
+    restartable: Restartable | None = None  # standalone: stopped and started again
+    kill_primary: Callable[[random.Random], None] = lambda _: None  # replicated: killed, replaced, restarted
+
+
+@contextmanager
+def _redis_for(plan: Plan, workdir: Path) -> Iterator[RedisUnderTest]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if plan.redis == "standalone":
+        with deploy_redis(workdir) as redis:
+            yield RedisUnderTest(redis_url(redis), restartable=redis)
+    elif plan.redis == "sentinel":
+        with redis_sentinel(workdir, appendonly=True) as group:
+
+            def failover(_: random.Random) -> None:
+                old = group.primary_port()
+                group.nodes.kill(old)
+                group.wait_for_new_primary(old)
+                group.nodes.start(old)  # the Sentinels make it a replica of the new primary
+                group.wait_until_replicated()
+
+            yield RedisUnderTest(group.url, kill_primary=failover)
+    elif plan.redis == "cluster":
+        with cluster_group(workdir, replicas=1, appendonly=True, node_timeout_ms=1000) as cluster:
+
+            def cluster_failover(rng: random.Random) -> None:
+                old = rng.choice(cluster.primaries())
+                cluster.nodes.kill(old)
+                cluster.wait_for_promotion(old)
+                cluster.nodes.start(old)  # it rejoins as a replica of the promoted one
+                cluster.wait_until_replicated()
+
+            yield RedisUnderTest(cluster.url, kill_primary=cluster_failover)
+    else:
+        raise ValueError(f"unknown Redis shape {plan.redis!r}: standalone, sentinel or cluster")
 
 
 async def run_faults(

@@ -109,13 +109,14 @@ def redis_url(redis: Restartable) -> str:
 class HubProcess:
     """`python -m parking_hub serve` with a stable client id, so each start resumes one session."""
 
-    def __init__(self, redis: str, mqtt: str, client_id: str, prefix: str, log: Path) -> None:
+    def __init__(self, redis: str, mqtt: str, client_id: str, prefix: str, log: Path, *extra: str) -> None:
         self.log = log
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.args = [
             *("--redis-url", redis, "--mqtt-url", mqtt, "--http", f"127.0.0.1:{self.port}"),
             *("--client-id", client_id, "--topic-prefix", prefix),
+            *extra,
         ]
         self.kills = 0
         self._proc: asyncio.subprocess.Process | None = None

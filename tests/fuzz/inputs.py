@@ -292,6 +292,7 @@ KNOWN_CODES = frozenset(
         "invalid_json", "invalid_payload", "payload_too_large", "length_mismatch", "batch_too_long",
         "unknown_lot", "unknown_topic", "invalid_berth", "berth_out_of_range", "ts_out_of_range",
         "ts_in_future", "unknown_device", "unknown_port", "unknown_codec", "undecodable_payload",
+        "no_occupancy",
     }
 )  # fmt: skip
 
@@ -317,7 +318,7 @@ def problems(message: Fuzzed, decoded: Decoded, now_ms: int) -> list[str]:
         out.append(f"unknown rejection codes {sorted(unknown)}")
     if any(not r.message for r in decoded.rejections):
         out.append("a rejection without a message")
-    events = sorted(zip(decoded.berths.tolist(), decoded.ranks.tolist(), strict=True))
+    events = sorted(zip(list(decoded.berths), list(decoded.ranks), strict=True))
     if any(not 0 <= b < CAPACITY or r <= 0 or r >> 1 > now_ms + MAX_FUTURE_MS for b, r in events):
         out.append(f"an event out of bounds: {events}")
     if message.rejected is None:  # decided by the decoder: only what every message of the kind obeys

@@ -72,8 +72,8 @@ def expect(messages: list[Fuzzed], prefix: str, devices: DeviceIndex, start_ms: 
         out.rejected_events += early.rejected_events
         if early.lot == LOT:
             out.valid_events += len(early.berths)
-            np.maximum.at(out.low, early.berths, early.ranks)
-            np.maximum.at(out.high, late.berths, late.ranks)
+            np.maximum.at(out.low, np.asarray(early.berths), np.asarray(early.ranks))
+            np.maximum.at(out.high, np.asarray(late.berths), np.asarray(late.ranks))
     return out
 
 

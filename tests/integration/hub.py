@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -108,3 +110,41 @@ async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool
         await asyncio.sleep(0.05)
         result = await probe()
     return result
+
+
+class HubProcess:
+    """`python -m parking_hub serve` as its own process, logging to a file."""
+
+    def __init__(self, role: str, settings: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.args = ["serve", "--role", role, "--http", f"127.0.0.1:{self.port}"]
+        self.args += [arg for name, value in settings.items() for arg in (f"--{name}", value)]
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "parking_hub", *self.args, stdout=out, stderr=out
+            )
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await self.proc.wait()
+
+    async def ready(self, http: aiohttp.ClientSession) -> bool:
+        try:
+            async with http.get(self.url + "/readyz") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False

@@ -286,6 +286,21 @@ async def test_cors_allow_list_names_origins(servers: tuple[str, str]) -> None:
             assert "Access-Control-Allow-Origin" not in resp.headers
 
 
+async def test_cors_off_adds_no_headers_and_refuses_preflights_like_any_options(
+    servers: tuple[str, str],
+) -> None:
+    origin = {"Origin": "https://app.example.com"}
+    async with running_hub(*servers, cors_origins="none") as hub:
+        async with hub.http.get(hub.base_url + "/healthz", headers=origin) as resp:
+            assert resp.status == 200
+            assert not [h for h in resp.headers if h.startswith("Access-Control-") or h == "Vary"]
+        preflight = origin | {"Access-Control-Request-Method": "GET"}
+        async with hub.http.options(hub.base_url + "/v1/summary", headers=preflight) as resp:
+            assert resp.status == 405
+            assert (await resp.json())["error"]["code"] == "method_not_allowed"
+            assert "Access-Control-Allow-Origin" not in resp.headers
+
+
 async def test_large_answers_are_gzipped(city: City) -> None:
     async with city.hub.http.get(
         city.hub.base_url + "/openapi.json", headers={"Accept-Encoding": "gzip"}, auto_decompress=False

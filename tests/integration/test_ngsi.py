@@ -3,9 +3,12 @@ state as /v1, over a real hub fed through MQTT."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +16,8 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from parking_hub.api.ngsi.schemas import EntityList, OneEntity, ProblemDetails
+from parking_hub.api.ngsi import filters
+from parking_hub.api.ngsi.schemas import EntityList, FeatureCollection, OneEntity, ProblemDetails
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
 from tests.integration.hub import (
     Hub,
@@ -263,26 +267,60 @@ async def test_entities_follow_the_live_state(city: City) -> None:
 
 
 BAD_REQUESTS: list[tuple[Mapping[str, str], int, str]] = [
-    ({}, 400, "type is required unless id is given"),
+    ({}, 400, "type is required unless id, idPattern, attrs, q or a geo-query is given"),
     ({"type": "ParkingSpot", "limit": "1001"}, 400, "limit must be between 0 and 1000"),
     ({"type": "ParkingSpot", "limit": "0"}, 400, "limit must be between 1 and 1000, or 0 with count=true"),
     ({"type": "ParkingSpot", "limit": "-1"}, 400, "limit must be between 0 and 1000"),
     ({"type": "ParkingSpot", "offset": "-1"}, 400, "offset must be at least 0"),
     ({"type": "ParkingSpot", "offset": "x"}, 400, "offset must be an integer"),
     ({"type": "ParkingSpot", "count": "yes"}, 400, "count must be one of true or false"),
-    ({"type": "ParkingSpot", "options": "sysAttrs"}, 400, "options must be one of keyValues or normalized"),
+    (
+        {"type": "ParkingSpot", "options": "keyValues,bogus"},
+        400,
+        (
+            "options must be a comma list of options (keyValues, simplified, concise, normalized, sysAttrs); "
+            "'bogus' is not one"
+        ),
+    ),
     ({"type": "Parking Spot"}, 400, "type must be a comma list of type names; 'Parking Spot' is not one"),
     ({"type": "ParkingSpot,"}, 400, "type must be a comma list of type names; '' is not one"),
     ({"type": "A;B"}, 400, "type must be a comma list of type names; 'A;B' is not one"),
     ({"id": "garage"}, 400, "id must be a comma list of URIs; 'garage' is not one"),
     ({"id": ",".join(["urn:x:1"] * 101)}, 400, "id must name at most 100 ids"),
     ({"type": "ParkingSpot", "color": "red"}, 400, "color is not a parameter of this endpoint"),
-    ({"type": "ParkingSpot", "q": "status==free"}, 422, "q is not supported by this server"),
+    (
+        {"type": "ParkingSpot", "q": "status==free"},
+        400,
+        "q has 'free' as a value: quote text, as in status==\"free\"",
+    ),
+    ({"type": "ParkingSpot", "q": 'status=="free";('}, 400, "q ends too early"),
+    ({"type": "ParkingSpot", "q": 'name~="("'}, 400, "q is not a regular expression in RE2's syntax"),
+    (
+        {"type": "ParkingSpot", "idPattern": "(a"},
+        400,
+        "idPattern is not a regular expression in RE2's syntax",
+    ),
     (
         {"type": "ParkingSpot", "georel": "near;maxDistance==100"},
-        422,
-        "georel is not supported by this server",
+        400,
+        "a geo-query needs georel, geometry and coordinates together",
     ),
+    (
+        {"georel": "near;maxDistance==-1", "geometry": "Point", "coordinates": "[120,36]"},
+        400,
+        "maxDistance must be a number of metres, at least 0",
+    ),
+    (
+        {"georel": "within", "geometry": "Point", "coordinates": "[120,36]"},
+        400,
+        "within takes a Polygon or MultiPolygon geometry",
+    ),
+    (
+        {"georel": "within", "geometry": "Polygon", "coordinates": "[[[120,36],[121,36],[120,36]]]"},
+        400,
+        "each ring is a closed list of at least four positions",
+    ),
+    ({"type": "ParkingSpot", "lang": "en"}, 422, "lang is not supported by this server"),
 ]
 
 
@@ -301,7 +339,9 @@ async def test_bad_requests_get_problem_details(
 async def test_an_unacceptable_accept_header_gets_406(city: City) -> None:
     status, _, body = await ngsi(city.hub, accept="text/csv", type="ParkingSpot")
     assert status == 406
-    assert body["detail"] == "this server answers application/json or application/ld+json only"
+    assert body["detail"] == (
+        "this server answers application/json or application/ld+json or application/geo+json only"
+    )
     status, _, body = await ngsi(city.hub, f"{ENTITIES}/not%20a%20uri")
     assert (status, body["type"]) == (400, BAD_DATA)
 
@@ -322,3 +362,241 @@ async def test_nothing_a_client_sends_gets_a_500(city: City) -> None:
                 body = await resp.json()
                 if "entities?" in url:  # always routed to the NGSI-LD handler
                     ProblemDetails.model_validate(body)
+
+
+CLIENTS_PYTHON = Path(__file__).parents[2] / ".venv-clients" / "bin" / "python"
+CLIENTS_SCRIPT = Path(__file__).parents[1] / "clients" / "ngsi_clients.py"
+
+
+async def all_ids(hub: Hub, **query: Any) -> list[str]:
+    """Every id a GET query matches, paged by hand."""
+    found: list[str] = []
+    while True:
+        status, _, body = await ngsi(hub, limit=1000, offset=len(found), **query)
+        assert status == 200, body
+        found += [e["id"] for e in body]
+        if len(body) < 1000:
+            return found
+
+
+async def test_filip_and_ngsildclient_query_the_hub(city: City) -> None:
+    """The PyPI clients, in their own virtualenv (scripts/test makes it), against the running hub."""
+    assert CLIENTS_PYTHON.exists(), "run scripts/test once: it makes .venv-clients"
+    kerb = city.ids["kerb"]
+    near = BAYS[1]
+    spec = {
+        "near": near,
+        "spot_pattern": f"^urn:ngsi-ld:ParkingSpot:{kerb}:",
+        "kerb_site": site("OnStreetParking", kerb),
+        "page_total": 25,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(CLIENTS_PYTHON), str(CLIENTS_SCRIPT), city.hub.base_url, json.dumps(spec),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()[-3000:]
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    filip, ngsildclient = got["filip"], got["ngsildclient"]
+
+    sites = await all_ids(city.hub, type="OffStreetParking")
+    assert filip["by_type"] == sites
+    assert ngsildclient["by_type"] == sites
+    assert filip["by_pattern"] == city.spots("kerb", 3)
+    projected = {tuple(names) for names in filip["by_attrs"]}
+    assert projected == {("@context", "availableSpotNumber", "id", "type")}
+    assert filip["by_q"] == [spot(kerb, 1), spot(kerb, 2)]  # berth 0 is occupied
+    geo = {"georel": "near;maxDistance==30", "geometry": "Point", "coordinates": json.dumps(near)}
+    near_ids = await all_ids(city.hub, type="ParkingSpot", **geo)
+    assert set(city.spots("kerb", 3)) <= set(near_ids)
+    assert filip["near"] == near_ids
+    assert ngsildclient["near"] == near_ids
+    assert filip["paged"] == (await all_ids(city.hub, type="ParkingSpot"))[:25]
+    assert [e["id"] for e in filip["key_values"]] == city.spots("kerb", 3)
+    assert [e["status"] for e in filip["key_values"]] == ["occupied", "free", "free"]
+    _, headers, _ = await ngsi(city.hub, type="ParkingSpot", limit=0, count="true")
+    assert ngsildclient["count"] == int(headers["NGSILD-Results-Count"])
+    assert ngsildclient["by_q"] == await all_ids(city.hub, type="ParkingSpot", q='status=="occupied"')
+    assert set(city.spots("kerb", 3)) <= set(ngsildclient["within"])
+
+
+async def test_the_list_answers_with_a_trailing_slash_too(city: City) -> None:
+    garage = site("OffStreetParking", city.ids["garage"])
+    _, _, plain = await ngsi(city.hub, id=garage)
+    status, _, slashed = await ngsi(city.hub, f"{ENTITIES}/", id=garage, idPattern=".*")
+    assert (status, slashed) == (200, plain)
+
+
+async def test_geo_queries_follow_the_locations(city: City) -> None:
+    """near and within by the entities' own points, checked against distances computed here."""
+    ids = city.ids
+    lon, lat = 120.3826, 36.0671  # the garage's point
+    near = {"georel": "near;maxDistance==60", "geometry": "Point", "coordinates": json.dumps([lon, lat])}
+    found = await all_ids(city.hub, type="OffStreetParking,OnStreetParking", **near)
+    # The kerb's point is ~43 m away, the offline lot's ~800 m.
+    assert site("OffStreetParking", ids["garage"]) in found
+    assert site("OnStreetParking", ids["kerb"]) in found
+    assert site("OffStreetParking", ids["offline"]) not in found
+    far = near | {"georel": "near;minDistance==60"}
+    assert site("OnStreetParking", ids["kerb"]) not in await all_ids(city.hub, type="OnStreetParking", **far)
+    # A box around the kerb's first two bays only: spots are placed at their bays.
+    box = [[120.38295, 36.06745], [120.38315, 36.06745], [120.38315, 36.06765], [120.38295, 36.06765]]
+    within = {"georel": "within", "geometry": "Polygon", "coordinates": json.dumps([[*box, box[0]]])}
+    spots = await all_ids(city.hub, type="ParkingSpot", **within)
+    assert [s for s in spots if s.startswith(spot(ids["kerb"], 0)[:-1])] == [
+        spot(ids["kerb"], b) for b in (0, 1)
+    ]
+    outside = await all_ids(
+        city.hub, type="ParkingSpot", id=",".join(city.spots("kerb", 3)), **within | {"georel": "disjoint"}
+    )
+    assert outside == [spot(ids["kerb"], 2)]
+
+
+async def test_q_compares_the_served_attributes(city: City) -> None:
+    ids = city.ids
+    garage, kerb = site("OffStreetParking", ids["garage"]), site("OnStreetParking", ids["kerb"])
+    both = f"{garage},{kerb}"
+    for q, wanted in [
+        ("availableSpotNumber==2", [garage, kerb]),
+        ("availableSpotNumber>2", []),
+        ("occupiedSpotNumber==1..2;totalSpotNumber>=6", [garage]),
+        ('status=="spacesAvailable"', [garage]),  # OnStreetParking has no status
+        ('category=="forDisabled"|totalSpotNumber<4', [garage, kerb]),
+        ("totalSpotNumber!=6", [kerb]),
+        ('category!="forDisabled"', []),  # the kerb has no category: an absent attribute never matches
+        ("occupancy", [garage]),
+        ('name~="^Lot "', [garage, kerb]),
+    ]:
+        status, _, body = await ngsi(city.hub, id=both, q=q)
+        assert status == 200, (q, body)
+        assert [e["id"] for e in body] == wanted, q
+    free = await all_ids(city.hub, id=",".join(city.spots("garage", 6)), q='status=="free","unknown"')
+    assert free == [spot(ids["garage"], b) for b in (1, 2, 4, 5)]
+
+
+async def test_attrs_pick_omit_and_forms(city: City) -> None:
+    garage = site("OffStreetParking", city.ids["garage"])
+    _, _, (full,) = await ngsi(city.hub, id=garage)
+    _, _, (picked,) = await ngsi(city.hub, id=garage, attrs="availableSpotNumber,status")
+    assert picked == {k: full[k] for k in ("id", "type", "availableSpotNumber", "status")}
+    _, _, (picked,) = await ngsi(city.hub, id=garage, pick="id,name", options="keyValues")
+    assert picked == {"id": garage, "name": full["name"]["value"]}
+    _, _, (omitted,) = await ngsi(city.hub, id=garage, omit="location,name")
+    assert omitted == {k: v for k, v in full.items() if k not in ("location", "name")}
+    _, _, (concise,) = await ngsi(city.hub, id=garage, format="concise")
+    assert concise["name"] == full["name"]["value"]
+    assert concise["location"] == full["location"]["value"]
+    assert concise["availableSpotNumber"] == {
+        k: v for k, v in full["availableSpotNumber"].items() if k != "type"
+    }
+    _, _, (with_sys,) = await ngsi(city.hub, id=garage, options="sysAttrs")
+    observed = full["availableSpotNumber"]["observedAt"]
+    assert with_sys["availableSpotNumber"]["modifiedAt"] == observed
+    assert with_sys["modifiedAt"] == max(
+        a["observedAt"] for a in full.values() if isinstance(a, dict) and "observedAt" in a
+    )
+    assert "modifiedAt" not in with_sys["name"]
+
+
+async def test_geo_json_answers_features(city: City) -> None:
+    ids = ",".join(city.spots("kerb", 3))
+    status, headers, body = await ngsi(city.hub, accept="application/geo+json", id=ids, options="keyValues")
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/geo+json")
+    FeatureCollection.model_validate(body)
+    assert [f["geometry"]["coordinates"] for f in body["features"]] == BAYS
+    assert [f["properties"]["status"] for f in body["features"]] == ["occupied", "free", "free"]
+    status, _, one = await ngsi(
+        city.hub, f"{ENTITIES}/{spot(city.ids['kerb'], 1)}", accept="application/geo+json"
+    )
+    assert (status, one["type"], one["geometry"]["coordinates"]) == (200, "Feature", BAYS[1])
+
+
+async def test_types_and_attributes(city: City) -> None:
+    status, _, body = await ngsi(city.hub, "/ngsi-ld/v1/types")
+    assert (status, body["type"], body["typeList"]) == (
+        200,
+        "EntityTypeList",
+        ["OffStreetParking", "OnStreetParking", "ParkingSpot"],
+    )
+    _, _, detailed = await ngsi(city.hub, "/ngsi-ld/v1/types", details="true")
+    spot_type = next(t for t in detailed if t["typeName"] == "ParkingSpot")
+    _, _, one = await ngsi(city.hub, f"{ENTITIES}/{spot(city.ids['kerb'], 0)}")
+    assert set(spot_type["attributeNames"]) == set(one) - {"id", "type"}
+    _, _, attributes = await ngsi(city.hub, "/ngsi-ld/v1/attributes")
+    assert set(attributes["attributeList"]) >= set(spot_type["attributeNames"])
+    _, _, detailed = await ngsi(city.hub, "/ngsi-ld/v1/attributes", details="true")
+    location = next(a for a in detailed if a["attributeName"] == "location")
+    assert location["attributeTypes"] == ["GeoProperty"]
+    assert location["typeNames"] == ["OffStreetParking", "OnStreetParking", "ParkingSpot"]
+
+
+async def post_query(hub: Hub, body: bytes, **query: Any) -> Answer:
+    url = hub.base_url + "/ngsi-ld/v1/entityOperations/query"
+    headers = {"Content-Type": "application/json"}
+    async with hub.http.post(url, data=body, params=query, headers=headers) as resp:
+        return resp.status, resp.headers, await resp.json(content_type=None)
+
+
+async def test_post_query_answers_as_get(city: City) -> None:
+    kerb = city.ids["kerb"]
+    query = {
+        "type": "Query",
+        "entities": [{"idPattern": f"^urn:ngsi-ld:ParkingSpot:{kerb}:"}],
+        "q": 'status=="free"',
+    }
+    status, headers, body = await post_query(city.hub, json.dumps(query).encode(), count="true")
+    assert status == 200, body
+    assert [e["id"] for e in body] == [spot(kerb, 1), spot(kerb, 2)]
+    assert headers["NGSILD-Results-Count"] == "2"
+    for raw, kind, detail in [
+        (b"{", "InvalidRequest", "the Query body"),
+        (b'{"type": "Query", "entities": [{}, {}]}', "InvalidRequest", "the Query body: entities"),
+        (b'{"type": "Query", "q": "status=="}', "BadRequestData", "q ends too early"),
+    ]:
+        status, _, problem = await post_query(city.hub, raw)
+        assert status == 400, problem
+        ProblemDetails.model_validate(problem)
+        assert problem["type"].endswith(kind)
+        assert problem["detail"].startswith(detail), problem
+
+
+async def test_unknown_ngsi_paths_and_methods_answer_problem_details(city: City) -> None:
+    for method, path, status in [
+        ("GET", "/ngsi-ld/v1/subscriptions", 404),
+        ("GET", "/ngsi-ld/v2/entities", 404),
+        ("POST", ENTITIES, 405),
+        ("DELETE", f"{ENTITIES}/{spot(city.ids['kerb'], 0)}", 405),
+    ]:
+        async with city.hub.http.request(method, city.hub.base_url + path) as resp:
+            body = await resp.json(content_type=None)
+            assert resp.status == status, (path, body)
+            assert resp.content_type == "application/json"
+            ProblemDetails.model_validate(body)
+            kind = "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound" if status == 404 else "about:blank"
+            assert (body["type"], body["status"]) == (kind, status)
+
+
+async def test_a_query_over_its_work_limits_is_too_complex(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limits on idPattern and q work (250,000 ids, 50,000 judged entities), shrunk to this city."""
+    garage = city.spots("garage", 6)
+    monkeypatch.setattr(filters, "MAX_PATTERN_IDS", 5)
+    monkeypatch.setattr(filters, "MAX_JUDGED", 1)
+    for query, detail in [
+        ({"id": ",".join(garage), "idPattern": ":1$"}, "idPattern would be tried on 6 ids, more than 5"),
+        (
+            {"id": ",".join(garage[:5]), "q": "status"},
+            "q or attrs would judge 3 entities",
+        ),  # occupied, free, stale
+        ({"type": "OffStreetParking,OnStreetParking", "attrs": "name"}, "q or attrs would judge"),
+    ]:
+        status, _, body = await ngsi(city.hub, **query)
+        assert status == 403, body
+        ProblemDetails.model_validate(body)
+        assert body["type"] == "https://uri.etsi.org/ngsi-ld/errors/TooComplexQuery"
+        assert body["detail"].startswith(detail), body
+    # At the limits, the same queries are answered.
+    status, _, body = await ngsi(city.hub, id=",".join(garage[:5]), idPattern=":1$")
+    assert (status, [e["id"] for e in body]) == (200, [garage[1]])

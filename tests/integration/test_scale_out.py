@@ -8,8 +8,6 @@ processes. Every process is a real one, started as an operator starts it.
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -17,11 +15,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from parking_hub.embedded import free_port, mqtt_broker
+from parking_hub.embedded import mqtt_broker
 from parking_hub.embedded_cluster import redis_cluster
 from sensors_sim.registry import load_registry
 from sensors_sim.truth import Truth
-from tests.integration.hub import eventually, unique
+from tests.integration.hub import HubProcess, eventually, unique
 from tests.integration.test_simulator import city, sim
 from tests.integration.test_skeleton import load
 
@@ -38,44 +36,6 @@ def cluster_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         if "protocol=3.1.1" in mqtt_url:
             pytest.skip("needs mosquitto on PATH: the embedded amqtt broker has no shared subscriptions")
         yield redis_url, mqtt_url
-
-
-class HubProcess:
-    """`python -m parking_hub serve` as its own process, logging to a file."""
-
-    def __init__(self, role: str, settings: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.args = ["serve", "--role", role, "--http", f"127.0.0.1:{self.port}"]
-        self.args += [arg for name, value in settings.items() for arg in (f"--{name}", value)]
-        self.log = log
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "parking_hub", *self.args, stdout=out, stderr=out
-            )
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            await self.proc.wait()
-
-    async def ready(self, http: aiohttp.ClientSession) -> bool:
-        try:
-            async with http.get(self.url + "/readyz") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
 
 
 @asynccontextmanager

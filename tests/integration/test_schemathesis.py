@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from parking_hub.api.routes import API, DASHBOARD, DESCRIPTION, NGSI_LD, PROBES
+from parking_hub.api.routes import API, DASHBOARD, DESCRIPTION, FEEDS, NGSI_LD, PROBES
 from parking_hub.apikeys import new_key
 from parking_hub.embedded import free_port, managed_process
 from tests.integration.hub import lot_feature, unique, write_registry
@@ -101,8 +101,9 @@ def running(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
         yield RunningHub(base_url, {"X-API-Key": key}, schema, f"{tag}-b")
 
 
-ENDPOINTS = PROBES + DESCRIPTION + API + NGSI_LD + DASHBOARD
+ENDPOINTS = PROBES + DESCRIPTION + API + NGSI_LD + FEEDS + DASHBOARD
 ALL_PATHS = [endpoint.path for endpoint in ENDPOINTS]
+METHODS = {endpoint.path: endpoint.method.upper() for endpoint in ENDPOINTS}
 # Negative cases break a parameter's constraints, so only endpoints with parameters have any.
 RUNS = [(e.path, GenerationMode.POSITIVE, "") for e in ENDPOINTS] + [
     (e.path, GenerationMode.NEGATIVE, "") for e in ENDPOINTS if e.query or e.path_params
@@ -138,7 +139,7 @@ def test_the_description_covers_every_route(running: RunningHub) -> None:
 def test_schemathesis_finds_nothing(
     running: RunningHub, path: str, mode: GenerationMode, known_lot: str
 ) -> None:
-    operation = running.schema[path]["GET"]
+    operation = running.schema[path][METHODS[path]]
     transport: dict[str, Any] = {"timeout": STREAM_TIMEOUT} if path == "/v1/stream" else {}
 
     @settings(

@@ -119,7 +119,7 @@ def test_the_hub_decodes_each_example_as_documented(key: tuple[str, str], expect
     else:
         decoded = decode(parsed, payload, {lot.id: lot.capacity for lot in LOTS}.get, NOW_MS)
     assert decoded.rejections == []
-    assert (decoded.lot, decoded.berths.tolist(), decoded.ranks.tolist()) == ("qd-0001", berths, ranks)
+    assert (decoded.lot, list(decoded.berths), list(decoded.ranks)) == ("qd-0001", berths, ranks)
     assert decoded.status_rank == (status[0] if status else None)
 
 

@@ -7,6 +7,7 @@ import pytest
 from parking_hub.cli import main
 from parking_hub.config import (
     DEFAULTS,
+    AckAfter,
     SettingError,
     build_settings,
     parse_mqtt_url,
@@ -14,6 +15,7 @@ from parking_hub.config import (
     resolve,
 )
 from parking_hub.ingest.mqtt import shared
+from parking_hub.store.connection import sentinel_for
 
 
 def test_flag_beats_environment_beats_default() -> None:
@@ -37,6 +39,36 @@ def test_cluster_url_lists_its_nodes() -> None:
     assert target.cluster_nodes == (("10.0.0.1", 7000), ("10.0.0.2", 7001))
 
 
+def test_sentinel_url_lists_its_sentinels_service_and_database() -> None:
+    target = parse_redis_url("redis+sentinel://10.0.0.1:26379,sentinel-b/parking-main?db=2")
+    assert target.sentinels == (("10.0.0.1", 26379), ("sentinel-b", 26379))
+    assert (target.service, target.db, target.is_sentinel, target.is_cluster) == (
+        "parking-main",
+        2,
+        True,
+        False,
+    )
+    tls = parse_redis_url("rediss+sentinel://user:s3cret@h:5000/svc")
+    assert (tls.sentinels, tls.service, tls.db) == ((("h", 5000),), "svc", 0)
+    assert "s3cret" not in repr(tls)
+
+
+def test_sentinel_clients_carry_tls_credentials_and_database() -> None:
+    sentinel = sentinel_for(parse_redis_url("rediss+sentinel://user:s%40cret@h:5000/svc?db=3"))
+    wanted = {"ssl": True, "db": 3, "username": "user", "password": "s@cret"}
+    assert {k: sentinel.connection_kwargs[k] for k in wanted} == wanted
+    assert sentinel.sentinel_kwargs["ssl"] is True
+    assert "password" not in sentinel.sentinel_kwargs  # the URL's login is the data nodes'
+    plain = sentinel_for(parse_redis_url("redis+sentinel://h:5000/svc"))
+    assert (plain.connection_kwargs["ssl"], plain.sentinel_kwargs["ssl"]) == (False, False)
+
+
+def test_ack_after_defaults_to_write_and_takes_each_setting() -> None:
+    assert build_settings(dict(DEFAULTS)).ack_after is AckAfter.WRITE
+    for setting in AckAfter:
+        assert build_settings(dict(DEFAULTS) | {"ack-after": setting.value}).ack_after is setting
+
+
 def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
     target = parse_mqtt_url("mqtts://op%2D7:s3cret@broker.example:8884")
     assert (target.host, target.port, target.tls) == ("broker.example", 8884, True)
@@ -48,7 +80,14 @@ def test_mqtts_url_with_credentials_keeps_the_password_out_of_repr() -> None:
 
 def test_share_group_is_off_by_default_and_names_the_group_when_set() -> None:
     assert build_settings(dict(DEFAULTS)).share_group is None
+    assert build_settings(dict(DEFAULTS)).timezone.key == "UTC"
+    assert build_settings(dict(DEFAULTS) | {"timezone": "Asia/Shanghai"}).timezone.key == "Asia/Shanghai"
     assert build_settings(dict(DEFAULTS) | {"share-group": "ingest-1"}).share_group == "ingest-1"
+
+
+def test_workers_are_one_by_default_and_several_for_the_api_role() -> None:
+    assert build_settings(dict(DEFAULTS)).workers == 1
+    assert build_settings(dict(DEFAULTS) | {"workers": "4", "role": "api"}).workers == 4
 
 
 def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
@@ -61,6 +100,12 @@ def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
     [
         ("redis-url", "http://x", "scheme 'http'"),
         ("redis-url", "redis+cluster://", "at least one cluster node"),
+        ("redis-url", "redis+sentinel:///parking", "at least one Sentinel"),
+        ("redis-url", "redis+sentinel://h:26379", "name the primary's Sentinel service"),
+        ("redis-url", "redis+sentinel://h:26379/a/b", "name the primary's Sentinel service"),
+        ("redis-url", "redis+sentinel://h:26379/svc?db=x", "db=x must be a database number"),
+        ("redis-url", "redis+sentinel://h:26379/svc?ssl=1", "only db= is read"),
+        ("ack-after", "always", "write, replica, fsync"),
         ("mqtt-url", "mqtt://h:0", "port '0'"),
         ("mqtt-url", "mqtt://h?protocol=4", "protocol=4"),
         ("http", "localhost:http", "port 'http'"),
@@ -70,6 +115,12 @@ def test_a_share_group_turns_every_filter_into_a_shared_subscription() -> None:
         ("role", "both", "all, ingest, api"),
         ("share-group", "a/b", "[A-Za-z0-9_.-]"),
         ("share-group", "g" * 65, "1 to 64 characters"),
+        ("workers", "0", "from 1 to 64"),
+        ("workers", "65", "from 1 to 64"),
+        ("workers", "two", "from 1 to 64"),
+        ("workers", "2", "needs --role api"),  # the default role, all, ingests
+        ("timezone", "Mars/Olympus_Mons", "not an IANA time zone name"),
+        ("timezone", "../../etc/passwd", "not an IANA time zone name"),
     ],
 )
 def test_a_bad_setting_names_itself_and_the_reason(name: str, value: str, fragment: str) -> None:

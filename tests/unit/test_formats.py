@@ -42,14 +42,14 @@ def test_a_batch_frame_becomes_ranks() -> None:
         {"gateway": "gw-1", "seq": 4, "berth": [3, 7], "occupied": [1, False], "ts": [NOW - 5, NOW]}
     )
     assert decoded.lot == "qd-0001"
-    assert decoded.berths.tolist() == [3, 7]
-    assert decoded.ranks.tolist() == [(NOW - 5) * 2 + 1, NOW * 2]
+    assert list(decoded.berths) == [3, 7]
+    assert list(decoded.ranks) == [(NOW - 5) * 2 + 1, NOW * 2]
     assert not decoded.rejections
 
 
 def test_a_single_berth_message_is_a_one_event_frame() -> None:
     decoded = frame({"occupied": True, "ts": NOW}, ParsedTopic(TopicKind.BERTH, "qd-0001", "9"))
-    assert (decoded.berths.tolist(), decoded.ranks.tolist()) == ([9], [NOW * 2 + 1])
+    assert (list(decoded.berths), list(decoded.ranks)) == ([9], [NOW * 2 + 1])
     bad = frame({"occupied": 1, "ts": NOW}, ParsedTopic(TopicKind.BERTH, "qd-0001", "10"))
     assert codes(bad) == [("berth_out_of_range", 1)]
     named = frame({"occupied": 1, "ts": NOW}, ParsedTopic(TopicKind.BERTH, "qd-0001", "abc"))
@@ -67,7 +67,7 @@ def test_invalid_events_are_rejected_one_by_one_and_the_rest_kept() -> None:
             "ts": [NOW, NOW, NOW, NOW, NOW + MAX_FUTURE_MS + 1, NOW, 0, NOW + MAX_FUTURE_MS],
         }
     )
-    assert decoded.berths.tolist() == [0, 6]
+    assert list(decoded.berths) == [0, 6]
     assert sorted(codes(decoded)) == [
         ("berth_out_of_range", 2),
         ("invalid_payload", 2),

@@ -162,3 +162,21 @@ async def test_the_parsers_refusals_are_json_and_never_quote_the_request(
     assert "QQQQ" not in caplog.text
     server_lines = [r for r in caplog.records if r.name in ("aiohttp.server", "parking_hub.api.listener")]
     assert [(r.levelname, r.exc_info) for r in server_lines] == [("INFO", None)]
+
+
+async def test_a_too_long_ngsi_ld_request_line_gets_problem_details() -> None:
+    """Under /ngsi-ld/, even the parser's refusal answers as NGSI-LD clients expect errors."""
+    long_line = (
+        b"GET /ngsi-ld/v1/entities?q=" + b"Q" * MAX_REQUEST_LINE_BYTES + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
+    async with server() as port:
+        answer = await answer_to(port, long_line)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == b"414"
+    assert b"Content-Type: application/json" in head
+    assert orjson.loads(body) == {
+        "type": "about:blank",
+        "title": "Request-URI Too Long",
+        "status": 414,
+        "detail": f"the request line is over {MAX_REQUEST_LINE_BYTES} bytes",
+    }

@@ -124,8 +124,8 @@ def test_chirpstack_example_decodes_to_a_berth_report() -> None:
     decoded = decode_uplink(CS_TOPIC, orjson.dumps(doc), index({"0101010101010101": 4}), ts + 1_000)
     assert decoded.lot == "lot-a"
     assert not decoded.rejections
-    assert decoded.berths.tolist() == [4]
-    assert decoded.ranks.tolist() == [ts * 2]  # 0xAA: bit 0 clear, free (previous state 85 min)
+    assert list(decoded.berths) == [4]
+    assert list(decoded.ranks) == [ts * 2]  # 0xAA: bit 0 clear, free (previous state 85 min)
 
 
 def test_the_chirpstack_log_event_is_not_an_uplink() -> None:
@@ -163,24 +163,27 @@ AT = "2026-11-27T07:59:58.123456789Z"
 def test_device_found_by_id_in_any_case_or_by_deveui() -> None:
     devices = index({"Gate-7": 1, "70b3d57ed0000001": {"berth": 2, "codec": "bosch-pls"}})
     by_id = decode_uplink("v3/a/devices/gate-7/up", tts("gate-7", "", 1, b"\x01", AT), devices, NOW)
-    assert (by_id.lot, by_id.berths.tolist(), by_id.ranks.tolist()) == ("lot-a", [1], [(NOW - 1877) * 2 + 1])
+    assert (by_id.lot, list(by_id.berths), list(by_id.ranks)) == ("lot-a", [1], [(NOW - 1877) * 2 + 1])
     topic = "v3/a@ttn/devices/eui-70b3d57ed0000001/up"
     by_eui = decode_uplink(
         topic, tts("eui-70b3d57ed0000001", "70B3D57ED0000001", 1, b"\x00", AT), devices, NOW
     )
-    assert (by_eui.berths.tolist(), by_eui.ranks.tolist()) == ([2], [(NOW - 1877) * 2])
+    assert (list(by_eui.berths), list(by_eui.ranks)) == ([2], [(NOW - 1877) * 2])
 
 
 def test_without_any_time_the_uplink_counts_as_received_now() -> None:
     decoded = decode_uplink("v3/a/devices/d/up", tts("d", "", 1, b"\x01", None), index({"d": 0}), NOW)
-    assert decoded.ranks.tolist() == [NOW * 2 + 1]
+    assert list(decoded.ranks) == [NOW * 2 + 1]
 
 
-def test_informational_uplink_is_neither_a_report_nor_an_error() -> None:
+def test_an_uplink_without_occupancy_changes_nothing_and_is_counted() -> None:
+    """Nwave's port 6 debug frame: no berth changes, and it is rejected with its own code rather than
+    dropped; its frame counter still counts, so the next uplink shows no false gap."""
     decoded = decode_uplink("v3/a/devices/d/up", tts("d", "", 6, b"\x00\x01", AT), index({"d": 0}), NOW)
     assert decoded.lot == "lot-a"
     assert len(decoded.berths) == 0
-    assert not decoded.rejections
+    assert [r.code for r in decoded.rejections] == ["no_occupancy"]
+    assert decoded.counter is not None
 
 
 @pytest.mark.parametrize(

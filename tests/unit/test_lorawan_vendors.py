@@ -98,28 +98,52 @@ def test_milesight_vector_against_a_threshold_on_either_side() -> None:
     assert decode("milesight-em400", 85, payload[:7], 1000) is None
 
 
+@pytest.mark.parametrize(("hex_payload", "threshold", "expected"), [
+    # The vendor decoder's "distance with alarming" record (84 82, uint16 LE mm, alarm byte) after
+    # its "temperature with abnormal" one (83 67, int16 LE, flag): 2116 mm, alarm on.
+    ("836701010184824408 01".replace(" ", ""), 2117, True),
+    ("836701010184824408 01".replace(" ", ""), 2116, False),
+    # The plain records in another order than the vendor's example: position, distance, battery.
+    ("050001 04824408 01755C".replace(" ", ""), 2117, True),
+])  # fmt: skip
+def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: int, expected: bool) -> None:
+    assert decode("milesight-em400", 85, bytes.fromhex(hex_payload), threshold) is expected
+
+
 @pytest.mark.parametrize(
     ("codec", "port", "hex_payload", "expected"),
     [
         ("bosch-pls", 1, "", "undecodable_payload"),
-        ("bosch-pls", 1, "0101", "undecodable_payload"),
+        ("bosch-pls", 1, "0101", True),  # the vendor's decoder reads byte 0 of any length
+        ("bosch-pls", 2, "011500", True),
         ("bosch-pls", 3, "01", "undecodable_payload"),
         ("bosch-pls", 4, "0102030405", None),  # device information: no occupancy
         ("bosch-pls", 7, "01", "unknown_port"),
         ("bosch-pls", None, "01", "unknown_port"),
         ("nwave-nps405", 2, "01", "undecodable_payload"),
         ("nwave-nps405", 6, "00", None),
+        # Tag registration (port 10): the vendor's decoder says occupied when bit 0 is set, and
+        # null (no occupancy) when it is clear; a registration never frees a berth.
+        ("nwave-nps405", 10, "03D11F3456", True),
+        ("nwave-nps405", 10, "02D11F3456", None),
+        ("nwave-nps405", 10, "03D11F", "undecodable_payload"),
         ("nwave-nps405", 11, "00", "unknown_port"),
         ("nwave-nps310", 10, "D11F345678", "unknown_port"),
         ("nwave-nps310", 3, "010D000201", True),
         ("libelium-parking", 3, "806E0009003900000000", "undecodable_payload"),  # 10 bytes
-        ("pni-placepod", 1, "156602", "undecodable_payload"),  # status neither 0 nor 1
+        ("pni-placepod", 1, "156602", None),  # status neither 0 nor 1: the vendor says unknown
+        ("pni-placepod", 1, "15660137660 2".replace(" ", ""), None),  # the last status record decides
+        ("pni-placepod", 1, "3766001566 01".replace(" ", ""), True),
         ("pni-placepod", 1, "CAFEBABE", "undecodable_payload"),
         ("pni-placepod", 1, "0302016D", None),  # battery only
         ("pni-placepod", 1, "3F0101156601", True),  # reboot response with the status
         ("tekzipark", 1, "A015", "undecodable_payload"),
         ("tekzipark", 1, "A21507", True),  # reset flag: a startup, still with occupancy
-        ("tekzipark", 2, "0011223344", None),
+        # Port 2, the magnetometer report, carries the status byte too, as the vendor's decoder
+        # reads it: flags, temperature, parking id, then deflections, baselines, fault, reflection.
+        ("tekzipark", 2, "801507010203040506000000", True),
+        ("tekzipark", 2, "0011223344", False),
+        ("tekzipark", 2, "80", "undecodable_payload"),
         ("tekzipark", 3, "A01507", "unknown_port"),
         ("dragino-ldds75", 2, "0CE4000A00", "undecodable_payload"),  # 10 mm: invalid reading
     ],

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from opening_hours import OpeningHours
 
+from parking_hub.lot_facts import ACCESS, Facts, Fee
 from parking_hub.query.area import Box, lots_in_box
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import EARTH_RADIUS_M, distances_m, unit_vector, unit_vectors
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
-from parking_hub.registry import MAX_LAT, Lot
+from parking_hub.registry import MAX_LAT, VEHICLE_CLASSES, Lot
 
 NOW = 1_764_201_600_000
+HOURS = (
+    None,
+    None,
+    "24/7",
+    "Mo-Fr 07:00-22:00; Sa,Su 08:00-20:00; PH off",
+    "Mo-Su 10:00-14:00",
+    "22:00-06:00",
+)
+ZONES = (None, "Asia/Shanghai", "Europe/Berlin")
+VEHICLES = ("car", "car", *VEHICLE_CLASSES)
 CITIES = [
     (1, (36.07, 120.38), 0.05),
     (2, (36.07, 120.38), 0.3),
@@ -56,15 +71,47 @@ def bays(rng: random.Random, lat: float, lon: float, capacity: int) -> tuple[tup
     )
 
 
-def city(rng: random.Random, n: int, centre: tuple[float, float], spread: float) -> list[Lot]:
+def sample(rng: random.Random, capacity: int) -> tuple[int, ...]:
+    return tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(6, capacity)))))
+
+
+def vehicle_classes(rng: random.Random, capacity: int) -> dict[str, tuple[int, ...]]:
+    """A few berths for motorcycles, trucks or buses, each under one class at most."""
+    classes: dict[str, list[int]] = {}
+    for berth in range(capacity):
+        if rng.random() < 0.15:
+            classes.setdefault(rng.choice(VEHICLE_CLASSES), []).append(berth)
+    return {name: tuple(berths) for name, berths in classes.items()}
+
+
+def facts(rng: random.Random, lat: float, lon: float) -> Facts:
+    scale = 300 / 111_320
+    entrances = tuple(
+        (wrap(lon + rng.uniform(-scale, scale)), clamp_lat(lat + rng.uniform(-scale, scale)))
+        for _ in range(rng.choice((0, 0, 1, 3)))
+    )
+    per_hour = rng.choice((None, 0.0, 4.0, 6.0, 10.0, 15.0))
+    return Facts(
+        timezone=rng.choice(ZONES),
+        opening_hours=rng.choice(HOURS),
+        entrances=entrances,
+        max_height_m=rng.choice((None, 1.9, 2.0, 2.2, 4.5)),
+        access=rng.choice(("public", "public", *ACCESS)),
+        fee=rng.choice((None, Fee(currency="CNY", per_hour=per_hour))),
+    )
+
+
+def city(
+    rng: random.Random, n: int, centre: tuple[float, float], spread: float, *, with_facts: bool = False
+) -> list[Lot]:
     lots = []
     for i in range(n):
         capacity = rng.randint(1, 40)
-        ev = tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(6, capacity)))))
-        accessible = tuple(sorted(rng.sample(range(capacity), k=rng.randint(0, min(6, capacity)))))
+        ev, accessible = sample(rng, capacity), sample(rng, capacity)
         lat = clamp_lat(centre[0] + rng.uniform(-spread, spread))
         lon = wrap(centre[1] + rng.uniform(-spread, spread))
         on_street = rng.random() < 0.4
+        extra = vehicle_classes(rng, capacity) | {"family": sample(rng, capacity)} if with_facts else {}
         lots.append(
             Lot(
                 id=f"lot-{i:04d}",
@@ -75,8 +122,9 @@ def city(rng: random.Random, n: int, centre: tuple[float, float], spread: float)
                 lat=lat,
                 lon=lon,
                 heartbeat_s=rng.choice((60, 3600)),
-                features={k: v for k, v in (("ev", ev), ("accessible", accessible)) if v},
+                features={k: v for k, v in (("ev", ev), ("accessible", accessible), *extra.items()) if v},
                 berths=bays(rng, lat, lon, capacity) if on_street else None,
+                facts=facts(rng, lat, lon) if with_facts else Facts(),
             )
         )
     # Two lots at the same point: ties are broken by lot id.
@@ -86,7 +134,7 @@ def city(rng: random.Random, n: int, centre: tuple[float, float], spread: float)
 
 
 def random_state(rng: random.Random, lots: list[Lot]) -> Availability:
-    state = Availability(CityIndex.build(lots))
+    state = Availability(CityIndex.build(lots), now_ms=NOW)
     b = state.index.berth_count
     np_rng = np.random.default_rng(rng.randint(0, 2**32))
     ts = NOW - np_rng.integers(0, 4 * 3600 * 1000, size=b)
@@ -101,7 +149,7 @@ class BruteCity:
 
     def __init__(self, state: Availability) -> None:
         lots = sorted(state.index.lots, key=lambda lot: lot.id)
-        rows: list[tuple[int, int, float, float, bool, bool, bool]] = []
+        rows: list[tuple[int, int, float, float, bool, dict[str, bool]]] = []
         for i, lot in enumerate(lots):
             status = int(state.status_rank[i])
             online = status == 0 or status % 2 == 1
@@ -110,30 +158,71 @@ class BruteCity:
                 fresh = rank > 0 and NOW - (rank >> 1) <= 3 * lot.heartbeat_s * 1000
                 lon, lat = lot.berths[berth] if lot.berths else (lot.lon, lot.lat)
                 free = online and fresh and rank % 2 == 0
-                rows.append((i, berth, lat, lon, free, berth in lot.features.get("ev", ()),
-                             berth in lot.features.get("accessible", ())))  # fmt: skip
+                has = {name: berth in listed for name, listed in lot.features.items()}
+                has["car"] = not any(has.get(name) for name in VEHICLE_CLASSES)
+                rows.append((i, berth, lat, lon, free, has))
         self.lots = lots
         self.lot = np.array([r[0] for r in rows])
         self.berth = np.array([r[1] for r in rows])
         self.lat = np.array([r[2] for r in rows])
         self.lon = np.array([r[3] for r in rows])
         self.free = np.array([r[4] for r in rows])
-        self.has = {"ev": np.array([r[5] for r in rows]), "accessible": np.array([r[6] for r in rows])}
+        self.has = {
+            name: np.array([r[5].get(name, False) for r in rows])
+            for name in ("ev", "accessible", "family", "car", *VEHICLE_CLASSES)
+        }
         self.lot_lat = np.array([lot.lat for lot in lots])
         self.lot_lon = np.array([lot.lon for lot in lots])
         self.on_street = np.array([lot.kind == "on_street" for lot in lots])
+        self.hours = [
+            None
+            if lot.facts.opening_hours is None
+            else OpeningHours(
+                lot.facts.opening_hours,
+                timezone=ZoneInfo(lot.facts.timezone or "UTC"),
+                coords=(round(lot.lat, 1), round(lot.lon, 1)),
+            )
+            for lot in lots
+        ]
+
+    def usable(self, q: NearestQuery) -> np.ndarray:
+        """Per lot, whether it passes the query's lot filters, each judged from the Lot record."""
+        utc = ZoneInfo("UTC")
+        arrival = None if q.arrival_ms is None else datetime.fromtimestamp(q.arrival_ms / 1000, tz=utc)
+        ok = []
+        for lot, hours in zip(self.lots, self.hours, strict=True):
+            height = lot.facts.max_height_m
+            price = None if lot.facts.fee is None else lot.facts.fee.per_hour
+            ok.append(
+                (q.kind is None or lot.kind == q.kind)
+                and (height is None or height >= q.height_m)
+                and lot.facts.access in q.access
+                and (q.max_per_hour == math.inf or (price is not None and price <= q.max_per_hour))
+                and (arrival is None or hours is None or not hours.is_closed(arrival))
+            )
+        return np.array(ok)
 
     def matching_free(self, q: NearestQuery) -> np.ndarray:
-        ok = self.free.copy()
+        ok: np.ndarray = self.free & self.has[q.vehicle] & self.usable(q)[self.lot]
         for name in q.features:
             ok &= self.has[name]
-        if q.kind is not None:
-            ok &= self.on_street[self.lot] == (q.kind == "on_street")
         return ok
+
+    def lot_distances(self, q: NearestQuery) -> np.ndarray:
+        """To each lot's nearest entrance, or its point where it lists none."""
+        return np.array(
+            [
+                min(
+                    haversine_m(q.lat, q.lon, np.array([lat]), np.array([lon]))[0]
+                    for lon, lat in (lot.facts.entrances or ((lot.lon, lot.lat),))
+                )
+                for lot in self.lots
+            ]
+        )
 
     def lots_answer(self, q: NearestQuery) -> list[tuple[str, float]]:
         free = np.bincount(self.lot[self.matching_free(q)], minlength=len(self.lots))
-        d = haversine_m(q.lat, q.lon, self.lot_lat, self.lot_lon)
+        d = self.lot_distances(q)
         ok = np.flatnonzero((d <= q.radius_m) & (free >= q.min_free))
         rows = sorted((float(d[i]), self.lots[i].id) for i in ok)[: q.limit]
         return [(lot_id, dist) for dist, lot_id in rows]
@@ -145,15 +234,31 @@ class BruteCity:
         return [(lot_id, berth, dist) for dist, lot_id, berth in rows]
 
 
-def random_query(rng: random.Random, centre: tuple[float, float], spread: float) -> NearestQuery:
-    return NearestQuery(
+def random_query(
+    rng: random.Random, centre: tuple[float, float], spread: float, *, filters: bool = False
+) -> NearestQuery:
+    query = NearestQuery(
         lat=clamp_lat(centre[0] + rng.uniform(-spread, spread)),
         lon=wrap(centre[1] + rng.uniform(-spread, spread)),
         limit=rng.randint(1, 50),
         radius_m=rng.choice((1.0, 50.0, 500.0, 2000.0, 10_000.0, 50_000.0)),
         min_free=rng.randint(1, 5),
-        features=rng.choice(((), ("ev",), ("accessible",), ("accessible", "ev"))),
+        features=rng.choice(((), ("ev",), ("accessible",), ("accessible", "ev"), ("family",))),
         kind=rng.choice((None, "off_street", "on_street")),
+        access=tuple(ACCESS),  # every lot, unless filters draws otherwise
+    )
+    if not filters:
+        return query
+    return NearestQuery(
+        **{f: getattr(query, f) for f in query.__slots__}
+        | {
+            "vehicle": rng.choice(VEHICLES),
+            "height_m": rng.choice((0.0, 0.0, 2.0, 2.1, 3.0)),
+            "access": rng.choice((("public",), ("public", "residents"), tuple(ACCESS))),
+            "max_per_hour": rng.choice((math.inf, math.inf, 0.0, 6.0, 10.0)),
+            # Arrival within the next eight hours, or open and closed alike.
+            "arrival_ms": rng.choice((None, NOW + rng.randrange(0, 8 * 3_600_000))),
+        }
     )
 
 
@@ -190,6 +295,31 @@ def test_nearest_berths_match_brute_force(seed: int, centre: tuple[float, float]
             lot = state.index.lots[hit.position]
             lon, lat = lot.berths[hit.berth] if lot.berths else (lot.lon, lot.lat)
             assert (hit.lat, hit.lon) == (lat, lon)
+
+
+@pytest.mark.parametrize(("seed", "centre", "spread"), CITIES[:3])
+def test_nearest_with_facts_and_filters_matches_brute_force(
+    seed: int, centre: tuple[float, float], spread: float
+) -> None:
+    """Vehicle classes, clearance, access, fees, opening hours at arrival, and distances to entrances."""
+    rng = random.Random(seed)
+    state = random_state(rng, city(rng, 300, centre, spread, with_facts=True))
+    brute = BruteCity(state)
+    answered = closed_out = 0
+    for _ in range(300):
+        q = random_query(rng, centre, spread, filters=True)
+        got = [(state.index.lots[h.position].id, h.distance_m) for h in nearest_lots(state, q)]
+        want = brute.lots_answer(q)
+        answered += bool(want)
+        if q.arrival_ms is not None:
+            closed_out += bool(set(brute.lots_answer(replace(q, arrival_ms=None))) - set(want))
+        assert [g[0] for g in got] == [w[0] for w in want], q
+        assert all(same_distance(g[1], w[1]) for g, w in zip(got, want, strict=True)), q
+        berths = [(state.index.lots[h.position].id, h.berth) for h in nearest_berths(state, q)]
+        assert berths == [w[:2] for w in brute.berths_answer(q)], q
+    # The filters leave answers, and closing hours matter.
+    assert answered > 10
+    assert closed_out > 3
 
 
 @pytest.mark.parametrize(("seed", "centre", "spread"), CITIES)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
 GUIDE = ROOT / "docs" / "operators.md"
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Rejection codes are string literals of these families in the ingest code.
-CODE_LITERAL = re.compile(r'"((?:invalid|unknown|undecodable|payload|length|batch|berth|ts)_[a-z_]+)"')
+CODE_LITERAL = re.compile(r'"((?:invalid|unknown|undecodable|payload|length|batch|berth|ts|no)_[a-z_]+)"')
 
 
 def blocks(info: str) -> list[str]:

@@ -182,3 +182,27 @@ def test_a_device_moves_with_the_lots_its_file_replaces() -> None:
     other["properties"] |= {"id": "qd-0002"}
     lots = parse_registry(collection(moved, other))
     check_devices_unclaimed(lots, [loaded], "both.json")  # qd-0001 is replaced, so its devices are free
+
+
+@pytest.mark.parametrize(
+    ("feature", "field"),
+    [
+        (with_props(id="qd-0001\n"), "id"),  # `$` alone would let a trailing newline through
+        (
+            with_props(devices={"ldds-1\n": {"berth": 2, "codec": "dragino-ldds75", "threshold_mm": 1}}),
+            "devices",
+        ),
+    ],
+)
+def test_ids_are_matched_whole(feature: dict[str, Any], field: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(collection(feature))
+    assert field in str(caught.value)
+
+
+def test_a_distance_sensor_needs_its_threshold_in_the_short_form_too() -> None:
+    feature = with_props(codec="dragino-ldds75", devices={"ldds-9": 0})
+    with pytest.raises(
+        RegistryError, match=r"devices\.ldds-9\.threshold_mm: is required for codec dragino-ldds75"
+    ):
+        parse_registry(collection(feature))

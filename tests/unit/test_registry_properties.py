@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parking_hub.lot_facts import ACCESS, Facts, Fee
 from parking_hub.registry import (
     CODECS,
     DISTANCE_CODECS,
@@ -18,6 +19,7 @@ from parking_hub.registry import (
     MAX_CAPACITY,
     MAX_HEARTBEAT_S,
     MAX_LAT,
+    VEHICLE_CLASSES,
     Device,
     Lot,
     RegistryError,
@@ -28,6 +30,31 @@ lons = st.floats(-180, 180, allow_nan=False)
 lats = st.floats(-MAX_LAT, MAX_LAT, allow_nan=False)
 device_keys = st.one_of(
     st.from_regex(r"[0-9A-F]{16}", fullmatch=True), st.from_regex(r"[a-z][a-z0-9_.:-]{0,20}", fullmatch=True)
+)
+
+
+HOURS = ("24/7", "Mo-Fr 07:00-22:00; Sa,Su 08:00-20:00; PH off", "Mo-Su 10:00-22:00", "22:00-06:00")
+prices = st.floats(0, 1000, allow_nan=False)
+fees = st.builds(
+    Fee,
+    currency=st.one_of(st.none(), st.sampled_from(["CNY", "EUR"])),
+    per_hour=st.one_of(st.none(), prices),
+    free_minutes=st.one_of(st.none(), st.integers(0, 1440)),
+    max_per_day=st.one_of(st.none(), prices),
+    text=st.one_of(st.none(), st.text(min_size=1, max_size=30)),
+).filter(lambda fee: bool(fee.as_dict()))
+facts = st.builds(
+    Facts,
+    timezone=st.one_of(st.none(), st.sampled_from(["Asia/Shanghai", "UTC", "Europe/Berlin"])),
+    opening_hours=st.one_of(st.none(), st.sampled_from(HOURS)),
+    entrances=st.lists(st.tuples(lons, lats), max_size=3).map(tuple),
+    max_height_m=st.one_of(st.none(), st.floats(0.5, 20)),
+    max_stay_min=st.one_of(st.none(), st.integers(1, 525_600)),
+    access=st.sampled_from(ACCESS),
+    fee=st.one_of(st.none(), fees),
+    address=st.one_of(st.none(), st.text(min_size=1, max_size=40)),
+    url=st.one_of(st.none(), st.just("https://parking.example.org/p1")),
+    phone=st.one_of(st.none(), st.just("+86 532 8000 0000")),
 )
 
 
@@ -50,14 +77,28 @@ def lots(draw: st.DrawFn, lot_id: str) -> Lot:
         lon=draw(lons),
         lat=draw(lats),
         heartbeat_s=draw(st.integers(1, MAX_HEARTBEAT_S)),
-        features={
-            name: tuple(sorted(draw(st.sets(berth, max_size=capacity))))
-            for name in draw(st.sets(st.sampled_from(FEATURES)))
-        },
+        features=draw(features(capacity)),
         berths=draw(st.one_of(st.none(), st.tuples(*[st.tuples(lons, lats)] * capacity))),
         codec=codec,
         devices=devices,
+        facts=draw(facts),
     )
+
+
+@st.composite
+def features(draw: st.DrawFn, capacity: int) -> dict[str, tuple[int, ...]]:
+    """Berth lists per feature; a berth is under one vehicle class at most."""
+    berth = st.integers(0, capacity - 1)
+    drawn = {
+        name: tuple(sorted(draw(st.sets(berth, max_size=capacity))))
+        for name in draw(st.sets(st.sampled_from(FEATURES)))
+    }
+    taken: set[int] = set()
+    for name in VEHICLE_CLASSES:
+        if name in drawn:
+            drawn[name] = tuple(b for b in drawn[name] if b not in taken)
+            taken |= set(drawn[name])
+    return drawn
 
 
 @st.composite
@@ -109,6 +150,34 @@ CORRUPTIONS: list[tuple[str, str, Any]] = [
     ("coordinates", "geometry.coordinates", [181.0, 0.0]),
     ("coordinates", "geometry.coordinates", [0.0, 86.0]),
     ("coordinates", "geometry.coordinates", ["1", 0.0]),
+    ("features", "features", {"truck": [0], "bus": [0]}),
+    ("timezone", "timezone", "Mars/Olympus_Mons"),
+    ("timezone", "timezone", 8),
+    ("opening_hours", "opening_hours", "Mo-Fx 08:00-20:00"),
+    ("opening_hours", "opening_hours", "08:00-25:61"),
+    ("opening_hours", "opening_hours", ""),
+    ("entrances", "entrances", []),
+    ("entrances", "entrances", [[0.0, 0.0]] * 65),
+    ("opening_hours", "opening_hours", "24/7; " * 200),
+    ("timezone", "timezone", "A" * 65),
+    ("max_height_m", "max_height_m", 20.5),
+    ("max_stay_min", "max_stay_min", 525_601),
+    ("fee", "fee.max_per_day", {"max_per_day": 100_001}),
+    ("fee", "fee.free_minutes", {"free_minutes": 1441}),
+    ("entrances", "entrances[0]", [[200.0, 0.0]]),
+    ("max_height_m", "max_height_m", 0),
+    ("max_height_m", "max_height_m", "2.1"),
+    ("max_stay_min", "max_stay_min", 0),
+    ("access", "access", "staff"),
+    ("fee", "fee", {}),
+    ("fee", "fee", {"per_hour": 1, "deposit": 5}),
+    ("fee", "fee.per_hour", {"per_hour": -1}),
+    ("fee", "fee.per_hour", {"per_hour": True}),
+    ("fee", "fee.currency", {"currency": "yuan"}),
+    ("fee", "fee.free_minutes", {"free_minutes": 1.5}),
+    ("address", "address", ""),
+    ("url", "url", "ftp://example.org"),
+    ("phone", "phone", "call us"),
 ]
 
 

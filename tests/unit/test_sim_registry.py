@@ -64,6 +64,8 @@ def test_device_codec_overrides_the_lot_codec_and_a_second_device_is_ignored(tmp
         ([lot(id="a", capacity=2, devices={"d": 2})], r"devices.d: berth"),
         ([lot(id="a", capacity=2, devices={"d": {"berth": 0, "codec": "dragino-ldds75"}})], r"threshold_mm"),
         ([lot(id="a", capacity=2, features={"ev": [5]})], r"features.ev"),
+        ([lot(id="a", capacity=2, features={"truck": [2]})], r"features.truck"),
+        ([lot(id="a", capacity=2, entrances=[[1.0]])], r"feature 0: entrances"),
         ([lot(id="a", capacity=2), lot(id="a", capacity=2)], r"not unique"),
         ([{"type": "Feature"}], r"feature 0: properties"),
         ([{"type": "Feature", "properties": {"id": "a"}}], r"feature 0: geometry"),
@@ -73,6 +75,17 @@ def test_device_codec_overrides_the_lot_codec_and_a_second_device_is_ignored(tmp
 def test_names_what_is_wrong(tmp_path: Path, features: list[Any], reason: str) -> None:
     with pytest.raises(RegistryError, match=reason):
         load_registry(write_features(tmp_path / "r.geojson", features))
+
+
+def test_car_berths_and_the_door_to_ask_at(tmp_path: Path) -> None:
+    features = [
+        lot(id="a", capacity=4, features={"truck": [1], "bus": [3], "ev": [0]}, entrances=[[120.5, 36.2]]),
+        lot(id="b", capacity=2),
+    ]
+    registry = load_registry(write_features(tmp_path / "r.geojson", features))
+    assert registry.car.tolist() == [True, False, True, False, True, True]
+    assert (registry.door_lon[0], registry.door_lat[0]) == (120.5, 36.2)
+    assert (registry.door_lon[1], registry.door_lat[1]) == (registry.lon[1], registry.lat[1])
 
 
 def test_refuses_unreadable_files(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ class Hub:
             else decode_uplink(m.topic, m.payload, self.devices, now)
         )
         base = self.offset.get(decoded.lot or "", 0)
-        return (decoded.berths + base).tolist(), decoded.ranks.tolist(), decoded.rejected_events
+        return [int(b) + base for b in decoded.berths], list(decoded.ranks), decoded.rejected_events
 
 
 @pytest.fixture(scope="module")

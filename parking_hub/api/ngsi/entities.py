@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from parking_hub.api.ngsi.selection import OFF_STREET, ON_STREET, SPOT, Run, site_id, spot_id
+from parking_hub.api.ngsi.facts import fact_attributes
+from parking_hub.api.ngsi.selection import OFF_STREET, ON_STREET, SPOT, Run, site_id, spot_id, spot_points
 from parking_hub.api.rendering import iso
 from parking_hub.query.availability import Availability, Counts
 from parking_hub.query.ranges import IntArray
@@ -80,7 +81,10 @@ def _site(state: Availability, entity_type: str, i: int) -> Entity:
         "occupiedSpotNumber": _property(counts.occupied, observed),
         "occupancyDetectionType": _property(DETECTION),
     }
+    facts, fact_categories = fact_attributes(lot, entity_type)
+    entity |= {name: _property(value) for name, value in facts.items()}
     categories = [category for name, category in FEATURE_CATEGORIES.items() if lot.features.get(name)]
+    categories += fact_categories
     if categories:
         entity["category"] = _property(categories)
     if entity_type == OFF_STREET:  # the OnStreetParking schema has neither attribute
@@ -93,12 +97,7 @@ def _site(state: Availability, entity_type: str, i: int) -> Entity:
 def _spots(state: Availability, flat: IntArray) -> list[Entity]:
     """Spots by flat berth position; each at its bay's point where the registry lists bays."""
     index = state.index
-    owner = np.searchsorted(index.offsets, flat, side="right") - 1
-    berth = flat - index.offsets[owner]
-    lat, lon = index.lat[owner], index.lon[owner]
-    with_bay = index.bays.first[owner] >= 0
-    rows = index.bays.first[owner][with_bay] + berth[with_bay]
-    lat[with_bay], lon[with_bay] = index.bays.lat[rows], index.bays.lon[rows]
+    owner, berth, lon, lat = spot_points(index, flat)
     seen_ms = (state.ranks[flat] >> 1).tolist()
     known, free = state.known[flat].tolist(), state.free[flat].tolist()
     spots = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parking_hub.query.geo import FloatArray
 from parking_hub.query.index import CityIndex
 from parking_hub.query.ranges import IntArray
 
@@ -76,6 +77,23 @@ def named(index: CityIndex, entity_ids: Iterable[str], types: Sequence[str]) -> 
             if SPOT in found and i is not None and berth < index.capacity[i]:
                 found[SPOT].add(int(index.offsets[i]) + berth)
     return [Run(t, np.array(sorted(items), dtype=np.int64)) for t, items in found.items()]
+
+
+def owners(index: CityIndex, flat: IntArray) -> tuple[IntArray, IntArray]:
+    """The lot position and berth number of each flat berth position."""
+    owner = np.searchsorted(index.offsets, flat, side="right") - 1
+    return owner, flat - index.offsets[owner]
+
+
+def spot_points(index: CityIndex, flat: IntArray) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Owner lot, berth, longitude and latitude of each spot: its bay's point where the registry lists
+    bays, else its lot's point."""
+    owner, berth = owners(index, flat)
+    lat, lon = index.lat[owner], index.lon[owner]
+    with_bay = index.bays.first[owner] >= 0
+    rows = index.bays.first[owner][with_bay] + berth[with_bay]
+    lat[with_bay], lon[with_bay] = index.bays.lat[rows], index.bays.lon[rows]
+    return owner, berth, lon, lat
 
 
 def total(runs: Sequence[Run]) -> int:

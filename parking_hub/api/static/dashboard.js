@@ -3,7 +3,7 @@
 import { allLots, LiveFeed, STREAM_LIMIT, summary } from "./feed.js";
 import { age, count, rate } from "./format.js";
 import { CityMap } from "./map.js";
-import { bucketOf, DRAW_ORDER } from "./palette.js";
+import { bucketOf, DRAW_ORDER, LEGEND_ORDER } from "./palette.js";
 import { LotPanel } from "./panel.js";
 import { TileLayer } from "./tiles.js";
 
@@ -240,7 +240,7 @@ function renderLegend() {
     const b = bucketOf(lot);
     tally.set(b, tally.get(b) + 1);
   }
-  const items = [...DRAW_ORDER.slice(1), DRAW_ORDER[0]].map((b) => {
+  const items = LEGEND_ORDER.map((b) => {
     const li = document.createElement("li");
     li.replaceChildren(swatch(b.colour), span(b.label), span(count(tally.get(b)), "count"));
     return li;

@@ -447,7 +447,7 @@ export class CityMap {
         }
       }
       ctx.fillStyle = bucket.colour;
-      ctx.globalAlpha = bucket.key === "none" ? 0.55 : 0.92;
+      ctx.globalAlpha = bucket.key === "none" || bucket.key === "closed" ? 0.55 : 0.92;
       ctx.fill();
       ctx.globalAlpha = 1;
       if (!crowded) ctx.stroke();

@@ -10,10 +10,14 @@ export const BUCKETS = [
   { key: "scarce", label: "under 10 % free", colour: "#f7862f", from: Number.MIN_VALUE },
   { key: "full", label: "full", colour: "#e5484d", from: 0 },
 ];
+// A lot closed by its opening hours offers nothing, whatever its berths say.
+export const CLOSED = { key: "closed", label: "closed now", colour: "#8a6fb8" };
 // Drawing order: the least available lots go on top, where they catch the eye.
-export const DRAW_ORDER = [NO_DATA, ...BUCKETS];
+export const DRAW_ORDER = [NO_DATA, CLOSED, ...BUCKETS];
+export const LEGEND_ORDER = [...BUCKETS, CLOSED, NO_DATA];
 
 export function bucketOf(lot) {
+  if (lot.open_now === false) return CLOSED;
   if (!lot.online || lot.unknown * 2 > lot.capacity) return NO_DATA;
   const share = lot.free / lot.capacity;
   return BUCKETS.find((b) => share >= b.from);

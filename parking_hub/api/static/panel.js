@@ -122,11 +122,50 @@ export class LotPanel {
     $("lot-unknown").textContent = count(lot.unknown);
     setSplit("lot-split", lot);
     $("lot-features").textContent = this.detail ? this.featureLine() : "";
+    $("lot-facts").replaceChildren(...(this.detail ? this.factRows() : []));
+  }
+
+  // What a driver needs to know: opening, hours, clearance, access, fee, stay, address.
+  factRows() {
+    const d = this.detail;
+    const open = this.lot.open_now ?? d.open_now;
+    const closes = d.closes_at ? `, closes ${new Date(d.closes_at).toLocaleString()}` : "";
+    const fee = d.fee;
+    const price = fee?.per_hour === 0 ? "free of charge" : fee?.per_hour != null ? `${fee.per_hour} ${fee.currency ?? ""} per hour`.trim() : null;
+    const rows = [
+      ["open", open ? `open now${closes}` : "closed now"],
+      ["hours", d.opening_hours ? `${d.opening_hours}${d.timezone ? ` (${d.timezone})` : ""}` : "always open"],
+      ["height", d.max_height_m != null ? `${d.max_height_m} m clearance` : null],
+      ["access", d.access !== "public" ? `${d.access} only` : "public"],
+      ["fee", fee ? (fee.text ?? price) : "unknown"], // the operator's own words, where given
+      ["stay", d.max_stay_min != null ? `at most ${d.max_stay_min} min` : null],
+      ["address", d.address ?? null],
+    ];
+    return rows
+      .filter(([, value]) => value)
+      .flatMap(([term, value]) => {
+        const dt = document.createElement("dt");
+        const dd = document.createElement("dd");
+        dt.textContent = term;
+        dd.textContent = value;
+        dd.dataset.fact = term;
+        if (term === "open") dd.className = open ? "open" : "closed";
+        return [dt, dd];
+      });
   }
 
   featureLine() {
     const parts = [];
-    for (const [name, label] of [["ev", "EV"], ["accessible", "accessible"]]) {
+    const names = [
+      ["ev", "EV"],
+      ["accessible", "accessible"],
+      ["family", "family"],
+      ["carsharing", "car sharing"],
+      ["motorcycle", "motorcycle"],
+      ["truck", "truck"],
+      ["bus", "bus"],
+    ];
+    for (const [name, label] of names) {
       const f = this.detail.features[name];
       if (f && f.berths.length) parts.push(`${label}: ${count(f.free)} of ${count(f.berths.length)} free`);
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from parking_hub.ingest.formats import MAX_PAYLOAD_BYTES, Counter, Decoded, Invalid, Rejection, check_ts
 from parking_hub.ingest.lorawan.devices import DeviceIndex
 from parking_hub.ingest.lorawan.envelopes import EnvelopeError, LnsTopic, parse_topic, parse_uplink
@@ -21,7 +19,7 @@ def decode_uplink(topic: str, payload: bytes, devices: DeviceIndex, now_ms: int)
     """The berth report an uplink carries; never raises for bad input, everything wrong is a Rejection.
 
     The observation time is the network's receive time (`received_at` / `time`), else `now_ms`.
-    A well-formed uplink that carries no occupancy (device info, debug) gives an empty Decoded.
+    A well-formed uplink that carries no occupancy (device info, debug) is rejected as no_occupancy.
     """
     where = parse_topic(topic)
     if where is None:
@@ -32,16 +30,20 @@ def decode_uplink(topic: str, payload: bytes, devices: DeviceIndex, now_ms: int)
         return Decoded(exc.lot, rejections=[Rejection(exc.code, str(exc))])
 
 
+def _topic_lot(where: LnsTopic, devices: DeviceIndex) -> str | None:
+    """The lot of the device the topic names: it names the lot in envelope errors."""
+    found = devices.find((where.device,))
+    return found[1].lot if found else None
+
+
 def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) -> Decoded:
-    by_topic = devices.find((where.device,))
-    topic_lot = by_topic[1].lot if by_topic else None  # names the lot in envelope errors
     if len(payload) > MAX_PAYLOAD_BYTES:
         size = f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
-        raise _Rejected(topic_lot, "payload_too_large", size)
+        raise _Rejected(_topic_lot(where, devices), "payload_too_large", size)
     try:
         uplink = parse_uplink(where, payload)
     except EnvelopeError as exc:
-        raise _Rejected(topic_lot, exc.code, str(exc)) from None
+        raise _Rejected(_topic_lot(where, devices), exc.code, str(exc)) from None
     found = devices.find(uplink.device_keys)
     if found is None:
         names = " or ".join(repr(key) for key in uplink.device_keys)
@@ -60,11 +62,7 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
     except PayloadError as exc:
         raise _Rejected(device.lot, exc.code, f"device {key!r} ({device.codec}): {exc}") from None
     counter = Counter(key, uplink.f_cnt, ts)
-    if occupied is None:
-        return Decoded(device.lot, counter=counter)
-    return Decoded(
-        device.lot,
-        np.array([device.berth], dtype=np.int64),
-        np.array([ts * 2 + int(occupied)], dtype=np.int64),
-        counter=counter,
-    )
+    if occupied is None:  # rejected, so that it is counted; its frame counter still counts for gaps
+        why = f"device {key!r} ({device.codec}): the frame carries no occupancy"
+        return Decoded(device.lot, rejections=[Rejection("no_occupancy", why)], counter=counter)
+    return Decoded(device.lot, (device.berth,), (ts * 2 + int(occupied),), counter=counter)

@@ -2,8 +2,9 @@
 
 Each decoder takes the LoRaWAN port, the frame payload and the device's distance threshold, and
 returns True (occupied), False (free), or None for a well-formed message that carries no occupancy
-(device information, debug and service frames). Status, heartbeat and startup messages all carry
-the occupancy. Anything else raises PayloadError with the rejection code.
+(device information, debug and service frames), which the caller rejects as `no_occupancy`: it never
+changes a berth. Status, heartbeat and startup messages all carry the occupancy. Anything else
+raises PayloadError with the rejection code.
 """
 
 from __future__ import annotations
@@ -34,11 +35,8 @@ def _length(data: bytes, allowed: range, what: str) -> None:
 
 def bosch_pls(port: int | None, data: bytes, _: int | None) -> bool | None:
     """Bosch PLS TPS110: port 1 status, 2 heartbeat (+ temperature), 3 startup (17 bytes), 4-6 info."""
-    if port == 1:
-        _length(data, range(1, 2), "a status")
-        return bool(data[0] & 1)
-    if port == 2:
-        _length(data, range(1, 3), "a heartbeat")
+    if port in (1, 2):  # the vendor's decoder reads byte 0 whatever follows it
+        _length(data, range(1, 256), "a status" if port == 1 else "a heartbeat")
         return bool(data[0] & 1)
     if port == 3:
         _length(data, range(17, 18), "a startup message")
@@ -49,9 +47,12 @@ def bosch_pls(port: int | None, data: bytes, _: int | None) -> bool | None:
 
 
 def _nwave(port: int | None, data: bytes, heartbeat_min: int) -> bool | None:
-    if port in (1, 10):  # status; BLE-tag registration carries the same first byte
-        _length(data, range(1, 2) if port == 1 else range(5, 7), "a status")
+    if port == 1:
+        _length(data, range(1, 2), "a status")
         return bool(data[0] & 1)
+    if port == 10:  # tag registration: bit 0 set says occupied; clear, it says nothing of the berth
+        _length(data, range(5, 7), "a tag registration")
+        return True if data[0] & 1 else None
     if port == 2:
         _length(data, range(heartbeat_min, 256), "a heartbeat")
         return bool(data[0] & 1)
@@ -123,19 +124,18 @@ def pni_placepod(port: int | None, data: bytes, _: int | None) -> bool | None:
     occupied = None
     for channel, kind, value in _records(data, _PNI_SIZES):
         if kind == 0x66 and channel in (0x15, 0x37):
-            if value[0] > 1:
-                raise _undecodable(f"parking status {value[0]} is neither 0 nor 1")
-            occupied = bool(value[0])
+            # The last status record decides; one that is neither 0 nor 1 the vendor's parser calls
+            # unknown: no occupancy.
+            occupied = bool(value[0]) if value[0] <= 1 else None
     return occupied
 
 
 def tekzipark(port: int | None, data: bytes, _: int | None) -> bool | None:
     """TEKZIPARK: port 1 = flags (bit 7 occupied; keep-alive and reset flags), temperature, id."""
-    if port == 1:
-        _length(data, range(3, 256), "a status")
+    # Port 2, the magnetometer report, starts with the same three bytes, occupancy flag included.
+    if port in (1, 2):
+        _length(data, range(3, 256), "a status" if port == 1 else "a magnetometer report")
         return bool(data[0] >> 7)
-    if port == 2:  # magnetometer debug
-        return None
     raise _unknown_port(port)
 
 
@@ -144,7 +144,10 @@ _MILESIGHT_SIZES = {
     (0x03, 0x67): 2,  # temperature, int16 LE, 0.1 degC
     (0x04, 0x82): 2,  # distance, uint16 LE, mm
     (0x05, 0x00): 1,  # position: 0 normal, 1 tilt
+    (0x83, 0x67): 3,  # temperature + abnormal flag
+    (0x84, 0x82): 3,  # distance, uint16 LE, mm + alarm flag: sent while the distance alarm holds
 }
+_MILESIGHT_DISTANCE = ((0x04, 0x82), (0x84, 0x82))
 
 
 def _below(distance_mm: int, threshold_mm: int | None) -> bool:
@@ -159,8 +162,8 @@ def milesight_em400(port: int | None, data: bytes, threshold_mm: int | None) -> 
         raise _unknown_port(port)
     occupied = None
     for channel, kind, value in _records(data, _MILESIGHT_SIZES):
-        if (channel, kind) == (0x04, 0x82):
-            occupied = _below(int.from_bytes(value, "little"), threshold_mm)
+        if (channel, kind) in _MILESIGHT_DISTANCE:
+            occupied = _below(int.from_bytes(value[:2], "little"), threshold_mm)
     return occupied
 
 
