@@ -243,6 +243,19 @@ class LotResult(_Answer):
         description="when it next closes at or after arrival (at + eta_s); null when it stays open "
         "for the next 7 days"
     )
+    forecast_free: float | None = Field(
+        None,
+        ge=0,
+        description="only with eta_s: expected free berths at arrival, one decimal; the lot qualified on "
+        "forecast_free >= min_free",
+    )
+    p_free: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="only with eta_s: probability that at least min_free berths are free at arrival, two "
+        "decimals",
+    )
 
 
 class BerthResult(_Answer):
