@@ -88,7 +88,11 @@ class NearestParams(_Query):
         description="ISO 8601 time with an offset, from 1 day before to 7 days after now; default now",
     )
     eta_s: int | None = Field(
-        None, ge=0, le=MAX_ETA_S, description="seconds from `at` until the driver arrives; default 0"
+        None,
+        ge=0,
+        le=MAX_ETA_S,
+        description="seconds from `at` until the driver arrives; given, lots qualify on forecast_free >= "
+        "min_free (the berths expected free at arrival) and results add forecast_free and p_free",
     )
     include_closed: bool = Field(False, description="also lots closed at arrival (at + eta_s)")
 
