@@ -3,7 +3,7 @@
 `keep_outlook` runs beside an API process's mirror. It fits each lot's model (query/forecast) from
 its 15-minute history a chunk of lots at a time, in a worker thread, and builds the city's
 `CityOutlook` (query/outlook) from the models: first as soon as one pass over the registry is done,
-then every REBUILD_S, while later passes refit the lots spread over REBUILD_S. The outlook is held
+then every REBUILD_S, while later passes refit the lots spread over REFIT_S. The outlook is held
 by the mirror it was built for (`Availability.outlook`), so a registry reload, which makes a new
 mirror, never reads positions of the old one: the new mirror answers by persistence until its own
 outlook is built.
@@ -12,6 +12,7 @@ outlook is built.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -26,6 +27,9 @@ from parking_hub.store import history
 from parking_hub.store.connection import RedisClient
 
 FIT_CHUNK = 32  # lots read and fitted between two yields to the event loop
+# Each lot's model is refitted once in this period: a fit takes some 10 ms (3 weeks of history), and
+# a model's curves move little in a few hours, while the present count comes in live with each query.
+REFIT_S = 6 * 3600
 IDLE_S = 1.0  # how often a process without a registry looks again
 MAX_AHEAD_S = MAX_HORIZON_MIN * 60
 
@@ -55,57 +59,46 @@ async def keep_outlook(redis: RedisClient, current: Callable[[], Availability | 
         if state is None or not state.index.lots:
             await asyncio.sleep(IDLE_S)
             continue
-        await _follow(redis, state, current)
+        await _Keeper(redis, state, current).run()
 
 
-async def _follow(
-    redis: RedisClient, state: Availability, current: Callable[[], Availability | None]
-) -> None:
-    """Fits the mirror's lots in turn, round after round, and rebuilds its outlook every REBUILD_S;
-    returns once another mirror (a reloaded registry) is current."""
-    lots = state.index.lots
-    capacity = np.array([lot.capacity for lot in lots], dtype=np.int64)
-    models: list[LotModel | None] = [None] * len(lots)
-    next_build = float("inf")  # the first build waits for the first round
-    while True:
-        start = time.monotonic()
-        for first in range(0, len(lots), FIT_CHUNK):
-            if current() is not state:
-                return
-            chunk = lots[first : first + FIT_CHUNK]
-            samples = [(await history.read(redis, lot.id, lot.capacity))[history.COARSE] for lot in chunk]
-            models[first : first + len(chunk)] = await asyncio.to_thread(_fit_all, samples)
-            if next_build == float("inf"):
-                await asyncio.sleep(0)
-            else:  # later rounds spread over REBUILD_S
-                done = (first + len(chunk)) / len(lots)
-                if not await _wait_until(start + done * REBUILD_S, state, current):
+class _Keeper:
+    """One mirror's models and outlook, kept until another mirror (a reloaded registry) is current."""
+
+    def __init__(
+        self, redis: RedisClient, state: Availability, current: Callable[[], Availability | None]
+    ) -> None:
+        self._redis, self._state, self._current = redis, state, current
+        self._models: list[LotModel | None] = [None] * len(state.index.lots)
+        self._next_build = math.inf  # monotonic; the first build waits for the first round
+
+    async def run(self) -> None:
+        lots, paced = self._state.index.lots, False
+        while True:
+            start = time.monotonic()
+            for first in range(0, len(lots), FIT_CHUNK):
+                # The first round runs through; later ones spread over REFIT_S.
+                if not await self._wait_until(start + first / len(lots) * REFIT_S if paced else 0.0):
                     return
-            if time.monotonic() >= next_build:
-                await _build(state, current, models, capacity)
-                next_build = time.monotonic() + REBUILD_S
-        if next_build == float("inf"):
-            await _build(state, current, models, capacity)
-            next_build = time.monotonic() + REBUILD_S
+                chunk = lots[first : first + FIT_CHUNK]
+                reads = [await history.read(self._redis, lot.id, lot.capacity) for lot in chunk]
+                fitted = await asyncio.to_thread(_fit_all, [r[history.COARSE] for r in reads])
+                self._models[first : first + len(chunk)] = fitted
+            if not paced:
+                paced, self._next_build = True, 0.0
 
-
-async def _wait_until(
-    deadline: float, state: Availability, current: Callable[[], Availability | None]
-) -> bool:
-    """Sleeps until `deadline` (monotonic); False as soon as another mirror is current."""
-    while (left := deadline - time.monotonic()) > 0:
-        if current() is not state:
-            return False
-        await asyncio.sleep(min(left, IDLE_S))
-    return current() is state
-
-
-async def _build(
-    state: Availability,
-    current: Callable[[], Availability | None],
-    models: list[LotModel | None],
-    capacity: IntArray,
-) -> None:
-    outlook = await asyncio.to_thread(CityOutlook.build, list(models), capacity, time.time())
-    if current() is state:
-        state.outlook = outlook
+    async def _wait_until(self, due: float) -> bool:
+        """Waits for the monotonic time `due`, building the outlook whenever it is due; False as
+        soon as another mirror is current."""
+        while self._current() is self._state:
+            now = time.monotonic()
+            if now >= self._next_build:
+                self._state.outlook = await asyncio.to_thread(
+                    CityOutlook.build, list(self._models), self._state.index.capacity, time.time()
+                )
+                self._next_build = time.monotonic() + REBUILD_S
+            elif now >= due:
+                return True
+            else:
+                await asyncio.sleep(min(due, self._next_build, now + IDLE_S) - now)
+        return False
