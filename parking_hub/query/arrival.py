@@ -77,15 +77,19 @@ class _Keeper:
         while True:
             start = time.monotonic()
             for first in range(0, len(lots), FIT_CHUNK):
-                # The first round runs through; later ones spread over REFIT_S.
-                if not await self._wait_until(start + first / len(lots) * REFIT_S if paced else 0.0):
-                    return
                 chunk = lots[first : first + FIT_CHUNK]
+                # The first round runs through; in later ones a chunk waits for the end of its share
+                # of REFIT_S.
+                done = (first + len(chunk)) / len(lots)
+                if not await self._wait_until(start + done * REFIT_S if paced else 0.0):
+                    return
                 reads = [await history.read(self._redis, lot.id, lot.capacity) for lot in chunk]
                 fitted = await asyncio.to_thread(_fit_all, [r[history.COARSE] for r in reads])
                 self._models[first : first + len(chunk)] = fitted
             if not paced:
                 paced, self._next_build = True, 0.0
+                if not await self._wait_until(0.0):  # builds the first outlook now
+                    return
 
     async def _wait_until(self, due: float) -> bool:
         """Waits for the monotonic time `due`, building the outlook whenever it is due; False as

@@ -3,6 +3,8 @@ replayed through MQTT, and each result says what is expected then."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,10 +13,17 @@ from typing import Any
 import pytest
 
 from parking_hub.api.schemas import NearestAnswer
+from parking_hub.query.arrival import keep_outlook
+from parking_hub.query.availability import Availability
+from parking_hub.query.index import CityIndex
+from parking_hub.registry import parse_registry
+from parking_hub.store import history
+from parking_hub.store.connection import RedisClient
 from tests.integration.hub import (
     Hub,
     eventually,
     lot_feature,
+    redis_client,
     running_hub,
     store_registry,
     unique,
@@ -22,6 +31,7 @@ from tests.integration.hub import (
 )
 from tests.integration.test_history import DAY_MS, HOUR_MS, MIN_MS, frame
 from tests.integration.test_skeleton import publish, wait_applied
+from tests.registry_check import registry_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +150,39 @@ async def test_a_reloaded_registry_reads_each_lot_s_own_forecast(
     assert found[town.empties]["forecast_free"] == 4.0
     assert town.fills not in found
     assert first["properties"]["id"] not in found  # beyond the radius
+
+
+async def test_the_outlook_is_built_after_one_round_then_the_fits_are_paced(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read of each lot's history, then none until the paced round asks again; a new mirror
+    gets its own outlook and the old one is left alone."""
+    reads: list[str] = []
+    real_read = history.read
+
+    async def counted(redis: RedisClient, lot: str, capacity: int) -> dict[history.Ring, history.Samples]:
+        reads.append(lot)
+        return await real_read(redis, lot, capacity)
+
+    monkeypatch.setattr(history, "read", counted)
+    lots = parse_registry(registry_bytes([lot_feature(unique("ak"), LON, LAT, 4) for _ in range(3)]))
+    old, new = Availability(CityIndex.build(lots)), Availability(CityIndex.build(lots[:2]))
+    mirror = [old]
+    redis = redis_client(redis_url)
+    try:
+        keeper = asyncio.create_task(keep_outlook(redis, lambda: mirror[0]))
+        await eventually(lambda: asyncio.sleep(0.05), lambda _: old.outlook is not None)
+        await asyncio.sleep(1.5)
+        ours = sorted(lot.id for lot in lots)
+        assert sorted(r for r in reads if r in ours) == ours  # a hub of this module's may read too
+        mirror[0] = new
+        await eventually(lambda: asyncio.sleep(0.05), lambda _: new.outlook is not None)
+        assert new.outlook is not None
+        assert len(new.outlook.capacity) == 2
+        assert old.outlook is not None
+        assert len(old.outlook.capacity) == 3
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+    finally:
+        await redis.aclose()
