@@ -26,7 +26,7 @@ from parking_hub.query.ranges import IntArray
 from parking_hub.store import history
 from parking_hub.store.connection import RedisClient
 
-FIT_CHUNK = 32  # lots read and fitted between two yields to the event loop
+FIT_CHUNK = 32  # lots fitted per call in the worker thread, between looks at the registry and the clock
 # Each lot's model is refitted once in this period: a fit takes some 10 ms (3 weeks of history), and
 # a model's curves move little in a few hours, while the present count comes in live with each query.
 REFIT_S = 6 * 3600
