@@ -10,7 +10,8 @@ straight into Redis (the report arrays and occupancy bitmaps ingest would write)
 city's lots with wrk, in one process and as `--workers 2`. The same wrk settings then drive a
 trivial aiohttp handler, and pgbench drives PostGIS with the same lots and points from as many
 clients as wrk has connections. The query functions are also timed in this process, plain and
-with the filters of a 2.3 m van arriving in 25 minutes that pays at most 10 an hour. Prints
+with the filters of a 2.3 m van arriving in 25 minutes that pays at most 10 an hour, and that
+van asking for room at arrival by the lots' forecasts (`eta_s`; every lot modelled). Prints
 progress on stderr and one JSON line of figures on stdout.
 """
 
@@ -40,11 +41,13 @@ from benchmarks.http_load import WrkResult, run_wrk, write_script
 from benchmarks.postgis import nearest_qps
 from benchmarks.tools import find, missing
 from parking_hub.embedded import free_port, redis_server, stop
+from parking_hub.query import forecast
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
-from parking_hub.store import keys
+from parking_hub.query.outlook import CityOutlook
+from parking_hub.store import history, keys
 from parking_hub.store.lots import load_lots
 
 FULL = {"lots": 50_000, "berths": 10_000_000, "seconds": 10}
@@ -150,12 +153,15 @@ async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -
         await redis.aclose()
     result: dict[str, Any] = {}
     # The driver of docs/api-guide.md: a 2.3 m van, arriving in 25 minutes, at most 10 an hour.
-    van = {"height_m": 2.3, "max_per_hour": 10.0, "arrival_ms": now_ms() + 25 * 60_000}
+    arrival_ms = now_ms() + 25 * 60_000
+    van = {"height_m": 2.3, "max_per_hour": 10.0, "arrival_ms": arrival_ms}
     searches: dict[str, tuple[Callable[[Availability, NearestQuery], object], dict[str, Any]]] = {
         "lot": (nearest_lots, {}),
         "berth": (nearest_berths, {}),
         "lot_filtered": (nearest_lots, van),
+        "lot_arrival": (nearest_lots, van | {"forecast_ms": arrival_ms}),
     }
+    state.outlook = city_outlook(state)
     for level, (search, filters) in searches.items():
         took = np.empty(COMPUTE_QUERIES)
         for k in range(COMPUTE_QUERIES):
@@ -170,6 +176,18 @@ async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -
             "max_ms": round(float(took.max()) / 1e6, 4),
         }
     return result
+
+
+def city_outlook(state: Availability) -> CityOutlook:
+    """Every lot modelled, as after weeks of history: one model fitted on three simulated weeks of a
+    daily pattern serves every lot, since what a query costs does not depend on the curves' values."""
+    at = np.arange(now_ms() // 1000 - 21 * 86_400, now_ms() // 1000, forecast.STEP_S, dtype=np.int64)
+    busy = np.sin(2 * np.pi * at / 86_400) * 40 + 50 + np.random.default_rng(1).normal(0, 5, len(at))
+    model = forecast.fit(history.Samples(at, busy, np.full(len(at), 100.0), 100))
+    start = time.perf_counter()
+    outlook = CityOutlook.build([model] * len(state.index.lots), state.index.capacity, time.time())
+    say(f"outlook of {len(state.index.lots):,} lots built in {time.perf_counter() - start:.2f} s")
+    return outlook
 
 
 def wait_until(probe: Callable[[], bool], what: str, timeout_s: float = 300.0) -> None:

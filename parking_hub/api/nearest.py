@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import orjson
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from parking_hub.api.keys import current_state
 from parking_hub.api.lots import closes_at, fee
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso, now_iso
 from parking_hub.api.schemas import NearestParams
+from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
 from parking_hub.query.hours import AT_AFTER_MS, AT_BEFORE_MS
 from parking_hub.query.live import now_ms
@@ -32,7 +34,14 @@ class LotRows:
         self._rows: dict[tuple[int, tuple[str, ...]], tuple[int, bytes, bytes]] = {}
 
     def encoded(
-        self, state: Availability, i: int, names: tuple[str, ...], distance_m: float, arrival_ms: int
+        self,
+        state: Availability,
+        i: int,
+        names: tuple[str, ...],
+        distance_m: float,
+        arrival_ms: int,
+        *,
+        forecast: tuple[float, float] | None = None,
     ) -> bytes:
         if state is not self._state:
             self._state, self._rows = state, {}
@@ -41,7 +50,12 @@ class LotRows:
         if cached is None or cached[0] != recount:
             cached = (recount, *self._halves(state, i, names))
             self._rows[i, names] = cached
-        opening = {"open_now": bool(state.open_now[i]), "closes_at": closes_at(state, i, arrival_ms)}
+        opening: dict[str, object] = {
+            "open_now": bool(state.open_now[i]),
+            "closes_at": closes_at(state, i, arrival_ms),
+        }
+        if forecast is not None:
+            opening |= {"forecast_free": forecast[0], "p_free": forecast[1]}
         # "%.1f" rounds as round(x, 1) does and prints what orjson would print for the result.
         return b"%s%.1f%s,%s" % (cached[1], distance_m, cached[2], orjson.dumps(opening)[1:])
 
@@ -68,7 +82,17 @@ lot_rows_key = web.AppKey("lot_rows", LotRows)
 def _lot_results(rows: LotRows, state: Availability, query: NearestQuery, arrival_ms: int) -> bytes:
     hits = nearest_lots(state, query)
     names = query.berth_names
-    return b",".join(rows.encoded(state, hit.position, names, hit.distance_m, arrival_ms) for hit in hits)
+    forecasts: list[tuple[float, float] | None] = [None] * len(hits)
+    if query.forecast_ms is not None and hits:
+        positions = np.array([hit.position for hit in hits], dtype=np.int64)
+        free_now = state.free_counts(names)[positions]
+        expected, p_free = at_arrival(state, positions, free_now, query.forecast_ms, query.min_free)
+        # Rounded as the search compared them (query/nearest.py).
+        forecasts = list(zip(np.round(expected, 1).tolist(), np.round(p_free, 2).tolist(), strict=True))
+    return b",".join(
+        rows.encoded(state, hit.position, names, hit.distance_m, arrival_ms, forecast=forecast)
+        for hit, forecast in zip(hits, forecasts, strict=True)
+    )
 
 
 def _berth_results(state: Availability, query: NearestQuery) -> list[dict[str, Any]]:
@@ -109,6 +133,7 @@ async def nearest(request: web.Request) -> web.Response:
         p.access_values,
         math.inf if p.max_per_hour is None else p.max_per_hour,
         None if p.include_closed else arrival_ms,
+        None if p.eta_s is None else arrival_ms,
     )
     if p.level == "berth":
         results = orjson.dumps(_berth_results(state, query))[1:-1]

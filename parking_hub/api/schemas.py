@@ -88,7 +88,11 @@ class NearestParams(_Query):
         description="ISO 8601 time with an offset, from 1 day before to 7 days after now; default now",
     )
     eta_s: int | None = Field(
-        None, ge=0, le=MAX_ETA_S, description="seconds from `at` until the driver arrives; default 0"
+        None,
+        ge=0,
+        le=MAX_ETA_S,
+        description="seconds from `at` until the driver arrives; given, lots qualify on forecast_free >= "
+        "min_free (the berths expected free at arrival) and results add forecast_free and p_free",
     )
     include_closed: bool = Field(False, description="also lots closed at arrival (at + eta_s)")
 
@@ -242,6 +246,19 @@ class LotResult(_Answer):
     closes_at: str | None = Field(
         description="when it next closes at or after arrival (at + eta_s); null when it stays open "
         "for the next 7 days"
+    )
+    forecast_free: float | None = Field(
+        None,
+        ge=0,
+        description="only with eta_s: expected free berths at arrival, one decimal; the lot qualified on "
+        "forecast_free >= min_free",
+    )
+    p_free: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="only with eta_s: probability that at least min_free berths are free at arrival, two "
+        "decimals",
     )
 
 

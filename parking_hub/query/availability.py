@@ -17,6 +17,7 @@ import numpy as np
 
 from parking_hub.query.hours import OpeningTimes
 from parking_hub.query.index import BoolArray, CityIndex
+from parking_hub.query.outlook import CityOutlook
 from parking_hub.query.ranges import IntArray
 from parking_hub.store import gap_log, keys, scripts
 from parking_hub.store.connection import RedisClient
@@ -58,6 +59,8 @@ class Availability:
         # Per lot, free berths having each combination of features asked for so far (() for all).
         self.free_n: dict[tuple[str, ...], IntArray] = {(): np.zeros(n, dtype=np.int64)}
         self.expires_ms = np.full(n, NEVER, dtype=np.int64)  # when a counted berth next turns stale
+        # Every lot's forecast, once its history is fitted (query/arrival.py); None: persistence.
+        self.outlook: CityOutlook | None = None
         self.epoch = secrets.token_hex(4)  # names this mirror in stream event ids
         self.version = 0  # bumped whenever some lot's counts change
         self.changed_in = np.zeros(n, dtype=np.int64)  # per lot: the version of its last change

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from parking_hub.backoff import full_jitter
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.observe import Health
+from parking_hub.query.arrival import keep_outlook
 from parking_hub.query.availability import Availability
 from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
@@ -87,7 +88,11 @@ class LiveCity:
                     self._health.redis_ok = True
                     loops = {"live.listen": self._listen(incoming)}
                     if self._track:
-                        loops |= {"live.refresh": self._refresh_loop(), "live.tick": self._tick_loop()}
+                        loops |= {
+                            "live.refresh": self._refresh_loop(),
+                            "live.tick": self._tick_loop(),
+                            "live.outlook": keep_outlook(self._redis, lambda: self.state),
+                        }
                     await until_first_error(loops, REDIS_ERRORS)
             except REDIS_ERRORS as exc:
                 raise_if_cancelling(exc)

@@ -20,6 +20,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 
 from parking_hub.lot_facts import ACCESS
+from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import (
     EARTH_RADIUS_M,
@@ -59,6 +60,7 @@ class NearestQuery:
     access: tuple[str, ...] = ("public",)
     max_per_hour: float = math.inf
     arrival_ms: int | None = None  # None: open or closed alike
+    forecast_ms: int | None = None  # a lot must have room then, by its forecast; None: free now
 
     @property
     def berth_names(self) -> tuple[str, ...]:
@@ -142,6 +144,19 @@ def arrival_free(state: Availability, query: NearestQuery) -> IntArray:
     return state.free_counts(query.berth_names)
 
 
+def _free_at_arrival(state: Availability, query: NearestQuery, reach_m: float, forecast_ms: int) -> IntArray:
+    """Per lot, min_free where the lot's forecast at forecast_ms has that many free berths, else 0:
+    forecast only for the lots with an entrance in the cells within reach (the search reads no
+    others), the rest of the city left at 0."""
+    idx = state.index
+    lots = np.unique(Grid.take(idx.door_lot, idx.doors.near(query.lat, query.lon, reach_m)))
+    expected, _ = at_arrival(state, lots, arrival_free(state, query)[lots], forecast_ms, query.min_free)
+    free = np.zeros(len(idx.lots), dtype=np.int64)
+    # As the result shows it, one decimal: 3.99999 of float arithmetic is the 4.0 the driver reads.
+    free[lots[np.round(expected, 1) >= query.min_free]] = query.min_free
+    return free
+
+
 def _filters(state: Availability, query: NearestQuery) -> tuple[object, ...]:
     """kernels.lot_passes' arguments after the lot."""
     idx, hours = state.index, state.hours
@@ -183,11 +198,15 @@ def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> li
     first_row, last_row, spans = idx.doors.circle_cells(query.lat, query.lon, reach_m)
     position = np.empty(query.limit, dtype=np.int64)
     chord2 = np.empty(query.limit, dtype=np.float64)
+    if query.forecast_ms is None:
+        free = arrival_free(state, query)
+    else:
+        free = _free_at_arrival(state, query, reach_m, query.forecast_ms)
     found: int = _kernels().nearest_in_cells(
         idx.doors.keys,
         idx.door_lot,
         idx.door_xyz,
-        arrival_free(state, query),
+        free,
         unit_vector(query.lat, query.lon),
         first_row,
         last_row,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,12 +14,18 @@ import pytest
 from opening_hours import OpeningHours
 
 from parking_hub.lot_facts import ACCESS, Facts, Fee
+from parking_hub.query import forecast
 from parking_hub.query.area import Box, lots_in_box
+from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
+from parking_hub.query.forecast import LotModel
 from parking_hub.query.geo import EARTH_RADIUS_M, distances_m, unit_vector, unit_vectors
 from parking_hub.query.index import CityIndex
+from parking_hub.query.live import now_ms
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
+from parking_hub.query.outlook import CityOutlook
 from parking_hub.registry import MAX_LAT, VEHICLE_CLASSES, Lot
+from parking_hub.store import history
 
 NOW = 1_764_201_600_000
 HOURS = (
@@ -375,3 +382,39 @@ def test_great_circle_distance_equals_haversine() -> None:
     assert distances_m(unit_vector(0, 0), unit_vectors(np.array([0.0]), np.array([one_metre])))[
         0
     ] == pytest.approx(1.0, rel=1e-9)
+
+
+def patterned_model(rng: random.Random, capacity: int) -> LotModel | None:
+    """A lot's model fitted on three weeks of a daily pattern of its own phase."""
+    at = np.arange(1_700_000_000, 1_700_000_000 + 21 * 86_400, forecast.STEP_S, dtype=np.int64)
+    phase = rng.uniform(0, 2 * np.pi)
+    occupied = np.round((np.sin(2 * np.pi * at / 86_400 + phase) + 1) / 2 * capacity)
+    return forecast.fit(history.Samples(at, occupied, np.full(len(at), float(capacity)), capacity))
+
+
+@pytest.mark.parametrize(("seed", "centre", "spread"), CITIES[:3])
+def test_nearest_at_arrival_qualifies_on_the_forecast_as_the_whole_city_would(
+    seed: int, centre: tuple[float, float], spread: float
+) -> None:
+    """Forecasts made for the lots near the query only answer as forecasts for every lot would."""
+    rng = random.Random(seed)
+    state = random_state(rng, city(rng, 300, centre, spread, with_facts=True))
+    lots = state.index.lots
+    models = [patterned_model(rng, lot.capacity) if rng.random() < 0.8 else None for lot in lots]
+    state.outlook = CityOutlook.build(models, state.index.capacity, time.time())
+    brute = BruteCity(state)
+    everywhere = np.arange(len(lots))
+    moved = 0
+    for _ in range(200):
+        q = random_query(rng, centre, spread, filters=True)
+        arrival_ms = now_ms() + rng.randrange(0, 5 * 3_600_000)
+        q = replace(q, forecast_ms=arrival_ms)
+        got = [state.index.lots[h.position].id for h in nearest_lots(state, q)]
+        free = state.free_counts(q.berth_names)
+        expected, _ = at_arrival(state, everywhere, free, arrival_ms, q.min_free)
+        d = brute.lot_distances(q)
+        ok = (d <= q.radius_m) & brute.usable(q) & (np.round(expected, 1) >= q.min_free)
+        want = [lot_id for _, lot_id in sorted((float(d[i]), lots[i].id) for i in np.flatnonzero(ok))]
+        assert got == want[: q.limit], q
+        moved += got != [lot_id for lot_id, _ in brute.lots_answer(replace(q, forecast_ms=None))]
+    assert moved > 10  # the forecasts change answers
