@@ -201,7 +201,7 @@ class Inbox:
         while not self._client._queue.empty():
             message = self._client._queue.get_nowait()
             payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
-            self._hold(Received(str(message.topic), payload, message.mid, message.qos))
+            self._hold([Received(str(message.topic), payload, message.mid, message.qos)])
         self._resume()
 
     def stop(self) -> None:
@@ -258,7 +258,7 @@ class Inbox:
         message = parse_publish(self._paho._in_packet["command"], self._paho._in_packet["packet"], self._v5)
         if message is None:
             return paho.MQTT_ERR_PROTOCOL
-        self._hold(message)
+        self._hold([message])
         return paho.MQTT_ERR_SUCCESS
 
     def _handle_pingresp(self) -> MQTTErrorCode:
@@ -274,7 +274,7 @@ class Inbox:
             self._probe_sent_at = time.monotonic()
             self._paho._send_pingreq()
 
-    def _hold_all(self, messages: list[Received]) -> None:
+    def _hold(self, messages: list[Received]) -> None:
         if not messages:
             return
         if not self._messages:
@@ -283,13 +283,6 @@ class Inbox:
         self._messages += messages
         self._bytes += sum(len(message.payload) for message in messages)
         self._paho._last_bytes_received = paho.time_func()  # paho's keepalive: the broker is there
-
-    def _hold(self, message: Received) -> None:
-        if not self._messages:
-            self._first_at = time.monotonic()
-            self._arrived.set()
-        self._messages.append(message)
-        self._bytes += len(message.payload)
 
     def _resume(self) -> None:
         self._loop.add_reader(self._fd, self._read)
@@ -310,7 +303,7 @@ class Inbox:
         try:
             while not self._full() and not sock.ran_dry:
                 if self._paho._in_packet["command"] == 0:  # paho is between packets
-                    self._hold_all(sock.take_publishes(self._v5))
+                    self._hold(sock.take_publishes(self._v5))
                 if self._paho.loop_read() != paho.MQTT_ERR_SUCCESS:
                     break
         except Exception as exc:  # noqa: BLE001 - as aiomqtt's reader: a failed read means the connection is gone
