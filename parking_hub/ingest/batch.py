@@ -17,15 +17,11 @@ def by_berth(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
     return index[order], ranks[order]
 
 
-def _last_per_berth(b: IntArray, r: IntArray) -> tuple[IntArray, IntArray]:
+def last_per_berth(b: IntArray, r: IntArray) -> tuple[IntArray, IntArray]:
+    """Of reports sorted by `by_berth`, the greatest rank per index: the one report that can win."""
     last = np.ones(len(b), dtype=bool)
     last[:-1] = b[1:] != b[:-1]
     return b[last], r[last]
-
-
-def dedupe(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:
-    """Keep only the greatest rank per index, ascending by index: the one report that can win."""
-    return _last_per_berth(*by_berth(index, ranks))
 
 
 class BatchBuilder:
@@ -83,7 +79,7 @@ class BatchBuilder:
         if fits.any():
             fits &= berths < layout.capacity[np.where(fits, owner, 0)]
         reports = by_berth(berths[fits] + layout.offsets[owner[fits]], ranks[fits])
-        index, best = _last_per_berth(*reports)
+        index, best = last_per_berth(*reports)
         lots, counts = np.unique(owner[fits], return_counts=True)
         return Batch(
             layout,

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parking_hub.ingest.batch import BatchBuilder, dedupe
+from parking_hub.ingest.batch import BatchBuilder, by_berth, last_per_berth
 from parking_hub.ingest.formats import Decoded, Rejection
 from parking_hub.store.layout import Layout
 
@@ -14,10 +14,10 @@ reports = st.lists(st.tuples(st.integers(0, 20), st.integers(1, 2**45)), max_siz
 
 
 @given(reports)
-def test_dedupe_keeps_the_greatest_rank_per_berth(events: list[tuple[int, int]]) -> None:
+def test_last_per_berth_keeps_the_greatest_rank_per_berth(events: list[tuple[int, int]]) -> None:
     berths = np.array([b for b, _ in events], dtype=np.int64)
     ranks = np.array([r for _, r in events], dtype=np.int64)
-    got_b, got_r = dedupe(berths, ranks)
+    got_b, got_r = last_per_berth(*by_berth(berths, ranks))
     expected: dict[int, int] = {}
     for berth, rank in events:
         expected[berth] = max(rank, expected.get(berth, 0))
