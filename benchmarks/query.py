@@ -140,15 +140,21 @@ def random_points(rows: Sequence[LotRow], count: int) -> list[tuple[float, float
     ]
 
 
+async def loaded_mirror(redis: Redis) -> Availability:
+    """The mirror an API process builds from Redis, registry and every lot's state."""
+    lots = await load_lots(redis)
+    state = Availability(CityIndex.build(lots))
+    await state.refresh(redis, [lot.id for lot in lots], now_ms())
+    gc.collect()
+    gc.freeze()  # as the hub does once it has loaded the registry (query/live.py)
+    return state
+
+
 async def compute_times(redis_url: str, points: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """The query functions themselves, timed one call at a time on the mirror the hub would build."""
     redis = Redis.from_url(redis_url)
     try:
-        lots = await load_lots(redis)
-        state = Availability(CityIndex.build(lots))
-        await state.refresh(redis, [lot.id for lot in lots], now_ms())
-        gc.collect()
-        gc.freeze()  # as the hub does once it has loaded the registry (query/live.py)
+        state = await loaded_mirror(redis)
     finally:
         await redis.aclose()
     result: dict[str, Any] = {}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from multidict import MultiDict
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from benchmarks.query import fill_state, nearest_paths, random_points, write_city
+from benchmarks.query import fill_state, loaded_mirror, nearest_paths, random_points, write_city
 from parking_hub.api import params
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
@@ -40,10 +39,8 @@ from parking_hub.api.schemas import NearestParams
 from parking_hub.embedded import redis_server
 from parking_hub.observe import Health
 from parking_hub.query.availability import Availability
-from parking_hub.query.index import CityIndex
 from parking_hub.query.live import LiveCity, now_ms
 from parking_hub.query.nearest import NearestQuery, nearest_lots
-from parking_hub.store.lots import load_lots
 
 FULL = {"lots": 50_000, "berths": 1_000_000}
 QUICK = {"lots": 2_000, "berths": 200_000}
@@ -144,11 +141,7 @@ async def hub_server(redis: Redis, state: Availability, **options: Any) -> web.A
 async def measure(redis_url: str, points: Sequence[tuple[float, float]]) -> dict[str, Any]:
     redis = Redis.from_url(redis_url)
     try:
-        lots = await load_lots(redis)
-        state = Availability(CityIndex.build(lots))
-        await state.refresh(redis, [lot.id for lot in lots], now_ms())
-        gc.collect()
-        gc.freeze()
+        state = await loaded_mirror(redis)
         lot_level = requests(nearest_paths(points, "lot"))
         result: dict[str, Any] = {}
         trivial = await trivial_server()
