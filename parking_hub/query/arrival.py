@@ -24,7 +24,7 @@ from parking_hub.query.geo import FloatArray
 from parking_hub.query.outlook import REBUILD_S, CityOutlook
 from parking_hub.query.ranges import IntArray
 from parking_hub.store import history
-from parking_hub.store.connection import RedisClient
+from parking_hub.store.connection import RedisClient, raise_if_cancelling
 
 FIT_CHUNK = 32  # lots fitted per call in the worker thread, between looks at the registry and the clock
 # Each lot's model is refitted once in this period: a fit takes some 10 ms (3 weeks of history), and
@@ -55,6 +55,7 @@ def _fit_all(samples: Sequence[history.Samples]) -> list[LotModel | None]:
 async def keep_outlook(redis: RedisClient, current: Callable[[], Availability | None]) -> None:
     """Keeps the outlook of the current mirror (`current()`) built, for ever."""
     while True:
+        raise_if_cancelling()  # redis-py can eat a cancel (store/connection.py): shutdown must not wait
         state = current()
         if state is None or not state.index.lots:
             await asyncio.sleep(IDLE_S)
@@ -84,6 +85,7 @@ class _Keeper:
                 if not await self._wait_until(start + done * REFIT_S if paced else 0.0):
                     return
                 reads = [await history.read(self._redis, lot.id, lot.capacity) for lot in chunk]
+                raise_if_cancelling()
                 fitted = await asyncio.to_thread(_fit_all, [r[history.COARSE] for r in reads])
                 self._models[first : first + len(chunk)] = fitted
             if not paced:
@@ -95,6 +97,7 @@ class _Keeper:
         """Waits for the monotonic time `due`, building the outlook whenever it is due; False as
         soon as another mirror is current."""
         while self._current() is self._state:
+            raise_if_cancelling()
             now = time.monotonic()
             if now >= self._next_build:
                 self._state.outlook = await asyncio.to_thread(
