@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+import pytest
 
 from parking_hub.config import build_settings, parse_redis_url
 from parking_hub.embedded import free_port
@@ -24,6 +25,11 @@ from parking_hub.store.lots import save_lots
 from tests.registry_check import registry_bytes
 
 T = TypeVar("T")
+
+# For modules that test the HTTP surface over the mirror (NGSI-LD, feeds, lot facts, the OpenAPI
+# fuzzing): the servers behind it are the same code whatever their flavour, and test_api, test_ingest
+# and the others already run on all three, so these run on the first flavour only.
+FIRST_FLAVOUR_ONLY = pytest.mark.parametrize("servers", ["path"], indirect=True)
 
 
 def unique(prefix: str) -> str:

@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 
 from parking_hub.api.schemas import ErrorBody, LotDetail, LotsPage, NearestAnswer
-from tests.integration.hub import Hub, lot_feature, running_hub, store_registry, unique, write_registry
+from tests.integration.hub import (
+    FIRST_FLAVOUR_ONLY,
+    Hub,
+    lot_feature,
+    running_hub,
+    store_registry,
+    unique,
+    write_registry,
+)
 from tests.integration.test_api import checked
 from tests.integration.test_skeleton import publish, wait_applied
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, FIRST_FLAVOUR_ONLY]
 
 # A place of its own, so the lots of other tests sharing the servers are out of reach.
 _rng = random.Random()

@@ -20,6 +20,7 @@ from parking_hub.api.ngsi import filters
 from parking_hub.api.ngsi.schemas import EntityList, FeatureCollection, OneEntity, ProblemDetails
 from tests.fiware import check_key_values, check_normalized, reduce_normalized
 from tests.integration.hub import (
+    FIRST_FLAVOUR_ONLY,
     Hub,
     eventually,
     lot_feature,
@@ -30,7 +31,7 @@ from tests.integration.hub import (
 )
 from tests.integration.test_skeleton import publish, wait_applied
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, FIRST_FLAVOUR_ONLY]
 
 ENTITIES = "/ngsi-ld/v1/entities"
 BAYS = [[120.3830, 36.0675], [120.3831, 36.0676], [120.3832, 36.0677]]

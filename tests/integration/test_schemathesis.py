@@ -30,9 +30,9 @@ from schemathesis.specs.openapi.checks import (
 from parking_hub.api.routes import API, DASHBOARD, DESCRIPTION, FEEDS, NGSI_LD, PROBES
 from parking_hub.apikeys import new_key
 from parking_hub.embedded import free_port, managed_process
-from tests.integration.hub import lot_feature, unique, write_registry
+from tests.integration.hub import FIRST_FLAVOUR_ONLY, lot_feature, unique, write_registry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, FIRST_FLAVOUR_ONLY]
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
 EXAMPLES = 40  # per endpoint and generation mode: enough to reach every parameter's edges
