@@ -188,8 +188,11 @@ def milesight_em400(port: int | None, data: bytes, threshold_mm: int | None) -> 
 
 
 def dragino_ldds75(port: int | None, data: bytes, threshold_mm: int | None) -> bool:
-    """Dragino LDDS75: port 2, battery (2) + distance in mm (2, big-endian) + interrupt flag (1), and
-    from firmware 1.1.4 on + temperature (2) + sensor flag (1)."""
+    """Dragino LDDS75: port 2, battery (2) + distance mm (2, big-endian) + flag [+ temperature, flag].
+
+    5 bytes with firmware 1.2 (the flag: sent by an interrupt); 8 with firmware 1.1.4, which adds the
+    DS18B20 temperature and the sensor flag.
+    """
     if port != 2:
         raise _unknown_port(port)
     if len(data) not in (5, 8):  # the vendor's decoders say "No Sensor"
