@@ -206,8 +206,22 @@ def _time(now_ms: int) -> st.SearchStrategy[Any]:
     )
 
 
+# Record headers of the record codecs (PNI, Milesight), known and unknown, so that generated payloads
+# reach past the first record.
+_RECORD_HEADERS = [
+    bytes.fromhex(header)
+    for header in ("1566", "3766", "3700", "0267", "0175", "0482", "8482", "FF0B", "FF16", "FE06", "FF55")
+]
+vendor_bytes = st.one_of(
+    st.binary(max_size=32),
+    st.lists(st.tuples(st.sampled_from(_RECORD_HEADERS), st.binary(max_size=9)), max_size=5).map(
+        lambda records: b"".join(header + value for header, value in records)
+    ),
+)
+
+
 def _frm(draw: st.DrawFn) -> Any:
-    data = draw(st.binary(max_size=24))
+    data = draw(vendor_bytes)
     return draw(
         st.sampled_from(
             [base64.b64encode(data).decode(), base64.b64encode(data).decode(), "not base64!", None, 7]
@@ -281,8 +295,8 @@ def messages(now_ms: int) -> st.SearchStrategy[Fuzzed]:
 
 vendor_inputs = st.tuples(
     st.sampled_from(CODECS),
-    st.one_of(st.none(), st.integers(0, 255)),
-    st.binary(max_size=32),
+    st.one_of(st.none(), st.integers(0, 255), st.sampled_from([1, 2, 3, 6, 10, 85])),
+    vendor_bytes,
     st.one_of(st.none(), st.integers(0, 10_000)),
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,19 @@ import pytest
 from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
 
 VECTORS = Path(__file__).parent.parent / "data" / "sensor-vectors"
+THRESHOLD_MM = 1000  # what a distance codec is given where the vector carries no distance
 
-# What the hub must make of a vector: True/False (occupancy), None (no occupancy), or a rejection code.
-Expected = bool | None | str
+
+@dataclass(frozen=True)
+class Distance:
+    """A distance sensor's reading: occupied below a threshold above it, free at or below it."""
+
+    mm: int
+
+
+# What the hub must make of a vector: True/False (occupancy), None (no occupancy), a Distance, or a
+# rejection code.
+Expected = bool | None | Distance | str
 
 
 def _data(vector: dict[str, Any]) -> dict[str, Any]:
@@ -23,35 +34,60 @@ def _data(vector: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _unknown_port(vector: dict[str, Any]) -> bool:
+    return bool(vector["expected"].get("errors") == ["unknown FPort"])
+
+
 def _occupied_field(name: str) -> Callable[[dict[str, Any]], Expected]:
-    return lambda vector: bool(_data(vector)[name])
+    """The vendor's occupancy field; a frame without it (or null) carries no occupancy."""
+
+    def expect(vector: dict[str, Any]) -> Expected:
+        if _unknown_port(vector):
+            return "unknown_port"
+        occupied = _data(vector).get(name)
+        return None if occupied is None else bool(occupied)
+
+    return expect
 
 
 def _libelium(vector: dict[str, Any]) -> Expected:
-    kind = vector["expected"]["frame_type_name"]
-    if kind in ("info", "keep_alive", "daily_update", "start1", "start2"):
-        return bool(vector["expected"]["parking_slot_status"])
-    if kind in ("error", "service", "downlink", "rssi"):
-        return None
-    return "undecodable_payload"
+    # Byte 0 bit 7 is the slot status in every frame; types 9-15 are reserved.
+    if vector["expected"]["frame_type"] > 8:
+        return "undecodable_payload"
+    return bool(vector["expected"]["parking_slot_status"])
+
+
+def _milesight(vector: dict[str, Any]) -> Expected:
+    distance = _data(vector).get("distance")
+    return None if distance is None else Distance(distance)
 
 
 def _dragino(vector: dict[str, Any]) -> Expected:
-    if vector["expected"].get("errors") == ["unknown FPort"]:
+    if _unknown_port(vector):
         return "unknown_port"
-    assert _data(vector)["distance"] == "No Sensor"
-    return "undecodable_payload"
+    reading = _data(vector)["Distance" if "Distance" in _data(vector) else "distance"]
+    if isinstance(reading, str) and reading.endswith(" mm"):  # the 1.1.4 decoders print the unit
+        reading = int(reading.removesuffix(" mm"))
+    if reading in ("No Sensor", "Invalid Reading"):
+        return "undecodable_payload"
+    # Below 20 mm the vendor's 5-byte decoders say "Invalid Reading"; the 8-byte one prints the number.
+    return Distance(reading) if reading >= 20 else "undecodable_payload"
 
 
 # file -> (codec, the vector lists in it, how the vendor's expected output maps to ours)
 FILES: dict[str, tuple[str, tuple[str, ...], Callable[[dict[str, Any]], Expected]]] = {
-    "bosch-tps110-pls.json": ("bosch-pls", ("vectors_ttn",), _occupied_field("occupied")),
-    "nwave-nps405.json": ("nwave-nps405", ("vectors",), _occupied_field("occupied")),
-    "nwave-nps310sm.json": ("nwave-nps310", ("vectors",), _occupied_field("occupied")),
-    "libelium-smart-parking-v2-v3.json": ("libelium-parking", ("vectors",), _libelium),
+    "bosch-tps110-pls.json": ("bosch-pls", ("vectors_ttn", "vectors_derived"), _occupied_field("occupied")),
+    "nwave-nps405.json": ("nwave-nps405", ("vectors", "vectors_derived"), _occupied_field("occupied")),
+    "nwave-nps310sm.json": ("nwave-nps310", ("vectors", "vectors_derived"), _occupied_field("occupied")),
+    "libelium-smart-parking-v2-v3.json": ("libelium-parking", ("vectors", "vectors_guide"), _libelium),
     "pni-placepod.json": ("pni-placepod", ("vectors",), _occupied_field("parking_status")),
     "tekzitel-tekzipark-DERIVED.json": ("tekzipark", ("vectors",), _occupied_field("occupied")),
-    "dragino-ldds75.json": ("dragino-ldds75", ("vectors",), _dragino),
+    "milesight-em400-mud.json": (
+        "milesight-em400",
+        ("vectors", "vectors_vendor_readme", "vectors_derived"),
+        _milesight,
+    ),
+    "dragino-ldds75.json": ("dragino-ldds75", ("vectors", "vectors_ttn_114", "vectors_dragino"), _dragino),
 }
 
 
@@ -67,7 +103,9 @@ def _cases() -> Iterator[Any]:
         yield pytest.param("bosch-pls", vector, occupied, id=f"bosch-pls fw 0.23.3: {vector['description']}")
 
 
-def decode(codec: str, port: int | None, payload: bytes, threshold_mm: int | None = None) -> Expected:
+def decode(
+    codec: str, port: int | None, payload: bytes, threshold_mm: int | None = None
+) -> bool | str | None:
     try:
         return DECODERS[codec](port, payload, threshold_mm)
     except PayloadError as exc:
@@ -78,36 +116,35 @@ def decode(codec: str, port: int | None, payload: bytes, threshold_mm: int | Non
 def test_vendor_vectors(codec: str, vector: dict[str, Any], expected: Expected) -> None:
     payload = bytes.fromhex(vector["bytes_hex"])
     assert payload == base64.b64decode(vector["frm_payload_b64"])
-    assert decode(codec, vector.get("fPort"), payload) == expected
+    port = vector.get("fPort")
+    if isinstance(expected, Distance):
+        assert decode(codec, port, payload, expected.mm + 1) is True
+        assert decode(codec, port, payload, expected.mm) is False
+        assert decode(codec, port, payload) == "invalid_device"
+    else:
+        assert decode(codec, port, payload, THRESHOLD_MM) == expected
 
 
-def test_every_stored_vector_file_is_tested() -> None:
-    stored = {path.name for path in VECTORS.glob("*.json")}
-    assert stored == {*FILES, "milesight-em400-mud.json"}
+def test_every_stored_vector_file_and_list_is_tested() -> None:
+    assert {path.name for path in VECTORS.glob("*.json")} == set(FILES)
+    for name, (_, lists, _) in FILES.items():
+        doc = orjson.loads((VECTORS / name).read_bytes())
+        stored = {key for key in doc if key.startswith("vectors")} - {"vectors_element_fw0_23_3"}
+        assert stored == set(lists), name
 
 
-def test_milesight_vector_against_a_threshold_on_either_side() -> None:
+def test_milesight_frame_without_a_distance_record() -> None:
     (vector,) = orjson.loads((VECTORS / "milesight-em400-mud.json").read_bytes())["vectors"]
     payload = bytes.fromhex(vector["bytes_hex"])
-    distance = vector["expected"]["data"]["distance"]
-    assert distance == 2116
-    assert decode("milesight-em400", vector["fPort"], payload, distance + 1) is True
-    assert decode("milesight-em400", vector["fPort"], payload, distance) is False
-    assert decode("milesight-em400", 86, payload, distance) == "unknown_port"
+    assert decode("milesight-em400", 86, payload, THRESHOLD_MM) == "unknown_port"
     # battery and temperature only: well formed, but no distance, so no occupancy
-    assert decode("milesight-em400", 85, payload[:7], 1000) is None
+    assert decode("milesight-em400", 85, payload[:7], THRESHOLD_MM) is None
 
 
-@pytest.mark.parametrize(("hex_payload", "threshold", "expected"), [
-    # The vendor decoder's "distance with alarming" record (84 82, uint16 LE mm, alarm byte) after
-    # its "temperature with abnormal" one (83 67, int16 LE, flag): 2116 mm, alarm on.
-    ("836701010184824408 01".replace(" ", ""), 2117, True),
-    ("836701010184824408 01".replace(" ", ""), 2116, False),
-    # The plain records in another order than the vendor's example: position, distance, battery.
-    ("050001 04824408 01755C".replace(" ", ""), 2117, True),
-])  # fmt: skip
-def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: int, expected: bool) -> None:
-    assert decode("milesight-em400", 85, bytes.fromhex(hex_payload), threshold) is expected
+def test_milesight_records_in_another_order_than_the_vendors_example() -> None:
+    payload = bytes.fromhex("050001 04824408 01755C".replace(" ", ""))  # position, distance 2116 mm, battery
+    assert decode("milesight-em400", 85, payload, 2117) is True
+    assert decode("milesight-em400", 85, payload, 2116) is False
 
 
 @pytest.mark.parametrize(
@@ -117,20 +154,20 @@ def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: in
         ("bosch-pls", 1, "0101", True),  # the vendor's decoder reads byte 0 of any length
         ("bosch-pls", 2, "011500", True),
         ("bosch-pls", 3, "01", "undecodable_payload"),
-        ("bosch-pls", 4, "0102030405", None),  # device information: no occupancy
         ("bosch-pls", 7, "01", "unknown_port"),
         ("bosch-pls", None, "01", "unknown_port"),
         ("nwave-nps405", 2, "01", "undecodable_payload"),
-        ("nwave-nps405", 6, "00", None),
-        # Tag registration (port 10): the vendor's decoder says occupied when bit 0 is set, and
-        # null (no occupancy) when it is clear; a registration never frees a berth.
+        # Tag registration (port 10): occupied when bit 0 is set; the vendor's decoder says null (no
+        # occupancy) when it is clear (a vector), so a registration never frees a berth.
         ("nwave-nps405", 10, "03D11F3456", True),
-        ("nwave-nps405", 10, "02D11F3456", None),
         ("nwave-nps405", 10, "03D11F", "undecodable_payload"),
         ("nwave-nps405", 11, "00", "unknown_port"),
         ("nwave-nps310", 10, "D11F345678", "unknown_port"),
         ("nwave-nps310", 3, "010D000201", True),
         ("libelium-parking", 3, "806E0009003900000000", "undecodable_payload"),  # 10 bytes
+        ("libelium-parking", 3, "806E000900390000000000AA", True),  # 12 bytes: firmware v1, info frame
+        ("libelium-parking", 3, "866E000900390000000000AA", "undecodable_payload"),  # v1 has no type 6
+        ("libelium-parking", 3, "806E000900390000000000AABB", "undecodable_payload"),  # 13 bytes
         ("pni-placepod", 1, "156602", None),  # status neither 0 nor 1: the vendor says unknown
         ("pni-placepod", 1, "15660137660 2".replace(" ", ""), None),  # the last status record decides
         ("pni-placepod", 1, "3766001566 01".replace(" ", ""), True),
@@ -139,29 +176,18 @@ def test_milesight_distance_records_in_any_order(hex_payload: str, threshold: in
         ("pni-placepod", 1, "3F0101156601", True),  # reboot response with the status
         ("tekzipark", 1, "A015", "undecodable_payload"),
         ("tekzipark", 1, "A21507", True),  # reset flag: a startup, still with occupancy
-        # Port 2, the magnetometer report, carries the status byte too, as the vendor's decoder
-        # reads it: flags, temperature, parking id, then deflections, baselines, fault, reflection.
-        ("tekzipark", 2, "801507010203040506000000", True),
+        # Port 2, the magnetometer report, starts with the status byte too (see the vectors).
         ("tekzipark", 2, "0011223344", False),
         ("tekzipark", 2, "80", "undecodable_payload"),
-        ("tekzipark", 3, "A01507", "unknown_port"),
-        ("dragino-ldds75", 2, "0CE4000A00", "undecodable_payload"),  # 10 mm: invalid reading
+        # A reply the vendor's decoder does not know (it throws): nothing to read after it either.
+        ("milesight-em400", 85, "FF5501 04824408".replace(" ", ""), "undecodable_payload"),
+        ("milesight-em400", 85, "048244", "undecodable_payload"),  # a record cut short
+        ("milesight-em400", 85, "FF0BFF 048244".replace(" ", ""), None),  # device status, then cut short
+        ("dragino-ldds75", 2, "0CE4064A0000", "undecodable_payload"),  # neither 5 nor 8 bytes
+        ("dragino-ldds75", 3, "0CE4064A00", "unknown_port"),
     ],
 )
 def test_malformed_and_informational_payloads(
     codec: str, port: int | None, hex_payload: str, expected: Expected
 ) -> None:
     assert decode(codec, port, bytes.fromhex(hex_payload)) == expected
-
-
-@pytest.mark.parametrize(("hex_payload", "threshold", "expected"), [
-    ("0CE4064A00", 1700, True),  # 1610 mm, 5-byte form
-    ("0CE4064A00", 1610, False),
-    ("0CE4064A0000FA01", 1611, True),  # 8-byte form: + interrupt, temperature, sensor flag
-])  # fmt: skip
-def test_dragino_distance_against_the_threshold(hex_payload: str, threshold: int, expected: bool) -> None:
-    assert decode("dragino-ldds75", 2, bytes.fromhex(hex_payload), threshold) is expected
-
-
-def test_distance_sensor_without_threshold_is_rejected() -> None:
-    assert decode("dragino-ldds75", 2, bytes.fromhex("0CE4064A00")) == "invalid_device"

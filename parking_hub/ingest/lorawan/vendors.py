@@ -76,19 +76,21 @@ def nwave_nps310(port: int | None, data: bytes, _: int | None) -> bool | None:
     return _nwave(port, data, heartbeat_min=1)
 
 
-_LIBELIUM_OCCUPANCY = {0: "info", 1: "keep-alive", 2: "daily update", 4: "start 1", 5: "start 2"}
-_LIBELIUM_OTHER = {3: "error", 6: "service", 7: "downlink", 8: "rssi"}
+# Byte 0 of every frame: bit 7 the slot status (1 occupied), bits 3..0 the frame type. Firmware v2
+# and later send 11-byte frames: 0 info (the status changed), 1 keep-alive, 2 daily update, 3 error,
+# 4 and 5 start, and from v3 6 service, 7 downlink, 8 rssi. Firmware v1 sends 12-byte frames of
+# types 0 to 5. The other types are reserved.
+_LIBELIUM_TYPES = {11: range(9), 12: range(6)}
 
 
-def libelium_parking(port: int | None, data: bytes, _: int | None) -> bool | None:
-    """Libelium Smart Parking v2/v3: 11-byte frames; header bit 7 = slot occupied, bits 3..0 = type."""
-    _length(data, range(11, 12), "a frame")
-    frame_type = data[0] & 0x0F
-    if frame_type in _LIBELIUM_OCCUPANCY:
-        return bool(data[0] >> 7)
-    if frame_type in _LIBELIUM_OTHER:
-        return None
-    raise _undecodable(f"frame type {frame_type} is not a Libelium frame type")
+def libelium_parking(port: int | None, data: bytes, _: int | None) -> bool:
+    """Libelium Smart Parking: 11-byte (v2, v3) or 12-byte (v1) frames; byte 0 bit 7 = slot occupied."""
+    types = _LIBELIUM_TYPES.get(len(data))
+    if types is None:
+        raise _undecodable(f"a frame is 11 or 12 bytes, not {len(data)}")
+    if data[0] & 0x0F not in types:
+        raise _undecodable(f"frame type {data[0] & 0x0F} is reserved in {len(data)}-byte frames")
+    return bool(data[0] >> 7)
 
 
 def _records(data: bytes, sizes: Mapping[tuple[int, int], int]) -> list[tuple[int, int, bytes]]:
@@ -146,6 +148,24 @@ _MILESIGHT_SIZES = {
     (0x05, 0x00): 1,  # position: 0 normal, 1 tilt
     (0x83, 0x67): 3,  # temperature + abnormal flag
     (0x84, 0x82): 3,  # distance, uint16 LE, mm + alarm flag: sent while the distance alarm holds
+    # device information, sent after a join or a reset: no distance
+    (0xFF, 0x01): 1,  # protocol version
+    (0xFF, 0x09): 2,  # hardware version
+    (0xFF, 0x0A): 2,  # firmware version
+    (0xFF, 0x0B): 1,  # device status: on
+    (0xFF, 0x0F): 1,  # LoRaWAN class
+    (0xFF, 0x16): 8,  # serial number
+    (0xFF, 0xFE): 1,  # reset event
+    (0xFF, 0xFF): 2,  # TSL version
+}
+# Replies to configuration downlinks, on channel FE or FF: the setting's type and its size (intervals,
+# alarm rule, reboot, install height, recollection, status query, tilt, time sync, ToF, heights, mode).
+_MILESIGHT_REPLIES = {
+    0x02: 2, 0x03: 2, 0x06: 9, 0x10: 1, 0x13: 1, 0x1C: 2, 0x28: 1,
+    0x3E: 1, 0x4A: 1, 0x56: 1, 0x70: 2, 0x71: 1, 0x77: 2,
+}  # fmt: skip
+_MILESIGHT_SIZES |= {
+    (channel, kind): size for channel in (0xFE, 0xFF) for kind, size in _MILESIGHT_REPLIES.items()
 }
 _MILESIGHT_DISTANCE = ((0x04, 0x82), (0x84, 0x82))
 
@@ -167,14 +187,18 @@ def milesight_em400(port: int | None, data: bytes, threshold_mm: int | None) -> 
     return occupied
 
 
-def dragino_ldds75(port: int | None, data: bytes, threshold_mm: int | None) -> bool | None:
-    """Dragino LDDS75: port 2, battery (2) + distance in mm (2, big-endian) [+ flag, temperature, flag]."""
+def dragino_ldds75(port: int | None, data: bytes, threshold_mm: int | None) -> bool:
+    """Dragino LDDS75: port 2, battery (2) + distance mm (2, big-endian) + flag [+ temperature, flag].
+
+    5 bytes with firmware 1.2 (the flag: sent by an interrupt); 8 with firmware 1.1.4, which adds the
+    DS18B20 temperature and the sensor flag.
+    """
     if port != 2:
         raise _unknown_port(port)
-    if len(data) not in (5, 8):
+    if len(data) not in (5, 8):  # the vendor's decoders say "No Sensor"
         raise _undecodable(f"a reading is 5 or 8 bytes, not {len(data)} (the sensor reports no distance)")
     distance = int.from_bytes(data[2:4], "big")
-    if distance < 20:  # 0 = no sensor attached; below 20 mm = invalid reading
+    if distance < 20:  # 0 = no sensor attached; below 20 mm the vendor's decoders say "Invalid Reading"
         raise _undecodable(f"distance {distance} mm is not a valid reading")
     return _below(distance, threshold_mm)
 
