@@ -271,6 +271,32 @@ async def test_datex_parking_status_is_valid_and_carries_the_counts_of_v1_lots(
     assert seed.find("fac:lastUpdated", NS) is None
 
 
+async def test_datex_table_is_built_once_per_registry_load_and_the_status_follows_the_berths(
+    city: tuple[Hub, dict[str, str]], mqtt_url: str
+) -> None:
+    hub, ids = city
+    first = await get_xml(hub, "/datex2/v3/parking-table")
+    again = await get_xml(hub, "/datex2/v3/parking-table")
+    assert etree.tostring(first) == etree.tostring(again)  # publicationTime included
+
+    def vacant(status: etree._Element) -> int:
+        info = status.xpath(
+            "prk:parkingStatusInformation[fac:reference/@id=$lot]", namespaces=NS, lot=ids["kerb"]
+        )
+        return int(one(cast(list[etree._Element], info)[0], "prk:occupancy/prk:numberOfVacantSpaces"))
+
+    before = vacant(await get_xml(hub, "/datex2/v3/parking-status"))
+    _, lot = await hub.get(f"/v1/lots/{ids['kerb']}")
+    # The kerb's second berth, never reported so far, reports free: the status has it within a second.
+    frame = {"berth": [1], "occupied": [0], "ts": [time.time_ns() // 1_000_000]}
+    await publish(mqtt_url, [(f"{hub.prefix}/v1/lots/{ids['kerb']}/events", frame)])
+    await wait_applied(hub, ids["kerb"], lot["events_applied"] + 1)
+    after = await eventually(
+        lambda: get_xml(hub, "/datex2/v3/parking-status"), lambda status: vacant(status) == before + 1
+    )
+    assert vacant(after) == before + 1
+
+
 async def test_datex_publications_refuse_parameters(city: tuple[Hub, dict[str, str]]) -> None:
     hub, _ = city
     for path in ("/datex2/v3/parking-table", "/datex2/v3/parking-status"):
