@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ TABLE_ID = "parking-hub"
 CREATOR_COUNTRY = "ZZ"
 CREATOR = "parking-hub"
 STRUCTURE = {"on_street": "onStreet", "off_street": "offStreetSurface"}
+# Characters XML 1.0 cannot carry, which the registry's free text may hold: written as U+FFFD.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 OFFLINE_FAULT = "communicationsFailure"  # the lot's gateway said it is offline
 NO_DATA_FAULT = "noParkingInformationAvailable"  # no berth has a fresh report
 
@@ -59,9 +62,13 @@ def _add(parent: etree._Element, name: str, text: str | None = None, **attrs: st
     return element
 
 
+def _free_text(text: str) -> str:
+    return NOT_XML.sub("\ufffd", text)
+
+
 def _text(parent: etree._Element, name: str, value: str) -> None:
     """A MultilingualString element holding one value."""
-    _add(_add(_add(parent, name), "com:values"), "com:value", value, lang=LANG)
+    _add(_add(_add(parent, name), "com:values"), "com:value", _free_text(value), lang=LANG)
 
 
 def _payload(publication: str, published: str) -> etree._Element:
@@ -85,7 +92,7 @@ def _place(table: etree._Element, lot: Lot, version: str, loaded: str | None) ->
     if loaded is not None:
         _add(place, "fac:lastUpdated", loaded)
     if facts.url is not None:
-        _add(_add(place, "fac:informationWebsite"), "com:urlLinkAddress", facts.url)
+        _add(_add(place, "fac:informationWebsite"), "com:urlLinkAddress", _free_text(facts.url))
     if facts.opening_hours in (None, "24/7"):  # contract 7.1: no hours given is always open
         _add(place, "fac:operatingHours", xsi_type="fac:OpenAllHours")
     point = _add(place, "fac:locationReference", xsi_type="loc:PointLocation")

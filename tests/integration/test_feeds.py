@@ -72,7 +72,8 @@ async def city(
     garage_berths = {"ev": [0, 1], "accessible": [3], "truck": [2]}
     features = [
         lot_feature(ids["garage"], 120.3826, 36.0671, 4, features=garage_berths, **GARAGE_FACTS),
-        lot_feature(ids["kerb"], 120.38291234567, -36.0674, 2, kind="on_street"),
+        # A name with a character XML cannot carry (the registry takes any text).
+        lot_feature(ids["kerb"], 120.38291234567, -36.0674, 2, kind="on_street", name="Kerb\x01side"),
         lot_feature(ids["gated"], 120.39, 36.07, 2),
     ]
     path = write_registry(tmp_path_factory.mktemp("feeds") / "city.geojson", features)
@@ -208,6 +209,7 @@ async def test_datex_parking_table_is_valid_and_carries_each_lot(
     assert one(garage, "fac:informationWebsite/com:urlLinkAddress") == GARAGE_FACTS["url"]
     assert one(garage, ".//prk:openToPublic") == "false"  # customers only
     assert garage.find("fac:operatingHours", NS) is None  # hours DATEX cannot say as text
+    assert one(kerb, "fac:name/com:values/com:value") == "Kerb\ufffdside"
     assert one(kerb, ".//prk:structureType") == "onStreet"
     assert one(kerb, ".//prk:openToPublic") == "true"
     assert child(kerb, "fac:operatingHours").get(f"{{{XSI['xsi']}}}type") == "fac:OpenAllHours"
