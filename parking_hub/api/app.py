@@ -11,6 +11,7 @@ from parking_hub.api.access import Access, access_key, access_middleware, keep_k
 from parking_hub.api.basemap import MapTiles
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.dashboard import Dashboard, dashboard_key
+from parking_hub.api.datex import Publications, publications_key
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
@@ -59,6 +60,7 @@ def create_app(
     app[access_key] = access
     app[streams_key] = Streams(stream_limits or StreamLimits())
     app[lot_rows_key] = LotRows()
+    app[publications_key] = Publications()
     app[dashboard_key] = Dashboard.of(map_tiles)
     app.on_response_prepare.append(add_standard_headers)
     if cors.on:

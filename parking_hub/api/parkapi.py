@@ -1,5 +1,6 @@
 """GET /parkapi/v3/parking-sites: each lot as a ParkAPI v3 ParkingSite with its realtime fields,
-for the apps and aggregators that read ParkAPI (the fields of its published parking-site schema)."""
+for the apps and aggregators that read ParkAPI (the fields of its published parking-site schema),
+and the lot facts of contract 7.1 where ParkAPI has a field for them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parking_hub.api.keys import current_state, live_key
 from parking_hub.api.rendering import LIVE_CACHE, iso, json_response
+from parking_hub.lot_facts import Facts
 from parking_hub.query.availability import Availability
 
 # ParkAPI's site types: the registry tells on-street from off-street only, not a garage from a ground.
 SITE_TYPE = {"on_street": "ON_STREET", "off_street": "OFF_STREET_PARKING_GROUND"}
 SOURCE_ID = 1  # this hub is the one source of its sites
 # Registry features and ParkAPI's capacity suffixes.
-CAPACITY_KINDS = {"ev": "charging", "accessible": "disabled"}
+CAPACITY_KINDS = {
+    "ev": "charging",
+    "accessible": "disabled",
+    "family": "family",
+    "carsharing": "carsharing",
+    "truck": "truck",
+    "bus": "bus",
+}
+MAX_OPENING_HOURS = 512  # the schema's maxLength; a longer expression is left out rather than cut
+ALWAYS_OPEN = "24/7"  # contract 7.1: a lot without opening_hours is always open
 
 
 class ParkApiSite(BaseModel):
@@ -43,6 +54,26 @@ class ParkApiSite(BaseModel):
     capacity_disabled: int | None = Field(None, description="berths with the accessible feature")
     realtime_capacity_disabled: int | None = None
     realtime_free_capacity_disabled: int | None = None
+    capacity_family: int | None = Field(None, description="berths with the family feature")
+    realtime_capacity_family: int | None = None
+    realtime_free_capacity_family: int | None = None
+    capacity_carsharing: int | None = Field(None, description="berths with the carsharing feature")
+    realtime_capacity_carsharing: int | None = None
+    realtime_free_capacity_carsharing: int | None = None
+    capacity_truck: int | None = Field(None, description="berths for trucks only")
+    realtime_capacity_truck: int | None = None
+    realtime_free_capacity_truck: int | None = None
+    capacity_bus: int | None = Field(None, description="berths for buses only")
+    realtime_capacity_bus: int | None = None
+    realtime_free_capacity_bus: int | None = None
+    opening_hours: str | None = Field(
+        None, description="OpenStreetMap opening_hours; 24/7 for a lot the registry gives no hours"
+    )
+    max_stay: int | None = Field(None, description="the longest stay allowed, in seconds")
+    address: str | None = None
+    public_url: str | None = None
+    has_fee: bool | None = Field(None, description="false when the registry's fee is free of charge")
+    fee_description: str | None = Field(None, description="the fee's text")
 
 
 class ParkApiSites(BaseModel):
@@ -76,6 +107,7 @@ def parking_site(state: Availability, i: int, static_updated_at: str | None) -> 
     }
     if updated := iso(int(state.updated_ms[i])):
         site["realtime_data_updated_at"] = updated
+    site |= facts(lot.facts)
     for feature, kind in CAPACITY_KINDS.items():
         berths = lot.features.get(feature)
         if berths:
@@ -83,6 +115,22 @@ def parking_site(state: Availability, i: int, static_updated_at: str | None) -> 
             site[f"realtime_capacity_{kind}"] = len(berths)
             site[f"realtime_free_capacity_{kind}"] = state.lot_counts(i, (feature,)).free
     return site
+
+
+def facts(lot_facts: Facts) -> dict[str, Any]:
+    """The facts of contract 7.1 that ParkAPI has fields for, leaving out what the registry does not say."""
+    hours = lot_facts.opening_hours or ALWAYS_OPEN
+    fee = lot_facts.fee
+    has_fee = None if fee is None or fee.per_hour is None else bool(fee.per_hour > 0 or fee.max_per_day)
+    found = {
+        "opening_hours": hours if len(hours) <= MAX_OPENING_HOURS else None,
+        "max_stay": None if lot_facts.max_stay_min is None else lot_facts.max_stay_min * 60,
+        "address": lot_facts.address,
+        "public_url": lot_facts.url,
+        "has_fee": has_fee,
+        "fee_description": None if fee is None else fee.text,
+    }
+    return {name: value for name, value in found.items() if value is not None}
 
 
 async def parking_sites(request: web.Request) -> web.Response:

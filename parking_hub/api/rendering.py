@@ -43,9 +43,16 @@ def json_response(
 
 
 def encoded_json_response(
-    request: web.Request, data: bytes, *, status: int = 200, cache: str | None = None, etag: bool = False
+    request: web.Request,
+    data: bytes,
+    *,
+    status: int = 200,
+    cache: str | None = None,
+    etag: bool = False,
+    content_type: str = "application/json",
 ) -> web.Response:
-    response = web.Response(status=status, body=data, content_type="application/json")
+    """An encoded body (JSON unless content_type says otherwise) with json_response's headers."""
+    response = web.Response(status=status, body=data, content_type=content_type)
     if cache is not None:
         response.headers["Cache-Control"] = cache
     if etag:

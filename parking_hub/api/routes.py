@@ -10,6 +10,7 @@ from parking_hub.api import params
 from parking_hub.api.access import access_key
 from parking_hub.api.berths import lot_berths
 from parking_hub.api.dashboard import dashboard, static_file
+from parking_hub.api.datex import XML, parking_status, parking_table
 from parking_hub.api.docs_page import docs, docs_key, render
 from parking_hub.api.history import lot_forecast, lot_history
 from parking_hub.api.interfaces import asyncapi_json, registry_schema_json
@@ -384,6 +385,26 @@ FEEDS = (
         {200: Answer("every lot, in lot-id order", ParkApiSites), **NOT_LOADED},
         description="Valid against ParkAPI's published parking-site JSON Schema; docs/api.md maps "
         "each field. Every lot in one answer, without paging.",
+    ),
+    Endpoint(
+        "/datex2/v3/parking-table",
+        parking_table,
+        "DATEX II v3: every lot as a Place of one ParkingTablePublication",
+        "open data",
+        {200: Answer("a d2:payload of type prk:ParkingTablePublication", media_type=XML), **NOT_LOADED},
+        description="The static table: each lot's name, point, capacity and the facts DATEX has "
+        "elements for (docs/api.md maps them). Its version is the registry's load time; "
+        "/datex2/v3/parking-status refers to it.",
+    ),
+    Endpoint(
+        "/datex2/v3/parking-status",
+        parking_status,
+        "DATEX II v3: every lot's live counts as one ParkingStatusPublication",
+        "open data",
+        {200: Answer("a d2:payload of type prk:ParkingStatusPublication", media_type=XML), **NOT_LOADED},
+        description="Per lot: vacant and occupied berths as /v1 counts them, open or closed now, the "
+        "newest report's time, a communicationsFailure fault while the lot is offline and a "
+        "noParkingInformationAvailable fault while none of its berths is known.",
     ),
 )
 
