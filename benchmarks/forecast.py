@@ -35,7 +35,7 @@ from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.query import forecast
 from parking_hub.registry import read_registry
-from parking_hub.store import history, keys
+from parking_hub.store import history, redis_keys
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
@@ -208,7 +208,7 @@ async def run(quick: bool) -> dict[str, Any]:
             memory = []
             for lot in registered:
                 rings = await history.read(redis, lot.id, lot.capacity)
-                used = [await redis.memory_usage(keys.history(lot.id, r.name)) for r in history.RINGS]
+                used = [await redis.memory_usage(redis_keys.history(lot.id, r.name)) for r in history.RINGS]
                 memory.append(sum(int(u or 0) for u in used))
                 scored = evaluate(rings[history.COARSE])
                 if scored is not None:

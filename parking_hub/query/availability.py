@@ -19,7 +19,7 @@ from parking_hub.query.hours import OpeningTimes
 from parking_hub.query.index import BoolArray, CityIndex
 from parking_hub.query.outlook import CityOutlook
 from parking_hub.query.ranges import IntArray
-from parking_hub.store import gap_log, keys, scripts
+from parking_hub.store import gap_log, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 
 NEVER = np.iinfo(np.int64).max
@@ -85,7 +85,7 @@ class Availability:
         positions = self._positions(lot_ids)
         pipe = scripts.runner(redis).pipeline()
         for i in positions.tolist():
-            pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
+            pipe.hmget(redis_keys.meta(self.index.lots[i].id), META_FIELDS)
         replies = await pipe.execute()
         if not replies:
             return positions
@@ -109,9 +109,9 @@ class Availability:
         pipe = runner.pipeline()
         for i in positions.tolist():
             lot = self.index.lots[i].id
-            lot_keys = [keys.reports(lot), keys.meta(lot), keys.gap_hours(lot)]
+            lot_keys = [redis_keys.reports(lot), redis_keys.meta(lot), redis_keys.gap_hours(lot)]
             await runner.queue(pipe, snapshot, lot_keys, list(META_FIELDS))
-        pipe.get(keys.REJECTED_UNATTRIBUTED)
+        pipe.get(redis_keys.REJECTED_UNATTRIBUTED)
         replies = await runner.execute(pipe)
         end = 1 + len(META_FIELDS)
         for k, i in enumerate(positions.tolist()):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from parking_hub.config import AckAfter
-from parking_hub.store import gap_log, history, keys, notices, scripts
+from parking_hub.store import gap_log, history, notices, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import IntArray, Layout
 
@@ -164,7 +164,10 @@ class StateWriter:
         assert self._layout is not None
         ids = self._layout.ids
         replies = await self._call(
-            self._read, positions, lambda p: [keys.reports(ids[p]), keys.meta(ids[p])], lambda p: []
+            self._read,
+            positions,
+            lambda p: [redis_keys.reports(ids[p]), redis_keys.meta(ids[p])],
+            lambda p: [],
         )
         for k, p in enumerate(positions):
             raw, token = replies[2 * k], replies[2 * k + 1]
@@ -200,7 +203,7 @@ class StateWriter:
         replies = await self._call(
             self._apply,
             positions,
-            lambda p: [keys.occupancy(ids[p]), keys.reports(ids[p]), keys.meta(ids[p])],
+            lambda p: [redis_keys.occupancy(ids[p]), redis_keys.reports(ids[p]), redis_keys.meta(ids[p])],
             arguments,
             self._ack_after,
         )
@@ -256,14 +259,14 @@ class StateWriter:
         for command in samples:
             pipe.execute_command(*command)
         for lot, rank in batch.statuses.items():
-            await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
+            await self._scripts.queue(pipe, self._status, [redis_keys.meta(lot)], [rank])
         for lot, count in batch.rejected.items():
-            pipe.hincrby(keys.meta(lot), "rejected", count)
+            pipe.hincrby(redis_keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
-            pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
+            pipe.incrby(redis_keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
         now_ms = time.time_ns() // 1_000_000
         for lot, count in batch.gaps.items():
-            lot_keys = [keys.meta(lot), keys.gap_hours(lot)]
+            lot_keys = [redis_keys.meta(lot), redis_keys.gap_hours(lot)]
             await self._scripts.queue(pipe, self._gaps, lot_keys, gap_log.script_args(count, now_ms))
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
         await self._scripts.execute(pipe, self._ack_after)

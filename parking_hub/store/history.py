@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
 
 FloatArray = npt.NDArray[np.float64]
@@ -151,7 +151,7 @@ def commands(
         mine = at_s % ring.step_s == 0
         if not mine.any():
             continue
-        name = keys.history(lot, ring.name)
+        name = redis_keys.history(lot, ring.name)
         # The pad byte past the last slot first: a new key is then made at its full length at once.
         # Grown piecemeal, Redis would over-allocate the string (up to twice its length).
         args: list[object] = [
@@ -206,6 +206,6 @@ async def read(redis: RedisClient, lot: str, capacity: int) -> dict[Ring, Sample
     """Both rings of one lot, read in one round trip (one slot, so also on a cluster)."""
     pipe = redis.pipeline(transaction=False)
     for ring in RINGS:
-        pipe.get(keys.history(lot, ring.name))
+        pipe.get(redis_keys.history(lot, ring.name))
     replies = await pipe.execute()
     return {ring: decode(raw, ring, capacity) for ring, raw in zip(RINGS, replies, strict=True)}
