@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from parking_hub.arrays import IntArray
 from parking_hub.ingest.topics import ParsedTopic, TopicKind
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -21,7 +22,6 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 # greatest ts that keeps rank = ts * 2 + occupied exact in Redis Lua numbers (doubles).
 MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 
-Int64Array = npt.NDArray[np.int64]
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -43,7 +43,7 @@ class Counter(NamedTuple):
 
 # A single report stays a tuple of plain ints: two one-element arrays per message cost more than the
 # rest of its decoding, and the batch builder makes one array of all of them.
-Reports = Int64Array | tuple[int]
+Reports = IntArray | tuple[int]
 
 
 @dataclass(slots=True)
@@ -178,7 +178,7 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
 
 def _as_arrays(
     berth: list[Any], occupied: list[Any], ts: list[Any]
-) -> tuple[Int64Array, Int64Array, Int64Array, Any]:
+) -> tuple[IntArray, IntArray, IntArray, Any]:
     """Arrays plus a mask of events whose types are wrong; the fast path is one numpy call per array."""
     try:
         b = np.asarray(berth, dtype=np.int64) if _all_int(berth) else None

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from parking_hub.arrays import BoolArray, IntArray
 from parking_hub.query.hours import OpeningTimes
-from parking_hub.query.index import BoolArray, CityIndex
+from parking_hub.query.index import CityIndex
 from parking_hub.query.outlook import CityOutlook
-from parking_hub.query.ranges import IntArray
 from parking_hub.store import gap_log, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 

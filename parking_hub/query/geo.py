@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
+
+from parking_hub.arrays import FloatArray
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:

@@ -19,12 +19,12 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from parking_hub.arrays import BoolArray, FloatArray, IntArray
 from parking_hub.lot_facts import ACCESS
 from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import (
     EARTH_RADIUS_M,
-    FloatArray,
     chord_squared_to_m,
     chord_squared_to_metres,
     chords_squared,
@@ -32,8 +32,7 @@ from parking_hub.query.geo import (
     unit_vector,
 )
 from parking_hub.query.grid import Grid
-from parking_hub.query.index import CAR, BoolArray
-from parking_hub.query.ranges import IntArray
+from parking_hub.query.index import CAR
 
 MIN_REACH_M = 100.0
 GROWTH = 4.0

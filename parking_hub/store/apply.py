@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.config import AckAfter
 from parking_hub.store import gap_log, history, notices, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
-from parking_hub.store.layout import IntArray, Layout
+from parking_hub.store.layout import Layout
 
 _EMPTY = np.empty(0, dtype=np.int64)
 LOTS_PER_CALL = 500  # bounds how long one script call holds the server

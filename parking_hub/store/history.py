@@ -28,13 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from parking_hub.arrays import FloatArray, IntArray
 from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

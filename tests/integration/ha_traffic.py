@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.registry import Lot
 from parking_hub.store import redis_keys
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import REDIS_ERRORS, RedisClient
-from parking_hub.store.layout import IntArray, Layout
+from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
 
 LOTS = 60

@@ -10,8 +10,8 @@ import numpy as np
 from parking_hub.api.ngsi.facts import fact_attributes
 from parking_hub.api.ngsi.selection import OFF_STREET, ON_STREET, SPOT, Run, site_id, spot_id, spot_points
 from parking_hub.api.rendering import iso
+from parking_hub.arrays import IntArray
 from parking_hub.query.availability import Availability, Counts
-from parking_hub.query.ranges import IntArray
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
 PARKING_CONTEXT = (
