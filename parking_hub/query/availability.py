@@ -19,6 +19,7 @@ from parking_hub.arrays import BoolArray, IntArray
 from parking_hub.query.hours import OpeningTimes
 from parking_hub.query.index import CityIndex
 from parking_hub.query.outlook import CityOutlook
+from parking_hub.rank import flag_of, ts_of
 from parking_hub.store import gap_log, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 
@@ -35,7 +36,7 @@ class Counts:
 
 def _status_online(status_rank: IntArray) -> BoolArray:
     # No status ever received (rank 0) counts as online: lots without a gateway have no status topic.
-    online: BoolArray = (status_rank == 0) | (status_rank % 2 == 1)
+    online: BoolArray = (status_rank == 0) | (flag_of(status_rank) == 1)
     return online
 
 
@@ -170,10 +171,10 @@ class Availability:
         sizes = idx.capacity[positions]
         firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays
         ranks = self.ranks[berths]
-        deadline = (ranks >> 1) + idx.stale_after_ms[positions][which]
+        deadline = ts_of(ranks) + idx.stale_after_ms[positions][which]
         online = _status_online(self.status_rank[positions])
         known = (ranks > 0) & (deadline >= now_ms) & online[which]
-        free = known & (ranks & 1 == 0)
+        free = known & (flag_of(ranks) == 0)
         self.known[berths] = known
         self.free[berths] = free
 
@@ -188,7 +189,7 @@ class Availability:
             changed |= per_lot != counts[positions]
             counts[positions] = per_lot
         self.expires_ms[positions] = np.minimum.reduceat(np.where(known, deadline, NEVER), firsts)
-        self.updated_ms[positions] = np.maximum.reduceat(ranks, firsts) >> 1
+        self.updated_ms[positions] = ts_of(np.maximum.reduceat(ranks, firsts))
 
         moved: IntArray = positions[changed]
         if len(moved):

@@ -21,6 +21,7 @@ import numpy as np
 
 from parking_hub.arrays import IntArray
 from parking_hub.config import AckAfter
+from parking_hub.rank import flag_of, ts_of
 from parking_hub.store import gap_log, history, notices, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
@@ -126,7 +127,7 @@ class StateWriter:
         replaced = (won, self._ranks[won])
         self._ranks[won] = ranks[wins]
         writes = {p: _LotWrite(p, events, int(self._clock[p]), replaced) for p, events in pending.items()}
-        np.maximum.at(self._clock, layout.lot_of(won), ranks[wins] >> 1)
+        np.maximum.at(self._clock, layout.lot_of(won), ts_of(ranks[wins]))
         if len(won):
             self._ranges(layout, won, writes)
         return list(writes.values())
@@ -155,7 +156,9 @@ class StateWriter:
         """Flat berths first..last of one lot: its report bytes and the bitmap bytes covering them."""
         write.ranges.append(((first - span.start) * 8, self._ranks[first : last + 1].astype(">i8").tobytes()))
         byte_first, byte_last = (first - span.start) // 8, (last - span.start) // 8
-        bits = self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)] & 1
+        bits = flag_of(
+            self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)]
+        )
         write.bitmap.append((byte_first, np.packbits(bits.astype(np.uint8)).tobytes()))
 
     async def _load(self, positions: Sequence[int]) -> None:
@@ -176,7 +179,7 @@ class StateWriter:
             stored = np.frombuffer(raw, dtype=">i8")[: span.stop - span.start]
             self._ranks[span] = 0
             self._ranks[span.start : span.start + len(stored)] = stored
-            self._clock[p] = int(stored.max(initial=0)) >> 1
+            self._clock[p] = ts_of(int(stored.max(initial=0)))
             self._token[p] = token.decode() if isinstance(token, bytes) else str(token)
 
     async def _send(self, writes: list[_LotWrite]) -> list[bool]:
