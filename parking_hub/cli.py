@@ -36,7 +36,8 @@ log = logging.getLogger("parking_hub")
 
 EXIT_BAD_SETTING = 2
 EXIT_FORCED = 1
-SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
+# A stop that takes longer ends the process at once; below Kubernetes' default 30 s grace period.
+PROCESS_SHUTDOWN_TIMEOUT_S = 20.0
 # What a 2-core machine carries with the hub, Redis, broker and simulator on it, with room to spare:
 # see "The demo" in docs/reliability.md.
 DEMO_RATE = 250.0
@@ -135,7 +136,7 @@ def _fail(message: str) -> NoReturn:
 def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = None) -> None:
     """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order.
 
-    A second signal, or a shutdown that outlasts SHUTDOWN_TIMEOUT_S, ends the process at once.
+    A second signal, or a shutdown that outlasts PROCESS_SHUTDOWN_TIMEOUT_S, ends the process at once.
     stop_fd: a pipe's reading end; its end of file (the supervising process stopping or gone)
     cancels the coroutine as a first signal would.
     """
@@ -151,7 +152,11 @@ def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = N
         def shut_down(why: str) -> None:
             log.info("shutting down %s", why)
             task.cancel()
-            loop.call_later(SHUTDOWN_TIMEOUT_S, force_exit, f"shutdown took over {SHUTDOWN_TIMEOUT_S:.0f} s")
+            loop.call_later(
+                PROCESS_SHUTDOWN_TIMEOUT_S,
+                force_exit,
+                f"shutdown took over {PROCESS_SHUTDOWN_TIMEOUT_S:.0f} s",
+            )
 
         def on_signal(sig: signal.Signals) -> None:
             if task.cancelling():
