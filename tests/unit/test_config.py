@@ -163,3 +163,15 @@ def test_cli_exits_2_with_one_line(
     assert err == [
         "parking-hub: error: --mqtt-url (PARKING_HUB_MQTT_URL): scheme 'tcp' is not mqtt:// or mqtts://"
     ]
+
+
+def test_a_bad_log_format_from_the_environment_stops_the_process_as_any_setting_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARKING_HUB_LOG_FORMAT", "xml")
+    with pytest.raises(SystemExit) as info:
+        main(["serve"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "parking-hub: error: --log-format (PARKING_HUB_LOG_FORMAT): must be one of text, json"
+    ]
