@@ -175,22 +175,24 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
+    """The parsed settings; their defaults and meanings are in SETTINGS, built by `build_settings`."""
+
     redis: RedisTarget
     mqtt: MqttTarget
     http_host: str
     http_port: int
-    lots: tuple[Path, ...] = ()
-    client_id: str = "parking-hub"
-    topic_prefix: str = "parking"
-    role: Role = Role.ALL
-    cors_origins: tuple[str, ...] = ("*",)
-    api_keys: ApiKeys | None = None
-    rate_limit: RateLimit | None = None
-    share_group: str | None = None  # ingest subscribes through $share/<group>/... when set
-    map_tiles: MapTiles | None = None  # a street map under the dashboard's lots
-    ack_after: AckAfter = AckAfter.WRITE
-    workers: int = 1  # API processes sharing the HTTP port (SO_REUSEPORT)
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of lots that name none
+    lots: tuple[Path, ...]
+    client_id: str
+    topic_prefix: str
+    role: Role
+    cors_origins: tuple[str, ...]
+    api_keys: ApiKeys | None
+    rate_limit: RateLimit | None
+    share_group: str | None
+    map_tiles: MapTiles | None
+    ack_after: AckAfter
+    workers: int
+    timezone: ZoneInfo
 
 
 @dataclass(frozen=True, slots=True)
