@@ -121,10 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return build_settings(
-        {s.name: s.resolve(getattr(args, s.name.replace("-", "_"), None)) for s in SETTINGS}
-    )
+def _resolved(args: argparse.Namespace) -> dict[str, str]:
+    """Each setting's text: its flag where the command has one, else its environment variable, else
+    its default."""
+    return {s.name: s.resolve(getattr(args, s.name.replace("-", "_"), None)) for s in SETTINGS}
 
 
 def _fail(message: str) -> NoReturn:
@@ -208,12 +208,10 @@ def _serve(settings: Settings, stop_fd: int | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    values = _resolved(args)
     with _errors_reported():
-        logs.configure(
-            "DEBUG" if args.verbose else "INFO",
-            LOG_FORMAT.read({LOG_FORMAT.name: LOG_FORMAT.resolve(args.log_format)}),
-        )
-        settings = _settings(args)
+        logs.configure("DEBUG" if args.verbose else "INFO", LOG_FORMAT.read(values))
+        settings = build_settings(values)
         if args.command == "serve" and settings.workers > 1:
             from parking_hub.workers import supervise
 
