@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from benchmarks.ingest import bench_lots, hub_process, hub_rate
-from parking_hub.config import AckAfter, parse_redis_url
+from parking_hub.config import AckAfter, RedisTarget
 from parking_hub.embedded import mqtt_broker
 from parking_hub.embedded_sentinel import redis_sentinel
 from parking_hub.store.connection import connect
@@ -46,7 +46,7 @@ async def run(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ack-after-") as tmp:
         workdir = Path(tmp)
         with redis_sentinel(workdir, appendonly=True, prefer_path=False) as group:
-            async with connect(parse_redis_url(group.url)) as redis:
+            async with connect(RedisTarget.from_url(group.url)) as redis:
                 await save_lots(redis, bench_lots(size["lots"], size["capacity"]))
             # Rounds interleave the settings, so a change in the machine's load touches each alike.
             for n in range(size["rounds"]):

@@ -34,8 +34,9 @@ from parking_hub.embedded import mqtt_broker, redis_server
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.query import forecast
+from parking_hub.rank import rank_of
 from parking_hub.registry import read_registry
-from parking_hub.store import history, keys
+from parking_hub.store import history, redis_keys
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
@@ -118,7 +119,7 @@ async def ingest_cost(redis: Redis) -> dict[str, float]:
             for lot in lots:
                 berths = rng.choice(COST_CAPACITY, COST_EVENTS, replace=False)
                 spread = rng.integers(0, 1_000, COST_EVENTS)
-                builder.add(Decoded(lot, berths, (ts + spread) * 2 + rng.integers(0, 2, COST_EVENTS)))
+                builder.add(Decoded(lot, berths, rank_of(ts + spread, rng.integers(0, 2, COST_EVENTS))))
             batches.append(builder.build(layout))
             ts += advance_ms
         started = time.perf_counter()
@@ -208,7 +209,7 @@ async def run(quick: bool) -> dict[str, Any]:
             memory = []
             for lot in registered:
                 rings = await history.read(redis, lot.id, lot.capacity)
-                used = [await redis.memory_usage(keys.history(lot.id, r.name)) for r in history.RINGS]
+                used = [await redis.memory_usage(redis_keys.history(lot.id, r.name)) for r in history.RINGS]
                 memory.append(sum(int(u or 0) for u in used))
                 scored = evaluate(rings[history.COARSE])
                 if scored is not None:

@@ -42,6 +42,7 @@ from benchmarks.publisher import FRAME_EVENTS
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
+from parking_hub.rank import rank_of
 from parking_hub.registry import Device, Lot, read_registry
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.connection import RedisClient
@@ -343,7 +344,7 @@ async def report_every_berth(redis: RedisClient, registry: Sequence[Lot]) -> Non
     builder = BatchBuilder()
     for lot in registry:
         every_berth = np.arange(lot.capacity, dtype=np.int64)
-        ranks = (now - rng.integers(0, 600_000, lot.capacity)) * 2 + rng.integers(0, 2, lot.capacity)
+        ranks = rank_of(now - rng.integers(0, 600_000, lot.capacity), rng.integers(0, 2, lot.capacity))
         builder.add(Decoded(lot.id, every_berth, ranks))
         if builder.events >= 200_000:
             await writer.write(builder.build(layout))

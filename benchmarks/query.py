@@ -47,7 +47,8 @@ from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
 from parking_hub.query.nearest import NearestQuery, nearest_berths, nearest_lots
 from parking_hub.query.outlook import CityOutlook
-from parking_hub.store import history, keys
+from parking_hub.rank import rank_of
+from parking_hub.store import history, redis_keys
 from parking_hub.store.lots import load_lots
 
 FULL = {"lots": 50_000, "berths": 10_000_000, "seconds": 10}
@@ -115,15 +116,15 @@ async def fill_state(redis_url: str, features: list[dict[str, Any]]) -> list[Lot
             occupied = rng.random(capacity) < rng.beta(5, 2)
             reported = rng.random(capacity) >= 0.03
             ts = now - rng.integers(0, 30 * 60_000, capacity)
-            ranks = np.where(reported, ts * 2 + occupied, 0)
-            pipe.set(keys.reports(props["id"]), ranks.astype(">i8").tobytes())
-            pipe.set(keys.occupancy(props["id"]), np.packbits(occupied & reported).tobytes())
+            ranks = np.where(reported, rank_of(ts, occupied), 0)
+            pipe.set(redis_keys.reports(props["id"]), ranks.astype(">i8").tobytes())
+            pipe.set(redis_keys.occupancy(props["id"]), np.packbits(occupied & reported).tobytes())
             lon, lat = feature["geometry"]["coordinates"]
             rows.append((props["id"], lon, lat, int((reported & ~occupied).sum())))
             if k % 500 == 499:
                 await pipe.execute()
         await pipe.execute()
-        await redis.publish(keys.CHANGES_CHANNEL, " ".join(r[0] for r in rows))
+        await redis.publish(redis_keys.CHANGES_CHANNEL, " ".join(r[0] for r in rows))
     finally:
         await redis.aclose()
     return rows

@@ -34,8 +34,8 @@ from parking_hub.api import params
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
 from parking_hub.api.nearest import LotRows, _lot_results
-from parking_hub.api.ratelimit import RateLimit
 from parking_hub.api.schemas import NearestParams
+from parking_hub.config import RateLimit
 from parking_hub.embedded import redis_server
 from parking_hub.observe import Health
 from parking_hub.query.availability import Availability

@@ -30,7 +30,7 @@ from benchmarks.http_load import run_wrk, write_script
 from benchmarks.ingest import bench_lots, hub_process, hub_rate, report_every_berth
 from benchmarks.query import CONNECTIONS, nearest_paths
 from benchmarks.tools import find, missing
-from parking_hub.config import parse_redis_url
+from parking_hub.config import RedisTarget
 from parking_hub.embedded import mqtt_broker, redis_server
 from parking_hub.embedded_cluster import redis_cluster
 from parking_hub.store.connection import connect
@@ -55,7 +55,7 @@ def redis_for(mode: str, workdir: Path) -> Iterator[str]:
 
 async def used_memory(redis_url: str) -> int:
     """Bytes Redis uses for data and overhead (INFO used_memory), summed over a cluster's primaries."""
-    async with connect(parse_redis_url(redis_url)) as redis:
+    async with connect(RedisTarget.from_url(redis_url)) as redis:
         if isinstance(redis, RedisCluster):
             nodes = await redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
             return sum(int(node["used_memory"]) for node in nodes.values())
@@ -65,7 +65,7 @@ async def used_memory(redis_url: str) -> int:
 
 async def fill(redis_url: str, lots: int, capacity: int) -> dict[str, float]:
     registry = bench_lots(lots, capacity)
-    async with connect(parse_redis_url(redis_url)) as redis:
+    async with connect(RedisTarget.from_url(redis_url)) as redis:
         empty = await used_memory(redis_url)
         await save_lots(redis, registry)
         start = time.perf_counter()

@@ -17,49 +17,38 @@ from typing import Any, NoReturn
 from parking_hub import __version__, logs
 from parking_hub.broker_acl import DEFAULT_HUB_USER, AclError
 from parking_hub.broker_logins import LoginError
-from parking_hub.config import DEFAULTS, SettingError, Settings, build_settings, resolve
+from parking_hub.config import (
+    HTTP,
+    LOG_FORMAT,
+    MAP_ATTRIBUTION,
+    MAP_TILES,
+    REDIS_URL,
+    SETTINGS,
+    TOPIC_PREFIX,
+    Setting,
+    SettingError,
+    Settings,
+    build_settings,
+)
 from parking_hub.registry import RegistryError
 
 log = logging.getLogger("parking_hub")
 
 EXIT_BAD_SETTING = 2
 EXIT_FORCED = 1
-SHUTDOWN_TIMEOUT_S = 20.0  # below Kubernetes' default 30 s grace period
+# A stop that takes longer ends the process at once; below Kubernetes' default 30 s grace period.
+PROCESS_SHUTDOWN_TIMEOUT_S = 20.0
 # What a 2-core machine carries with the hub, Redis, broker and simulator on it, with room to spare:
 # see "The demo" in docs/reliability.md.
 DEMO_RATE = 250.0
-_SETTING_HELP = {
-    "redis-url": "Redis URL; redis+cluster://h:p,h:p selects Redis Cluster, "
-    "redis+sentinel://h:p,h:p/SERVICE finds the primary through Redis Sentinel (rediss+sentinel:// for TLS)",
-    "mqtt-url": "MQTT broker URL; mqtts:// for TLS; user:password@ for credentials",
-    "http": "HTTP listen address, host:port",
-    "lots": "registry files (GeoJSON) to load at start, comma or space separated",
-    "client-id": "MQTT client id; keep it stable so the broker queues for it",
-    "topic-prefix": "MQTT topic prefix",
-    "role": "all, ingest (MQTT to Redis) or api (HTTP), for scale-out",
-    "cors-origins": "browser origins allowed to read the API, comma separated; * for any, none for none",
-    "api-keys-file": "file of KEY_ID:SHA256_HEX lines; when set, /v1 and /metrics need a key",
-    "rate-limit": "requests a second per API key (per address without keys), or off",
-    "rate-burst": "requests a client may send at once under --rate-limit",
-    "mqtt-ca-file": "PEM file of CA certificates to trust for an mqtts:// broker",
-    "share-group": "MQTT shared-subscription group: ingest processes with the same group split the "
-    "stream ($share/<group>/...); each needs its own --client-id",
-    "map-tiles": "XYZ tile URL of a street map under the dashboard's lots, "
-    "like https://tile.example.org/{z}/{x}/{y}.png",
-    "map-attribution": "the tile server's attribution, shown in the map's corner (with --map-tiles)",
-    "ack-after": "when ingest acknowledges a message: write (the primary applied it), replica (a replica "
-    "has it too, WAIT) or fsync (the primary's append-only file was fsynced, WAITAOF)",
-    "workers": "API processes sharing the --http port (SO_REUSEPORT), each a whole --role api process",
-    "timezone": "IANA time zone of the opening hours of lots whose registry entry names none",
-}
 
 
-def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
-    for name in names:
-        env = "PARKING_HUB_" + name.upper().replace("-", "_")
-        default = DEFAULTS[name] or "none"
+def _add_settings(parser: argparse.ArgumentParser, settings: Sequence[Setting[Any]]) -> None:
+    for setting in settings:
         parser.add_argument(
-            f"--{name}", default=None, help=f"{_SETTING_HELP[name]} [${env}; default {default}]"
+            setting.flag,
+            default=None,
+            help=f"{setting.help} [${setting.env}; default {setting.shown_default}]",
         )
 
 
@@ -70,16 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"parking-hub {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default=os.environ.get("PARKING_HUB_LOG_FORMAT", "text"),
-        help="text, or JSON lines for log collectors [$PARKING_HUB_LOG_FORMAT]",
-    )
+    _add_settings(parser, [LOG_FORMAT])
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the hub: MQTT ingest and the HTTP API")
-    _add_settings(serve, list(_SETTING_HELP))
+    _add_settings(serve, [setting for setting in SETTINGS if setting is not LOG_FORMAT])
 
     lots = commands.add_parser("lots", help="manage the lot registry")
     lots_commands = lots.add_subparsers(dest="lots_command", required=True)
@@ -90,13 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then remove the lots of the files' operators that none of the files lists any more",
     )
-    _add_settings(load, ["redis-url"])
+    _add_settings(load, [REDIS_URL])
     remove = lots_commands.add_parser(
         "remove",
         help="remove lots from Redis: their registry entries, state and devices; running hubs drop them",
     )
     remove.add_argument("ids", nargs="+", metavar="ID")
-    _add_settings(remove, ["redis-url"])
+    _add_settings(remove, [REDIS_URL])
     acl = lots_commands.add_parser(
         "acl",
         help="write Mosquitto's dynamic-security configuration from registry files and a password file: "
@@ -115,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     acl.add_argument(
         "--network-server", action="append", default=[], help="a LoRaWAN network server's login (repeat it)"
     )
-    _add_settings(acl, ["topic-prefix"])
+    _add_settings(acl, [TOPIC_PREFIX])
 
     keys = commands.add_parser("keys", help="API keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -125,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument("key_id", metavar="KEY_ID", help="a name for the client, 1-64 of [A-Za-z0-9_.-]")
 
     demo = commands.add_parser("demo", help="run everything on private servers: hub, seed city, simulator")
-    _add_settings(demo, ["http", "map-tiles", "map-attribution"])
+    _add_settings(demo, [HTTP, MAP_TILES, MAP_ATTRIBUTION])
     demo.add_argument(
         "--rate",
         type=float,
@@ -137,9 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    values = {name: resolve(name, getattr(args, name.replace("-", "_"), None)) for name in DEFAULTS}
-    return build_settings(values)
+def _resolved(args: argparse.Namespace) -> dict[str, str]:
+    """Each setting's text: its flag where the command has one, else its environment variable, else
+    its default."""
+    return {s.name: s.resolve(getattr(args, s.name.replace("-", "_"), None)) for s in SETTINGS}
 
 
 def _fail(message: str) -> NoReturn:
@@ -151,7 +136,7 @@ def _fail(message: str) -> NoReturn:
 def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = None) -> None:
     """Run a coroutine; SIGINT or SIGTERM cancels it so every context manager closes in order.
 
-    A second signal, or a shutdown that outlasts SHUTDOWN_TIMEOUT_S, ends the process at once.
+    A second signal, or a shutdown that outlasts PROCESS_SHUTDOWN_TIMEOUT_S, ends the process at once.
     stop_fd: a pipe's reading end; its end of file (the supervising process stopping or gone)
     cancels the coroutine as a first signal would.
     """
@@ -167,7 +152,11 @@ def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = N
         def shut_down(why: str) -> None:
             log.info("shutting down %s", why)
             task.cancel()
-            loop.call_later(SHUTDOWN_TIMEOUT_S, force_exit, f"shutdown took over {SHUTDOWN_TIMEOUT_S:.0f} s")
+            loop.call_later(
+                PROCESS_SHUTDOWN_TIMEOUT_S,
+                force_exit,
+                f"shutdown took over {PROCESS_SHUTDOWN_TIMEOUT_S:.0f} s",
+            )
 
         def on_signal(sig: signal.Signals) -> None:
             if task.cancelling():
@@ -190,7 +179,7 @@ def run_until_signalled(main: Coroutine[Any, Any, None], stop_fd: int | None = N
 
 
 def _new_key(key_id: str) -> None:
-    from parking_hub.apikeys import new_key
+    from parking_hub.credentials import new_key
 
     try:
         key, line = new_key(key_id)
@@ -219,9 +208,10 @@ def _serve(settings: Settings, stop_fd: int | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logs.configure("DEBUG" if args.verbose else "INFO", args.log_format)
+    values = _resolved(args)
     with _errors_reported():
-        settings = _settings(args)
+        logs.configure("DEBUG" if args.verbose else "INFO", LOG_FORMAT.read(values))
+        settings = build_settings(values)
         if args.command == "serve" and settings.workers > 1:
             from parking_hub.workers import supervise
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from parking_hub.config import Settings, parse_mqtt_url, parse_redis_url
+from parking_hub.config import MqttTarget, RedisTarget, Settings
 from parking_hub.embedded import die_with_parent, mqtt_broker, redis_server
 from parking_hub.service import serve
 
@@ -55,8 +55,8 @@ async def run_demo(settings: Settings, rate: float) -> None:
         with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
             hub_settings = replace(
                 settings,
-                redis=parse_redis_url(redis_url),
-                mqtt=parse_mqtt_url(mqtt_url),
+                redis=RedisTarget.from_url(redis_url),
+                mqtt=MqttTarget.from_url(mqtt_url),
                 lots=(registry,),
                 client_id="parking-hub-demo",
             )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from parking_hub.bulk_histogram import BulkHistogram
+from parking_hub.rank import ts_of
 from parking_hub.store.apply import Batch
 
 MAX_INGEST_LAG_S = 5.0
@@ -123,4 +124,4 @@ class Metrics:
         self.events.labels("won").inc(won)
         self.events.labels("stale").inc(batch.events - won)
         self.write_latency.observe(latency_s)
-        self.freshness.observe_many((written_at_ms - (batch.ranks >> 1)) / 1000.0)
+        self.freshness.observe_many((written_at_ms - ts_of(batch.ranks)) / 1000.0)

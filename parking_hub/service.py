@@ -26,7 +26,7 @@ from parking_hub.store.lots import save_lots
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_TIMEOUT_S = 10.0
+HTTP_DRAIN_TIMEOUT_S = 10.0  # open requests and streams get this long to finish when the hub stops
 
 
 async def until_answered(step: Callable[[], Awaitable[None]], doing: str) -> None:
@@ -75,7 +75,7 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
             access=Access.of(settings.api_keys, settings.rate_limit),
             map_tiles=settings.map_tiles,
         )
-        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        runner = web.AppRunner(app, shutdown_timeout=HTTP_DRAIN_TIMEOUT_S)
         await runner.setup()
         try:
             reuse_port = settings.workers > 1

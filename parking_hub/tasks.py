@@ -12,10 +12,8 @@ async def until_first_error(
 ) -> None:
     """Run `loops` in a TaskGroup until one raises one of `errors`; stop the rest, raise that one.
 
-    The loops never fail the TaskGroup themselves: on Python 3.11, a child that fails while the
-    parent waits in the group's exit leaves a cancellation request on the parent that is never
-    withdrawn, and the parent's next check for a pending cancel would then stop it for good. So a
-    guard catches the error and hands it to the group's body, which raises it.
+    A guard hands a loop's error to the group's body rather than failing the group, which on Python
+    3.11 can leave a cancel on the parent (docs/reliability.md, "Cancellations the libraries lose").
     """
     lost: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
 

@@ -23,9 +23,10 @@ from parking_hub.api.errors import ApiError
 from parking_hub.api.ngsi.problems import PREFIX as NGSI_LD_PREFIX
 from parking_hub.api.ngsi.schemas import ProblemDetails
 from parking_hub.api.openapi import Answer, Endpoint
-from parking_hub.api.ratelimit import RateLimit, TokenBuckets
+from parking_hub.api.ratelimit import TokenBuckets
 from parking_hub.api.schemas import ErrorBody
-from parking_hub.apikeys import ApiKeys
+from parking_hub.config import RateLimit
+from parking_hub.credentials import ApiKeys
 
 PROBES = frozenset({"/healthz", "/readyz"})
 OPEN_PATHS = PROBES | {

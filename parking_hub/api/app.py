@@ -8,20 +8,20 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from parking_hub.api.access import Access, access_key, access_middleware, keep_keyed_answers_private
-from parking_hub.api.basemap import MapTiles
+from parking_hub.api.app_state import health_key, live_key
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.dashboard import Dashboard, dashboard_key
 from parking_hub.api.datex import Publications, publications_key
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
-from parking_hub.api.keys import health_key, live_key
 from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.ngsi.handlers import problem_middleware
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
+from parking_hub.map_tiles import MapTiles
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 

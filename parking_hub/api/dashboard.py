@@ -16,9 +16,9 @@ from importlib import resources
 from aiohttp import web
 
 from parking_hub.api import params
-from parking_hub.api.basemap import MapTiles
 from parking_hub.api.errors import ApiError
 from parking_hub.api.schemas import StaticPath
+from parking_hub.map_tiles import MapTiles
 
 CONTENT_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css", "json": "application/json"}
 # Revalidated on every load (a 304 while unchanged), so an upgraded hub never serves a stale page.

@@ -8,8 +8,8 @@ import numpy as np
 from aiohttp import web
 
 from parking_hub.api import params
+from parking_hub.api.app_state import live_key
 from parking_hub.api.errors import ApiError, invalid
-from parking_hub.api.keys import live_key
 from parking_hub.api.lots import requested_lot
 from parking_hub.api.rendering import LIVE_CACHE, iso, json_response
 from parking_hub.api.schemas import (

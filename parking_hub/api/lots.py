@@ -7,14 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from parking_hub.api import params
+from parking_hub.api.app_state import current_state, live_key
 from parking_hub.api.errors import ApiError
-from parking_hub.api.keys import current_state, live_key
 from parking_hub.api.rendering import LIVE_CACHE, iso, json_response, now_iso
 from parking_hub.api.schemas import LotPath, LotsParams
+from parking_hub.arrays import IntArray
 from parking_hub.query.area import lots_in_box
 from parking_hub.query.availability import Availability
 from parking_hub.query.live import now_ms
-from parking_hub.query.ranges import IntArray
 from parking_hub.registry import FEATURES, Lot
 
 

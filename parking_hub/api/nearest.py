@@ -10,8 +10,8 @@ import orjson
 from aiohttp import web
 
 from parking_hub.api import params
+from parking_hub.api.app_state import current_state
 from parking_hub.api.errors import invalid
-from parking_hub.api.keys import current_state
 from parking_hub.api.lots import closes_at, fee
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso, now_iso
 from parking_hub.api.schemas import NearestParams

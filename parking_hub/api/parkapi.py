@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from parking_hub.api.keys import current_state, live_key
+from parking_hub.api.app_state import current_state, live_key
 from parking_hub.api.rendering import LIVE_CACHE, iso, json_response
 from parking_hub.lot_facts import Facts
 from parking_hub.query.availability import Availability

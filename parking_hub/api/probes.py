@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from parking_hub.api.keys import health_key
+from parking_hub.api.app_state import health_key
 from parking_hub.api.rendering import json_response
 
 

@@ -12,15 +12,10 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from parking_hub.config import RateLimit
 
 MAX_BUCKETS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    rate: float  # tokens a second
-    burst: int  # bucket size: requests a client may send at once
 
 
 class TokenBuckets:

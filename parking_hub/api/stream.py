@@ -23,13 +23,13 @@ from aiohttp import web
 
 from parking_hub.api import params
 from parking_hub.api.access import client_of
+from parking_hub.api.app_state import current_state, live_key
 from parking_hub.api.errors import ApiError, invalid
-from parking_hub.api.keys import current_state, live_key
 from parking_hub.api.lots import lot_counts
 from parking_hub.api.schemas import MAX_STREAM_LOTS, StreamParams
+from parking_hub.arrays import IntArray
 from parking_hub.query.area import lots_in_box
 from parking_hub.query.availability import Availability
-from parking_hub.query.ranges import IntArray
 
 log = logging.getLogger(__name__)
 

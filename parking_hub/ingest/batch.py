@@ -6,9 +6,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.ingest.formats import Decoded
 from parking_hub.store.apply import Batch
-from parking_hub.store.layout import IntArray, Layout
+from parking_hub.store.layout import Layout
 
 
 def by_berth(index: IntArray, ranks: IntArray) -> tuple[IntArray, IntArray]:

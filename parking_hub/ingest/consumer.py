@@ -130,11 +130,9 @@ class _Connection:
             self.inbox.stop()
 
     async def _subscribe(self) -> None:
-        """Subscribes while the apply loop already takes what the broker sends. A resumed session's
-        backlog arrives ahead of the SUBACKs (Mosquitto resends every unacknowledged message first,
-        past the Receive Maximum); with nothing reading it, the SUBACKs timed out behind it and the
-        hub reconnected over and over while the backlog grew. So the SUBACKs are awaited without a
-        timeout: a dropped connection ends the apply loop, and that ends this one too."""
+        """Subscribes while the apply loop already takes what the broker sends, and awaits the
+        SUBACKs without a timeout: a resumed session's backlog comes ahead of them (docs/reliability.md,
+        "Bugs the harness found"). A dropped connection ends the apply loop, and that ends this one."""
         settings = self._deps.settings
         for topic in (*self._topics.subscriptions(), *lorawan.SUBSCRIPTIONS):
             await self._session.client.subscribe(

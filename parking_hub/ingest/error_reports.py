@@ -63,8 +63,7 @@ class ErrorReports:
 
     async def _publisher(self, publish: Publish) -> None:
         while True:
-            # asyncio.wait_for (under aiomqtt's publish) can eat a cancellation on Python 3.11;
-            # without this check a stopping hub would wait here forever for the next report.
+            # aiomqtt's publish may swallow a cancel: docs/reliability.md, "Cancellations the libraries lose".
             raise_if_cancelling()
             topic, payload = await self._queue.get()
             try:

@@ -10,18 +10,14 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from parking_hub.arrays import IntArray
 from parking_hub.ingest.topics import ParsedTopic, TopicKind
+from parking_hub.rank import rank_of, ts_fault, ts_faults
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 MAX_FRAME_EVENTS = 10_000
 MAX_GATEWAY_CHARS = 64  # a longer `gateway` is not tracked for seq gaps, so it can not fill the tracker
-MAX_FUTURE_MS = 5 * 60 * 1000
-# No sensor of this system observed anything before 2020: an earlier ts is seconds sent as
-# milliseconds (contract 7.4). The upper bound is now + MAX_FUTURE_MS, far below 2**51, the
-# greatest ts that keeps rank = ts * 2 + occupied exact in Redis Lua numbers (doubles).
-MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 
-Int64Array = npt.NDArray[np.int64]
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -43,7 +39,7 @@ class Counter(NamedTuple):
 
 # A single report stays a tuple of plain ints: two one-element arrays per message cost more than the
 # rest of its decoding, and the batch builder makes one array of all of them.
-Reports = Int64Array | tuple[int]
+Reports = IntArray | tuple[int]
 
 
 @dataclass(slots=True)
@@ -69,13 +65,10 @@ class Invalid(ValueError):
 
 
 def check_ts(ts: int, now_ms: int, what: str = "ts") -> None:
-    """The one check of an observation time in integer milliseconds since the Unix epoch."""
-    if ts < MIN_TS_MS:
-        raise Invalid(
-            "ts_out_of_range", f"{what} {ts} is before 2020-01-01: it must be milliseconds, not seconds"
-        )
-    if ts > now_ms + MAX_FUTURE_MS:
-        raise Invalid("ts_in_future", f"{what} {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
+    """Raise Invalid for an observation time the order rule cannot take (see `ts_fault`)."""
+    fault = ts_fault(ts, now_ms)
+    if fault is not None:
+        raise Invalid(fault.code, f"{what} {ts} {fault.why}")
 
 
 CapacityOf = Callable[[str], int | None]
@@ -116,7 +109,7 @@ def _status_rank(doc: dict[str, Any], now_ms: int) -> int:
     if not _int(ts):
         raise Invalid("invalid_payload", "ts must be integer milliseconds since the Unix epoch")
     check_ts(ts, now_ms)
-    return ts * 2 + int(online)
+    return rank_of(ts, int(online))
 
 
 def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
@@ -134,7 +127,7 @@ def _single(lot: str, berth_text: str, doc: dict[str, Any], capacity: int, now_m
     if not (_flag(occupied) and _int(ts)):
         raise Invalid("invalid_payload", "ts must be an integer and occupied 0, 1 or a boolean")
     check_ts(ts, now_ms)
-    return Decoded(lot, (int(berth_text),), (ts * 2 + int(occupied),))
+    return Decoded(lot, (int(berth_text),), (rank_of(ts, int(occupied)),))
 
 
 def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded:
@@ -149,12 +142,7 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
     checks = (
         ("invalid_payload", bad_type, "berth and ts must be integers and occupied 0, 1 or a boolean"),
         ("berth_out_of_range", ~bad_type & ((b < 0) | (b >= capacity)), f"berth outside 0..{capacity - 1}"),
-        ("ts_out_of_range", ~bad_type & (t < MIN_TS_MS), "ts before 2020-01-01 (seconds, not milliseconds?)"),
-        (
-            "ts_in_future",
-            ~bad_type & (t > now_ms + MAX_FUTURE_MS),
-            f"ts more than {MAX_FUTURE_MS // 1000} s ahead",
-        ),
+        *((fault.code, ~bad_type & failed, f"ts {fault.why}") for fault, failed in ts_faults(t, now_ms)),
     )
     rejected = np.zeros(len(b), dtype=bool)
     rejections: list[Rejection] = []
@@ -163,9 +151,7 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
         count = int(new.sum())
         if count:
             first = np.flatnonzero(new)[:10].tolist()
-            rejections.append(
-                Rejection(code, f"{count} event(s) rejected, {what}: at indexes {first}", count)
-            )
+            rejections.append(Rejection(code, f"{count} event(s) rejected at indexes {first}: {what}", count))
             rejected |= new
     keep = ~rejected
     gateway, seq = doc.get("gateway"), doc.get("seq")
@@ -173,12 +159,12 @@ def _frame(lot: str, doc: dict[str, Any], capacity: int, now_ms: int) -> Decoded
     counter = None
     if isinstance(gateway, str) and len(gateway) <= MAX_GATEWAY_CHARS and _int(seq):
         counter = Counter(gateway, seq, int(kept_ts.max()) if len(kept_ts) else 0)
-    return Decoded(lot, b[keep], kept_ts * 2 + o[keep], rejections=rejections, counter=counter)
+    return Decoded(lot, b[keep], rank_of(kept_ts, o[keep]), rejections=rejections, counter=counter)
 
 
 def _as_arrays(
     berth: list[Any], occupied: list[Any], ts: list[Any]
-) -> tuple[Int64Array, Int64Array, Int64Array, Any]:
+) -> tuple[IntArray, IntArray, IntArray, Any]:
     """Arrays plus a mask of events whose types are wrong; the fast path is one numpy call per array."""
     try:
         b = np.asarray(berth, dtype=np.int64) if _all_int(berth) else None

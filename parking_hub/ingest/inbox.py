@@ -16,10 +16,9 @@ disconnecting stay aiomqtt's and paho's:
 - the consumer takes every message held at once, and their acknowledgements go out as one write.
 
 Backpressure: above the high-water mark the inbox stops reading, so TCP pushes back and the
-broker keeps the backlog for the persistent session. The hub can not rely on its MQTT 5 Receive
-Maximum for this: Mosquitto 2.0 sends past it once acknowledgements flow (measured: 39,000
-unacknowledged messages held against a Receive Maximum of 1,000; Mosquitto issue 2301 describes
-its outgoing quota miscounting), and MQTT 3.1.1 has no such limit.
+broker keeps the backlog for the persistent session. The Receive Maximum does not bound it:
+Mosquitto 2.0 sends past it (docs/reliability.md, "Backpressure, and a lag that tells the truth"),
+and MQTT 3.1.1 has none.
 
 Lag (contract 7.5) counts from the oldest message offered and not applied: a message held or in
 a batch being written counts from its arrival, and what the broker may still hold for the hub

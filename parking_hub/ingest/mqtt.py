@@ -21,10 +21,8 @@ from parking_hub.config import MqttTarget
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
-# How many unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 Receive
-# Maximum). Mosquitto 2.0 sends past it, so the hub's memory is bounded by the inbox's high-water
-# marks instead (see inbox.py); the inbox also reads a full window as "the broker may be holding
-# messages back" for the lag.
+# The MQTT 5 Receive Maximum asked of the broker. Mosquitto 2.0 sends past it, so the inbox's
+# high-water marks bound memory (docs/reliability.md, "Backpressure, and a lag that tells the truth").
 RECEIVE_MAXIMUM = 1_000
 
 

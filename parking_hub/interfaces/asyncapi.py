@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from parking_hub import __version__
-from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MIN_TS_MS
+from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_PAYLOAD_BYTES
 from parking_hub.ingest.lorawan import SUBSCRIPTIONS
 from parking_hub.ingest.lorawan.vendors import DECODERS
 from parking_hub.ingest.topics import BROKER_DROPPED, Topics
+from parking_hub.rank import MAX_FUTURE_MS, MIN_TS_MS
 from parking_hub.registry import LOT_ID, MAX_CAPACITY
 
 EXAMPLE_TS = 1_764_201_600_123  # 2025-11-27T00:00:00.123Z

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.query.index import CityIndex
-from parking_hub.query.ranges import IntArray
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from parking_hub.arrays import FloatArray, IntArray
 from parking_hub.query.availability import Availability
 from parking_hub.query.forecast import MAX_HORIZON_MIN, LotModel, fit
-from parking_hub.query.geo import FloatArray
 from parking_hub.query.outlook import REBUILD_S, CityOutlook
-from parking_hub.query.ranges import IntArray
 from parking_hub.store import history
 from parking_hub.store.connection import RedisClient, raise_if_cancelling
 

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from parking_hub.arrays import BoolArray, IntArray
 from parking_hub.query.hours import OpeningTimes
-from parking_hub.query.index import BoolArray, CityIndex
+from parking_hub.query.index import CityIndex
 from parking_hub.query.outlook import CityOutlook
-from parking_hub.query.ranges import IntArray
-from parking_hub.store import gap_log, keys, scripts
+from parking_hub.rank import flag_of, ts_of
+from parking_hub.store import gap_log, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
 
 NEVER = np.iinfo(np.int64).max
@@ -35,7 +36,7 @@ class Counts:
 
 def _status_online(status_rank: IntArray) -> BoolArray:
     # No status ever received (rank 0) counts as online: lots without a gateway have no status topic.
-    online: BoolArray = (status_rank == 0) | (status_rank % 2 == 1)
+    online: BoolArray = (status_rank == 0) | (flag_of(status_rank) == 1)
     return online
 
 
@@ -85,7 +86,7 @@ class Availability:
         positions = self._positions(lot_ids)
         pipe = scripts.runner(redis).pipeline()
         for i in positions.tolist():
-            pipe.hmget(keys.meta(self.index.lots[i].id), META_FIELDS)
+            pipe.hmget(redis_keys.meta(self.index.lots[i].id), META_FIELDS)
         replies = await pipe.execute()
         if not replies:
             return positions
@@ -109,9 +110,9 @@ class Availability:
         pipe = runner.pipeline()
         for i in positions.tolist():
             lot = self.index.lots[i].id
-            lot_keys = [keys.reports(lot), keys.meta(lot), keys.gap_hours(lot)]
+            lot_keys = [redis_keys.reports(lot), redis_keys.meta(lot), redis_keys.gap_hours(lot)]
             await runner.queue(pipe, snapshot, lot_keys, list(META_FIELDS))
-        pipe.get(keys.REJECTED_UNATTRIBUTED)
+        pipe.get(redis_keys.REJECTED_UNATTRIBUTED)
         replies = await runner.execute(pipe)
         end = 1 + len(META_FIELDS)
         for k, i in enumerate(positions.tolist()):
@@ -170,10 +171,10 @@ class Availability:
         sizes = idx.capacity[positions]
         firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays
         ranks = self.ranks[berths]
-        deadline = (ranks >> 1) + idx.stale_after_ms[positions][which]
+        deadline = ts_of(ranks) + idx.stale_after_ms[positions][which]
         online = _status_online(self.status_rank[positions])
         known = (ranks > 0) & (deadline >= now_ms) & online[which]
-        free = known & (ranks & 1 == 0)
+        free = known & (flag_of(ranks) == 0)
         self.known[berths] = known
         self.free[berths] = free
 
@@ -188,7 +189,7 @@ class Availability:
             changed |= per_lot != counts[positions]
             counts[positions] = per_lot
         self.expires_ms[positions] = np.minimum.reduceat(np.where(known, deadline, NEVER), firsts)
-        self.updated_ms[positions] = np.maximum.reduceat(ranks, firsts) >> 1
+        self.updated_ms[positions] = ts_of(np.maximum.reduceat(ranks, firsts))
 
         moved: IntArray = positions[changed]
         if len(moved):

@@ -20,12 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from parking_hub.arrays import FloatArray, IntArray
 from parking_hub.store.history import COARSE, Samples
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 STEP_S = COARSE.step_s
 DAY_SLOTS = 86_400 // STEP_S

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
+
+from parking_hub.arrays import FloatArray
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
@@ -41,19 +40,20 @@ def chords_squared(origin: FloatArray, points: FloatArray) -> FloatArray:
     return result
 
 
-def chord_squared_to_metres(chord_squared: float) -> float:
-    """One squared chord as a distance: the formula below, without numpy's cost per call."""
+def chord_squared_to_m(chord_squared: float) -> float:
+    """One squared chord as a distance, as chords_squared_to_m gives many, without numpy's cost per call."""
     return 2 * EARTH_RADIUS_M * math.asin(min(math.sqrt(chord_squared) * 0.5, 1.0))
 
 
-def chord_squared_to_m(chord_squared: FloatArray) -> FloatArray:
+def chords_squared_to_m(chord_squared: FloatArray) -> FloatArray:
+    """Squared chords as great-circle distances: 2R asin(chord / 2)."""
     result: FloatArray = (2 * EARTH_RADIUS_M) * np.arcsin(np.minimum(np.sqrt(chord_squared) * 0.5, 1.0))
     return result
 
 
 def distances_m(origin: FloatArray, points: FloatArray) -> FloatArray:
     """Great-circle distances from a unit vector (or one per point) to (n, 3) unit vectors."""
-    return chord_squared_to_m(chords_squared(origin, points))
+    return chords_squared_to_m(chords_squared(origin, points))
 
 
 def lon_half_width_deg(lat: float, radius_m: float) -> float | None:

@@ -16,8 +16,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from parking_hub.query.geo import METRES_PER_DEGREE, FloatArray, lon_half_width_deg
-from parking_hub.query.ranges import IntArray
+from parking_hub.arrays import FloatArray, IntArray
+from parking_hub.query.geo import METRES_PER_DEGREE, lon_half_width_deg
 
 CELL_DEG = 0.01  # about 1.1 km north-south: a 2 km query reads about 5 rows of cells
 T = TypeVar("T", bound=np.generic)

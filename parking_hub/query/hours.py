@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from opening_hours import State
 
+from parking_hub.arrays import BoolArray, IntArray
 from parking_hub.lot_facts import compile_hours, zone
-from parking_hub.query.index import BoolArray
-from parking_hub.query.ranges import IntArray
 from parking_hub.registry import Lot
 
 DAY_MS = 86_400_000

@@ -8,15 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from parking_hub.arrays import BoolArray, FloatArray, IntArray
 from parking_hub.lot_facts import ACCESS
-from parking_hub.query.geo import FloatArray, distances_m, unit_vectors
+from parking_hub.query.geo import distances_m, unit_vectors
 from parking_hub.query.grid import Grid
-from parking_hub.query.ranges import IntArray, expand_ranges
+from parking_hub.query.ranges import expand_ranges
 from parking_hub.registry import FEATURES, VEHICLE_CLASSES, Lot
 
-BoolArray = npt.NDArray[np.bool_]
 CAR = "car"  # a berth under no vehicle class
 
 

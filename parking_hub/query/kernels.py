@@ -9,9 +9,7 @@ from typing import cast
 import numba
 import numpy as np
 
-from parking_hub.query.geo import FloatArray
-from parking_hub.query.index import BoolArray
-from parking_hub.query.ranges import IntArray
+from parking_hub.arrays import BoolArray, FloatArray, IntArray
 
 
 def _compiled(function: Callable[..., object]) -> Callable[..., object]:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
+from parking_hub.arrays import IntArray
 from parking_hub.backoff import full_jitter
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.observe import Health
@@ -20,7 +21,6 @@ from parking_hub.query.availability import Availability
 from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_lots
-from parking_hub.query.ranges import IntArray
 from parking_hub.store import ingest_lag, notices
 from parking_hub.store.connection import REDIS_ERRORS, RedisClient, raise_if_cancelling
 from parking_hub.store.layout import Layout

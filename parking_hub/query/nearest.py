@@ -19,21 +19,20 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from parking_hub.arrays import BoolArray, FloatArray, IntArray
 from parking_hub.lot_facts import ACCESS
 from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import (
     EARTH_RADIUS_M,
-    FloatArray,
     chord_squared_to_m,
-    chord_squared_to_metres,
     chords_squared,
+    chords_squared_to_m,
     distances_m,
     unit_vector,
 )
 from parking_hub.query.grid import Grid
-from parking_hub.query.index import CAR, BoolArray
-from parking_hub.query.ranges import IntArray
+from parking_hub.query.index import CAR
 
 MIN_REACH_M = 100.0
 GROWTH = 4.0
@@ -219,7 +218,7 @@ def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> li
         *_filters(state, query),
     )
     hits = (
-        LotHit(p, chord_squared_to_metres(c))
+        LotHit(p, chord_squared_to_m(c))
         for p, c in zip(position[:found].tolist(), chord2[:found].tolist(), strict=True)
     )
     return [hit for hit in hits if hit.distance_m <= reach_m]
@@ -230,7 +229,7 @@ def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> 
     distance d has no bay nearer than d - extent nor farther than d + extent."""
     idx, bays = state.index, state.index.bays
     lots, chord2 = _candidates(state, query, reach_m + idx.max_extent_m, 1)
-    lot_distance = chord_squared_to_m(chord2)
+    lot_distance = chords_squared_to_m(chord2)
     extent = bays.extent_m[lots]
     nearest_bay = np.maximum(lot_distance - extent, 0.0)
     in_reach = nearest_bay <= reach_m

@@ -14,14 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from parking_hub.arrays import BoolArray, Float32Array, FloatArray, IntArray
 from parking_hub.query.forecast import LEVELS, STEP_S, STEPS, LotModel
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-Float32Array = npt.NDArray[np.float32]
 
 REBUILD_S = 900
 SPAN_STEPS = REBUILD_S // STEP_S + 1  # steps of `as_of_s` drift the curves allow for

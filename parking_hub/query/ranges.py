@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
+from parking_hub.arrays import IntArray
 
 
 def expand_ranges(starts: IntArray, stops: IntArray) -> tuple[IntArray, IntArray]:

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.config import AckAfter
-from parking_hub.store import gap_log, history, keys, notices, scripts
+from parking_hub.rank import flag_of, ts_of
+from parking_hub.store import gap_log, history, notices, redis_keys, scripts
 from parking_hub.store.connection import RedisClient
-from parking_hub.store.layout import IntArray, Layout
+from parking_hub.store.layout import Layout
 
 _EMPTY = np.empty(0, dtype=np.int64)
 LOTS_PER_CALL = 500  # bounds how long one script call holds the server
@@ -125,7 +127,7 @@ class StateWriter:
         replaced = (won, self._ranks[won])
         self._ranks[won] = ranks[wins]
         writes = {p: _LotWrite(p, events, int(self._clock[p]), replaced) for p, events in pending.items()}
-        np.maximum.at(self._clock, layout.lot_of(won), ranks[wins] >> 1)
+        np.maximum.at(self._clock, layout.lot_of(won), ts_of(ranks[wins]))
         if len(won):
             self._ranges(layout, won, writes)
         return list(writes.values())
@@ -154,7 +156,9 @@ class StateWriter:
         """Flat berths first..last of one lot: its report bytes and the bitmap bytes covering them."""
         write.ranges.append(((first - span.start) * 8, self._ranks[first : last + 1].astype(">i8").tobytes()))
         byte_first, byte_last = (first - span.start) // 8, (last - span.start) // 8
-        bits = self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)] & 1
+        bits = flag_of(
+            self._ranks[span.start + byte_first * 8 : min(span.stop, span.start + (byte_last + 1) * 8)]
+        )
         write.bitmap.append((byte_first, np.packbits(bits.astype(np.uint8)).tobytes()))
 
     async def _load(self, positions: Sequence[int]) -> None:
@@ -164,7 +168,10 @@ class StateWriter:
         assert self._layout is not None
         ids = self._layout.ids
         replies = await self._call(
-            self._read, positions, lambda p: [keys.reports(ids[p]), keys.meta(ids[p])], lambda p: []
+            self._read,
+            positions,
+            lambda p: [redis_keys.reports(ids[p]), redis_keys.meta(ids[p])],
+            lambda p: [],
         )
         for k, p in enumerate(positions):
             raw, token = replies[2 * k], replies[2 * k + 1]
@@ -172,7 +179,7 @@ class StateWriter:
             stored = np.frombuffer(raw, dtype=">i8")[: span.stop - span.start]
             self._ranks[span] = 0
             self._ranks[span.start : span.start + len(stored)] = stored
-            self._clock[p] = int(stored.max(initial=0)) >> 1
+            self._clock[p] = ts_of(int(stored.max(initial=0)))
             self._token[p] = token.decode() if isinstance(token, bytes) else str(token)
 
     async def _send(self, writes: list[_LotWrite]) -> list[bool]:
@@ -200,7 +207,7 @@ class StateWriter:
         replies = await self._call(
             self._apply,
             positions,
-            lambda p: [keys.occupancy(ids[p]), keys.reports(ids[p]), keys.meta(ids[p])],
+            lambda p: [redis_keys.occupancy(ids[p]), redis_keys.reports(ids[p]), redis_keys.meta(ids[p])],
             arguments,
             self._ack_after,
         )
@@ -256,14 +263,14 @@ class StateWriter:
         for command in samples:
             pipe.execute_command(*command)
         for lot, rank in batch.statuses.items():
-            await self._scripts.queue(pipe, self._status, [keys.meta(lot)], [rank])
+            await self._scripts.queue(pipe, self._status, [redis_keys.meta(lot)], [rank])
         for lot, count in batch.rejected.items():
-            pipe.hincrby(keys.meta(lot), "rejected", count)
+            pipe.hincrby(redis_keys.meta(lot), "rejected", count)
         if batch.rejected_unattributed:
-            pipe.incrby(keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
+            pipe.incrby(redis_keys.REJECTED_UNATTRIBUTED, batch.rejected_unattributed)
         now_ms = time.time_ns() // 1_000_000
         for lot, count in batch.gaps.items():
-            lot_keys = [keys.meta(lot), keys.gap_hours(lot)]
+            lot_keys = [redis_keys.meta(lot), redis_keys.gap_hours(lot)]
             await self._scripts.queue(pipe, self._gaps, lot_keys, gap_log.script_args(count, now_ms))
         notices.queue_changes(pipe, batch.touched_lots(), cluster=not self._scripts.standalone)
         await self._scripts.execute(pipe, self._ack_after)

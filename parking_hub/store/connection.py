@@ -24,9 +24,8 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 # not RedisError (no node reachable at start, a slot not covered yet), and the socket's.
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 
-# redis-py retries nothing itself: with hiredis it reports a cancelled read as a ConnectionError,
-# and its own retry would then run the command again and return as if no cancel had come. Every
-# caller retries with full-jitter backoff in its own loop, where `raise_if_cancelling` applies.
+# No retries inside redis-py, whose retry can hide a cancel: every caller retries in its own loop
+# (docs/reliability.md, "Cancellations the libraries lose").
 _NO_RETRY = Retry(NoBackoff(), retries=0)
 
 

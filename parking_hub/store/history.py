@@ -28,13 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from parking_hub.store import keys
+from parking_hub.arrays import FloatArray, IntArray
+from parking_hub.rank import flag_of, ts_of
+from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +89,9 @@ def sample_counts(
     """Occupied and known berths of one lot at each boundary: its winning reports before a write
     (rank = ts * 2 + occupied, 0 = never) with the write's reports (berth, rank) up to the boundary."""
     berth, rank = events
-    order = np.argsort(rank >> 1, kind="stable")
+    order = np.argsort(ts_of(rank), kind="stable")
     berth, rank = berth[order], rank[order]
-    ts = rank >> 1
+    ts = ts_of(rank)
     bounds_ms = boundaries_s * 1000
     # Boundaries before the first report see `before`; those after the last see every report.
     first = int(np.searchsorted(bounds_ms, ts[0])) if len(ts) else len(bounds_ms)
@@ -118,7 +116,7 @@ def sample_counts(
 def _counts(ranks: IntArray, stale_after_ms: int, bounds_ms: IntArray) -> tuple[IntArray, IntArray]:
     """Occupied and known berths at instants no earlier than any of the reports."""
     reported = ranks[ranks > 0]
-    all_ts, occupied_ts = np.sort(reported >> 1), np.sort(reported[reported & 1 == 1] >> 1)
+    all_ts, occupied_ts = np.sort(ts_of(reported)), np.sort(ts_of(reported[flag_of(reported) == 1]))
     oldest = bounds_ms - stale_after_ms
     known: IntArray = len(all_ts) - np.searchsorted(all_ts, oldest)
     occupied: IntArray = len(occupied_ts) - np.searchsorted(occupied_ts, oldest)
@@ -151,7 +149,7 @@ def commands(
         mine = at_s % ring.step_s == 0
         if not mine.any():
             continue
-        name = keys.history(lot, ring.name)
+        name = redis_keys.history(lot, ring.name)
         # The pad byte past the last slot first: a new key is then made at its full length at once.
         # Grown piecemeal, Redis would over-allocate the string (up to twice its length).
         args: list[object] = [
@@ -206,6 +204,6 @@ async def read(redis: RedisClient, lot: str, capacity: int) -> dict[Ring, Sample
     """Both rings of one lot, read in one round trip (one slot, so also on a cluster)."""
     pipe = redis.pipeline(transaction=False)
     for ring in RINGS:
-        pipe.get(keys.history(lot, ring.name))
+        pipe.get(redis_keys.history(lot, ring.name))
     replies = await pipe.execute()
     return {ring: decode(raw, ring, capacity) for ring, raw in zip(RINGS, replies, strict=True)}

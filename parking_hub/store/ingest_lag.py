@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
 
 STALE_AFTER_MS = 5_000  # processes report every second: five missed reports mean it is gone
@@ -44,18 +44,18 @@ def city_lag(reports: Iterable[bytes | str], now_ms: int) -> CityLag:
 
 
 async def read(redis: RedisClient) -> CityLag:
-    return city_lag((await redis.hgetall(keys.INGEST_LAG)).values(), _now_ms())
+    return city_lag((await redis.hgetall(redis_keys.INGEST_LAG)).values(), _now_ms())
 
 
 async def write(redis: RedisClient, client_id: str, lag_s: float) -> None:
     """Store this process's report, and delete the reports of processes that have stopped."""
     now_ms = _now_ms()
     pipe = redis.pipeline(transaction=False)
-    pipe.hset(keys.INGEST_LAG, client_id, orjson.dumps({"lag_s": round(lag_s, 3), "at_ms": now_ms}))
-    pipe.hgetall(keys.INGEST_LAG)
+    pipe.hset(redis_keys.INGEST_LAG, client_id, orjson.dumps({"lag_s": round(lag_s, 3), "at_ms": now_ms}))
+    pipe.hgetall(redis_keys.INGEST_LAG)
     _, reports = await pipe.execute()
     # A process that comes back between the read and the delete loses one report, no more: it
     # writes again within a second.
     gone = [client for client, report in reports.items() if _fresh_lag(report, now_ms) is None]
     if gone:
-        await redis.hdel(keys.INGEST_LAG, *gone)
+        await redis.hdel(redis_keys.INGEST_LAG, *gone)

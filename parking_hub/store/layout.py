@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
+from parking_hub.arrays import IntArray
+
 NEVER_STALE_S = 1 << 40
 
 

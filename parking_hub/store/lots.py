@@ -8,7 +8,7 @@ import orjson
 from redis.asyncio import Redis
 
 from parking_hub.registry import Lot, check_devices_unclaimed, parse_feature
-from parking_hub.store import keys, notices
+from parking_hub.store import notices, redis_keys
 from parking_hub.store.connection import RedisClient
 
 
@@ -25,9 +25,9 @@ async def save_lots(redis: RedisClient, lots: Sequence[Lot], source: str = "<reg
         check_devices_unclaimed(lots, await load_lots(redis), source)
     pipe = redis.pipeline(transaction=isinstance(redis, Redis))
     for lot in lots:
-        pipe.set(keys.registry(lot.id), orjson.dumps(lot.to_feature()))
-    for shard, ids in keys.by_shard(lot.id for lot in lots).items():
-        pipe.sadd(keys.lot_index(shard), *ids)
+        pipe.set(redis_keys.registry(lot.id), orjson.dumps(lot.to_feature()))
+    for shard, ids in redis_keys.by_shard(lot.id for lot in lots).items():
+        pipe.sadd(redis_keys.lot_index(shard), *ids)
     await pipe.execute()
     await notices.publish_registry(redis, (lot.id for lot in lots))
 
@@ -35,13 +35,13 @@ async def save_lots(redis: RedisClient, lots: Sequence[Lot], source: str = "<reg
 async def load_lots(redis: RedisClient) -> list[Lot]:
     """Every lot in the registry, sorted by id."""
     pipe = redis.pipeline(transaction=False)
-    for shard in range(keys.SHARDS):
-        pipe.smembers(keys.lot_index(shard))
+    for shard in range(redis_keys.SHARDS):
+        pipe.smembers(redis_keys.lot_index(shard))
     shards: list[set[bytes]] = await pipe.execute()
     ids = sorted(m.decode() for members in shards for m in members)
     pipe = redis.pipeline(transaction=False)
     for lot_id in ids:
-        pipe.get(keys.registry(lot_id))
+        pipe.get(redis_keys.registry(lot_id))
     docs = await pipe.execute()
     return [parse_feature(orjson.loads(doc)) for doc in docs if doc is not None]
 
@@ -61,20 +61,20 @@ async def remove_lots(redis: RedisClient, ids: Iterable[str]) -> list[str]:
     # outside the pipeline, instead of queueing them.
     pipe = redis.pipeline(transaction=False)
     for lot_id in ids:
-        pipe.execute_command("EXISTS", keys.registry(lot_id))
+        pipe.execute_command("EXISTS", redis_keys.registry(lot_id))
     registered = [lot_id for lot_id, found in zip(ids, await pipe.execute(), strict=True) if found]
     pipe = redis.pipeline(transaction=isinstance(redis, Redis))
-    for shard, group in keys.by_shard(ids).items():
-        pipe.srem(keys.lot_index(shard), *group)
+    for shard, group in redis_keys.by_shard(ids).items():
+        pipe.srem(redis_keys.lot_index(shard), *group)
     for lot_id in ids:
-        pipe.execute_command("DEL", keys.registry(lot_id))
+        pipe.execute_command("DEL", redis_keys.registry(lot_id))
     await pipe.execute()
     if registered:
         await notices.publish_registry(redis, registered)
     wanted = set(ids)
     pipe = redis.pipeline(transaction=False)
-    async for key in redis.scan_iter(match=keys.LOT_KEYS, count=1000):
-        if keys.lot_of_key(key.decode()) in wanted:
+    async for key in redis.scan_iter(match=redis_keys.LOT_KEYS, count=1000):
+        if redis_keys.lot_of_key(key.decode()) in wanted:
             pipe.execute_command("UNLINK", key)
     await pipe.execute()
     return registered

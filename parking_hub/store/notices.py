@@ -3,7 +3,7 @@
 On a standalone server they go by plain pub/sub on `parking:changes` and `parking:registry`. On a
 cluster a plain PUBLISH is broadcast to every node, so its cost grows with the cluster; there they
 go by sharded pub/sub (SPUBLISH, Redis 7 and later), which a message crosses only to the node that
-owns its channel's slot: lot changes over `keys.SHARDS` channels `parking:changes:{n}` (spread over
+owns its channel's slot: lot changes over `redis_keys.SHARDS` channels `parking:changes:{n}` (spread over
 the nodes by their hash tags), registry loads on `parking:registry`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
 
 POLL_S = 0.05  # a cluster subscription polls its nodes in turn; a notice waits at most this per node
@@ -24,8 +24,8 @@ POLL_S = 0.05  # a cluster subscription polls its nodes in turn; a notice waits 
 
 def change_channels(*, cluster: bool) -> list[str]:
     if not cluster:
-        return [keys.CHANGES_CHANNEL]
-    return [keys.changes_shard(n) for n in range(keys.SHARDS)]
+        return [redis_keys.CHANGES_CHANNEL]
+    return [redis_keys.changes_shard(n) for n in range(redis_keys.SHARDS)]
 
 
 def queue_changes(pipe: Any, lots: Iterable[str], *, cluster: bool) -> None:
@@ -34,18 +34,18 @@ def queue_changes(pipe: Any, lots: Iterable[str], *, cluster: bool) -> None:
     if not lots:
         return
     if not cluster:
-        pipe.publish(keys.CHANGES_CHANNEL, " ".join(lots))
+        pipe.publish(redis_keys.CHANGES_CHANNEL, " ".join(lots))
         return
-    for shard, ids in keys.by_shard(lots).items():
-        pipe.spublish(keys.changes_shard(shard), " ".join(ids))
+    for shard, ids in redis_keys.by_shard(lots).items():
+        pipe.spublish(redis_keys.changes_shard(shard), " ".join(ids))
 
 
 async def publish_registry(redis: RedisClient, lots: Iterable[str]) -> None:
     ids = " ".join(lots)
     if isinstance(redis, Redis):
-        await redis.publish(keys.REGISTRY_CHANNEL, ids)
+        await redis.publish(redis_keys.REGISTRY_CHANNEL, ids)
     else:
-        await redis.spublish(keys.REGISTRY_CHANNEL, ids)
+        await redis.spublish(redis_keys.REGISTRY_CHANNEL, ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ async def subscribe(redis: RedisClient) -> AsyncIterator[AsyncIterator[Notice]]:
     cluster = not isinstance(redis, Redis)
     if cluster:
         await redis.initialize()  # a cluster client learns the slots on its first command; this is one
-    channels = [*change_channels(cluster=cluster), keys.REGISTRY_CHANNEL]
+    channels = [*change_channels(cluster=cluster), redis_keys.REGISTRY_CHANNEL]
     async with redis.pubsub() as pubsub:
         if cluster:
             await pubsub.ssubscribe(*channels)
@@ -70,7 +70,7 @@ async def subscribe(redis: RedisClient) -> AsyncIterator[AsyncIterator[Notice]]:
 
 
 async def _notices(pubsub: Any, *, cluster: bool) -> AsyncIterator[Notice]:
-    registry = keys.REGISTRY_CHANNEL.encode()
+    registry = redis_keys.REGISTRY_CHANNEL.encode()
     while True:
         if cluster:
             message = await pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=POLL_S)

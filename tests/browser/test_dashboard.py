@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser
 from redis.asyncio import Redis
 
-from parking_hub.apikeys import new_key
+from parking_hub.credentials import new_key
 from parking_hub.ingest.lag_report import report_lag
 from parking_hub.registry import Lot, parse_registry
 from parking_hub.store.lots import remove_lots, save_lots

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.connection import RedisClient
 from sensors_sim.hubapi import Hub
 from sensors_sim.registry import Registry
@@ -52,8 +52,8 @@ async def stored_ranks(redis: RedisClient, registry: Registry) -> tuple[np.ndarr
     applied = 0
     async with redis.pipeline(transaction=False) as pipe:
         for lot_id in registry.lot_ids:
-            pipe.get(keys.reports(lot_id))
-            pipe.hget(keys.meta(lot_id), "applied")
+            pipe.get(redis_keys.reports(lot_id))
+            pipe.hget(redis_keys.meta(lot_id), "applied")
         replies = await pipe.execute()
     for lot in range(len(registry.lot_ids)):
         raw, count = replies[2 * lot], replies[2 * lot + 1]

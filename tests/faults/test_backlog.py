@@ -11,7 +11,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from sensors_sim.hubapi import Hub, wait_ready
 from sensors_sim.publish import MqttUrl, Publisher
 from tests.faults.servers import (
@@ -67,7 +67,9 @@ async def test_a_restarted_hub_takes_in_a_backlog_larger_than_its_receive_maximu
             store = Redis.from_url(redis_url(redis))
 
             async def applied() -> int:
-                counts = await asyncio.gather(*(store.hget(keys.meta(lot), "applied") for lot in lot_ids))
+                counts = await asyncio.gather(
+                    *(store.hget(redis_keys.meta(lot), "applied") for lot in lot_ids)
+                )
                 return sum(int(c or 0) for c in counts)
 
             async with Publisher(MqttUrl.parse(mqtt_url(broker, GATEWAY_USER))) as publisher:
@@ -83,7 +85,7 @@ async def test_a_restarted_hub_takes_in_a_backlog_larger_than_its_receive_maximu
                 assert total >= len(messages), hub.log_tail()
                 want = (t + ROUNDS - 1) * 2 + (np.arange(CAPACITY) + ROUNDS - 1) % 2
                 for lot in lot_ids:
-                    raw = await store.get(keys.reports(lot))
+                    raw = await store.get(redis_keys.reports(lot))
                     assert isinstance(raw, bytes)
                     assert np.frombuffer(raw, dtype=">i8").tolist() == want.tolist()
             finally:

@@ -19,10 +19,11 @@ import orjson
 from hypothesis import strategies as st
 
 from parking_hub.ingest import lorawan
-from parking_hub.ingest.formats import MAX_FUTURE_MS, MIN_TS_MS, Decoded, decode
+from parking_hub.ingest.formats import Decoded, decode
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.lorawan.vendors import DECODERS
 from parking_hub.ingest.topics import Topics
+from parking_hub.rank import MAX_FUTURE_MS, MIN_TS_MS
 from parking_hub.registry import parse_feature
 
 LOT, CAPACITY = "fz-lot", 40

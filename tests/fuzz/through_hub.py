@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from parking_hub.ingest.lorawan import DeviceIndex
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from sensors_sim.hubapi import Hub
 from sensors_sim.publish import MqttUrl, Publisher, client_id
 from tests.fuzz.inputs import CAPACITY, LOT, Fuzzed, hub_decode, problems
@@ -119,8 +119,8 @@ class Outcome:
 async def _lot_state(redis_url: str) -> tuple[np.ndarray, int]:
     redis = redis_client(redis_url)
     try:
-        raw = await redis.get(keys.reports(LOT))
-        applied = int(await redis.hget(keys.meta(LOT), "applied") or 0)
+        raw = await redis.get(redis_keys.reports(LOT))
+        applied = int(await redis.hget(redis_keys.meta(LOT), "applied") or 0)
     finally:
         await redis.aclose()
     assert raw is None or isinstance(raw, bytes)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from parking_hub.arrays import IntArray
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
 from parking_hub.registry import Lot
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import REDIS_ERRORS, RedisClient
-from parking_hub.store.layout import IntArray, Layout
+from parking_hub.store.layout import Layout
 from parking_hub.store.lots import save_lots
 
 LOTS = 60
@@ -87,7 +88,7 @@ async def setup(redis: RedisClient) -> Traffic:
 async def stored_ranks(redis: RedisClient, layout: Layout) -> IntArray:
     stored = np.zeros(layout.berth_count, dtype=np.int64)
     for position, lot in enumerate(layout.ids):
-        raw = await redis.get(keys.reports(lot)) or b""
+        raw = await redis.get(redis_keys.reports(lot)) or b""
         assert isinstance(raw, bytes)
         span = layout.span(position)
         ranks = np.frombuffer(raw, dtype=">i8")[: span.stop - span.start]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from parking_hub.config import build_settings, parse_redis_url
+from parking_hub.config import RedisTarget, build_settings
 from parking_hub.embedded import free_port
 from parking_hub.registry import parse_registry
 from parking_hub.service import serve
@@ -38,7 +38,7 @@ def unique(prefix: str) -> str:
 
 def redis_client(redis_url: str) -> RedisClient:
     """A client for the test servers' URL, standalone or cluster; the caller closes it."""
-    return client_for(parse_redis_url(redis_url))
+    return client_for(RedisTarget.from_url(redis_url))
 
 
 async def store_registry(redis_url: str, path: Path) -> None:

@@ -16,7 +16,7 @@ from openapi_spec_validator import validate
 
 from parking_hub.api.limits import HEADER_TIMEOUT_S, MAX_HEADER_BYTES, MAX_HEADERS, MAX_REQUEST_LINE_BYTES
 from parking_hub.api.stream import StreamLimits
-from parking_hub.apikeys import new_key
+from parking_hub.credentials import new_key
 from tests.integration.hub import Hub, running_hub
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-from parking_hub.cli import SHUTDOWN_TIMEOUT_S
+from parking_hub.cli import PROCESS_SHUTDOWN_TIMEOUT_S
 from parking_hub.registry import parse_registry
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def test_compose_file_is_valid_and_runs_each_role() -> None:
     assert services["simulator"]["command"][:2] == ["sensors-sim", "run"]
     assert services["lots-load"]["command"][:3] == ["parking-hub", "lots", "load"]
     for name in ("hub-ingest", "hub-api"):
-        assert seconds(services[name]["stop_grace_period"]) > SHUTDOWN_TIMEOUT_S
+        assert seconds(services[name]["stop_grace_period"]) > PROCESS_SHUTDOWN_TIMEOUT_S
         assert services[name]["depends_on"]["lots-load"]["condition"] == "service_completed_successfully"
     mounted = {
         (name, Path(volume["source"]).relative_to(DEPLOY).as_posix(), volume["target"])
@@ -127,7 +127,7 @@ def test_hub_pods_probe_and_stop_within_their_grace_period() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
         assert pre_stop in {0, PRESTOP_SLEEP_S}
-        assert pod["terminationGracePeriodSeconds"] > pre_stop + SHUTDOWN_TIMEOUT_S
+        assert pod["terminationGracePeriodSeconds"] > pre_stop + PROCESS_SHUTDOWN_TIMEOUT_S
     roles = {
         env["value"]
         for pod in hubs
@@ -150,7 +150,7 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
         text = unit.read_text()
         stop = re.search(r"^TimeoutStopSec=(\d+)s$", text, re.MULTILINE)
         assert stop, unit.name
-        assert int(stop.group(1)) > SHUTDOWN_TIMEOUT_S
+        assert int(stop.group(1)) > PROCESS_SHUTDOWN_TIMEOUT_S
         # verify checks that ExecStart's program exists: point it at this environment's parking-hub.
         installed = text.replace("/opt/parking-hub/bin/parking-hub", str(TOOLS / "parking-hub"))
         (tmp_path / unit.name).write_text(installed)

@@ -13,7 +13,7 @@ from parking_hub.api.rendering import iso
 from parking_hub.api.schemas import ErrorBody, LotForecast, LotHistory
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
-from parking_hub.store import history, keys
+from parking_hub.store import history, redis_keys
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.layout import Layout
 from tests.integration.hub import (
@@ -207,7 +207,7 @@ async def test_history_fits_16_kib_per_lot_for_8_weeks_and_stays_that_size(redis
         used = 0
         rings = {}
         for ring in history.RINGS:
-            key = keys.history(lot, ring.name)
+            key = redis_keys.history(lot, ring.name)
             used += int(await redis.memory_usage(key) or 0)
             raw = await redis.get(key)
             assert isinstance(raw, bytes)

@@ -18,9 +18,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from parking_hub.config import parse_mqtt_url
+from parking_hub.config import MqttTarget
 from parking_hub.embedded import free_port, mqtt_broker, redis_server
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from tests.integration.hub import eventually, lot_feature, redis_client, running_hub, unique, write_registry
 from tests.integration.test_skeleton import load, lot_state, now_ms, publish
 
@@ -45,7 +45,7 @@ async def test_gateway_status_and_last_will_make_a_lot_unknown(
         assert (body["free"], body["occupied"], body["unknown"], body["online"]) == (2, 1, 0, True)
 
         # A gateway whose connection dies: the broker publishes its Will, and the lot goes unknown.
-        target = parse_mqtt_url(mqtt_url)
+        target = MqttTarget.from_url(mqtt_url)
         gateway = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -161,7 +161,7 @@ async def test_a_seq_gap_is_counted_and_answered_with_a_resync_request(
     )
     async with running_hub(redis_url, mqtt_url) as hub:
         base = f"{hub.prefix}/v1/lots/{lot_id}"
-        target = parse_mqtt_url(mqtt_url)
+        target = MqttTarget.from_url(mqtt_url)
         async with aiomqtt.Client(target.host, target.port, identifier=unique("gw")) as gateway:
             await gateway.subscribe(f"{base}/resync", qos=1)
             t = now_ms()
@@ -235,7 +235,7 @@ async def test_messages_with_mqtt5_properties_are_read_whole(
 ) -> None:
     """The hub skips a PUBLISH's MQTT 5 properties itself: the payload after them must be intact,
     whatever their length (a property block past 127 bytes takes a two-byte length)."""
-    target = parse_mqtt_url(mqtt_url)
+    target = MqttTarget.from_url(mqtt_url)
     if target.protocol != "5":
         pytest.skip("the broker speaks MQTT 3.1.1 only")
     lot_id = unique("props")
@@ -346,7 +346,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
     redis = redis_client(redis_url)
 
     async def applied() -> int:
-        values = [await redis.hget(keys.meta(lot), "applied") for lot in lots]
+        values = [await redis.hget(redis_keys.meta(lot), "applied") for lot in lots]
         return sum(int(v or 0) for v in values)
 
     hub = await start_hub()
@@ -366,7 +366,7 @@ async def test_killing_the_hub_mid_stream_loses_nothing(
         total = await eventually(applied, lambda n: n >= len(messages), within=60)
         assert total >= len(messages), log.read_text()[-2000:]
         for i, lot in enumerate(lots):
-            raw = await redis.get(keys.reports(lot))
+            raw = await redis.get(redis_keys.reports(lot))
             assert isinstance(raw, bytes)
             ranks = np.frombuffer(raw, dtype=">i8")
             expected = (t + np.arange(capacity)) * 2 + (np.arange(capacity) + i) % 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from parking_hub.config import parse_mqtt_url
+from parking_hub.config import MqttTarget
 from tests.integration.hub import (
     Hub,
     eventually,
@@ -47,7 +47,7 @@ async def test_a_stalled_hub_reports_its_lag_and_recovers(
     lot_id = unique("lag")
     registry = write_registry(tmp_path / "r.json", [lot_feature(lot_id, 120.0, 36.0, 1000)])
     assert load(redis_url, registry).returncode == 0
-    target = parse_mqtt_url(mqtt_url)
+    target = MqttTarget.from_url(mqtt_url)
     async with running_hub(redis_url, mqtt_url) as hub:
         assert await lag_s(hub) < 1
         redis = redis_client(redis_url)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from tests.integration.hub import (
     Hub,
     eventually,
@@ -38,8 +38,8 @@ async def keys_of(redis_url: str, lot_id: str) -> list[bytes]:
     """Every key under the lot's hash tag, and its entry in the lot index."""
     redis = redis_client(redis_url)
     try:
-        tagged = [key async for key in redis.scan_iter(match=f"{keys.ROOT}:{{{lot_id}}}:*")]
-        indexed = await redis.sismember(keys.lot_index(keys.shard_of(lot_id)), lot_id)
+        tagged = [key async for key in redis.scan_iter(match=f"{redis_keys.ROOT}:{{{lot_id}}}:*")]
+        indexed = await redis.sismember(redis_keys.lot_index(redis_keys.shard_of(lot_id)), lot_id)
     finally:
         await redis.aclose()
     return [*tagged, *([b"index"] if indexed else [])]

@@ -11,7 +11,7 @@ import pytest
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.registry import Lot
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.gap_log import HOUR_MS
@@ -30,8 +30,8 @@ async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
 
 async def write_reports(redis: RedisClient, lot: str, ranks: list[int], applied: int) -> None:
     """What ingest leaves behind: the report array, a fresh write token and the event counter."""
-    await redis.set(keys.reports(lot), np.array(ranks, dtype=">i8").tobytes())
-    await redis.hset(keys.meta(lot), mapping={"applied": applied, "token": unique("token")})
+    await redis.set(redis_keys.reports(lot), np.array(ranks, dtype=">i8").tobytes())
+    await redis.hset(redis_keys.meta(lot), mapping={"applied": applied, "token": unique("token")})
 
 
 async def test_verify_rereads_only_lots_whose_meta_moved(redis: RedisClient) -> None:
@@ -48,7 +48,7 @@ async def test_verify_rereads_only_lots_whose_meta_moved(redis: RedisClient) -> 
     # Lot a changes and its notice is lost; lot b's array is touched without its meta hash (as no
     # writer does), which shows that verify trusts the meta hash and reads nothing else.
     await write_reports(redis, a, [now * 2 + 1, now * 2, now * 2], applied=3)
-    await redis.set(keys.reports(b), np.array([now * 2], dtype=">i8").tobytes())
+    await redis.set(redis_keys.reports(b), np.array([now * 2], dtype=">i8").tobytes())
     moved = await state.verify(redis, [a, b], now)
     assert [state.index.lots[i].id for i in moved.tolist()] == [a]
     assert (state.free_n[()][0], state.known_n[0]) == (2, 3)
@@ -75,8 +75,8 @@ async def test_gaps_reach_the_mirror_and_age_out_while_old_hours_are_dropped(red
     state = Availability(CityIndex.build([Lot(lot, lot, "op", "off_street", capacity=2, lat=0.0, lon=0.0)]))
     hour = time.time_ns() // 1_000_000 // HOUR_MS
     # Left by writes of earlier hours: one long out of the window, one still in it.
-    await redis.hset(keys.gap_hours(lot), mapping={hour - 30: 5, hour - 2: 1})
-    await redis.hset(keys.meta(lot), "gaps", 6)
+    await redis.hset(redis_keys.gap_hours(lot), mapping={hour - 30: 5, hour - 2: 1})
+    await redis.hset(redis_keys.meta(lot), "gaps", 6)
     await state.refresh(redis, [lot], hour * HOUR_MS)
 
     empty = np.zeros(0, dtype=np.int64)
@@ -86,6 +86,6 @@ async def test_gaps_reach_the_mirror_and_age_out_while_old_hours_are_dropped(red
     assert state.gaps_24h(0, now) == 4
     assert state.gaps_24h(0, (hour + 23) * HOUR_MS) == 3  # the older gap has aged out
     assert state.gaps_24h(0, (hour + 25) * HOUR_MS) == 0
-    assert {int(h) for h in await redis.hkeys(keys.gap_hours(lot))} == {hour - 2, now // HOUR_MS}
-    assert await redis.hget(keys.meta(lot), "gaps") == b"9"
-    assert 0 < await redis.pttl(keys.gap_hours(lot)) <= 25 * HOUR_MS
+    assert {int(h) for h in await redis.hkeys(redis_keys.gap_hours(lot))} == {hour - 2, now // HOUR_MS}
+    assert await redis.hget(redis_keys.meta(lot), "gaps") == b"9"
+    assert 0 < await redis.pttl(redis_keys.gap_hours(lot)) <= 25 * HOUR_MS

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from parking_hub.ingest.batch import BatchBuilder
 from parking_hub.ingest.formats import Decoded
-from parking_hub.store import keys
+from parking_hub.store import redis_keys
 from parking_hub.store.apply import Batch, StateWriter
 from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
@@ -46,11 +46,11 @@ def as_batches(events: list[Event], lot: str, cuts: list[int]) -> list[Batch]:
 
 
 async def stored_state(redis: RedisClient, lot: str) -> tuple[list[int], list[int], int]:
-    raw = await redis.get(keys.reports(lot)) or b""
+    raw = await redis.get(redis_keys.reports(lot)) or b""
     assert isinstance(raw, bytes)
     ranks = np.frombuffer(raw.ljust(CAPACITY * 8, b"\0"), dtype=">i8")[:CAPACITY].tolist()
-    bits = [await redis.getbit(keys.occupancy(lot), i) for i in range(CAPACITY)]
-    applied = int(await redis.hget(keys.meta(lot), "applied") or 0)
+    bits = [await redis.getbit(redis_keys.occupancy(lot), i) for i in range(CAPACITY)]
+    applied = int(await redis.hget(redis_keys.meta(lot), "applied") or 0)
     return ranks, bits, applied
 
 
@@ -107,13 +107,13 @@ async def test_a_large_batch_for_one_lot_applies_whole(redis_url: str) -> None:
     try:
         won = await StateWriter(redis).write(batch)
         assert won == n
-        raw = await redis.get(keys.reports(lot))
+        raw = await redis.get(redis_keys.reports(lot))
         assert isinstance(raw, bytes)
         assert np.frombuffer(raw, dtype=">i8").tolist() == ranks.tolist()
-        assert await redis.bitcount(keys.occupancy(lot)) == int((berths % 3 == 0).sum())
-        assert await redis.getbit(keys.occupancy(lot), n - 1) == int((n - 1) % 3 == 0)
+        assert await redis.bitcount(redis_keys.occupancy(lot)) == int((berths % 3 == 0).sum())
+        assert await redis.getbit(redis_keys.occupancy(lot), n - 1) == int((n - 1) % 3 == 0)
         # the same batch again wins nothing and changes nothing
         assert await StateWriter(redis).write(batch) == 0
-        assert int(await redis.hget(keys.meta(lot), "applied") or 0) == 2 * n
+        assert int(await redis.hget(redis_keys.meta(lot), "applied") or 0) == 2 * n
     finally:
         await redis.aclose()

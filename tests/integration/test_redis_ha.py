@@ -21,11 +21,11 @@ from typing import TypeVar
 import pytest
 from redis import Redis as SyncRedis
 
-from parking_hub.config import AckAfter, SettingError, parse_redis_url
+from parking_hub.config import AckAfter, RedisTarget, SettingError
 from parking_hub.embedded import free_port
 from parking_hub.embedded_cluster import ClusterGroup, cluster_group
 from parking_hub.embedded_sentinel import SentinelGroup, redis_sentinel
-from parking_hub.store import durability, keys, scripts
+from parking_hub.store import durability, redis_keys, scripts
 from parking_hub.store.apply import StateWriter
 from parking_hub.store.connection import connect
 from parking_hub.store.durability import NotDurable
@@ -71,7 +71,7 @@ async def _writes_through(traffic: Traffic, writer: StateWriter, fault: Callable
 async def test_sentinel_primary_killed_under_writes_loses_no_acknowledged_report(
     sentinel: SentinelGroup,
 ) -> None:
-    async with connect(parse_redis_url(sentinel.url)) as redis:
+    async with connect(RedisTarget.from_url(sentinel.url)) as redis:
         traffic = await setup(redis)
         writer = StateWriter(redis, AckAfter.REPLICA)
 
@@ -95,7 +95,7 @@ async def test_a_primary_lost_before_its_replica_caught_up(
     """The window `write` leaves open, made wide: the replica stalls, batches are written, the primary
     dies and the stalled replica is promoted. Under `write` the batches were acknowledged and are
     gone; under `replica` none was acknowledged, so none can be lost."""
-    async with connect(parse_redis_url(sentinel.url)) as redis:
+    async with connect(RedisTarget.from_url(sentinel.url)) as redis:
         traffic = await setup(redis)
         writer = StateWriter(redis, ack_after)
         await traffic.write(writer, time.monotonic() + 30)
@@ -123,7 +123,7 @@ async def test_a_primary_lost_before_its_replica_caught_up(
 async def test_ack_after_replica_acknowledges_nothing_while_no_replica_has_it(
     sentinel: SentinelGroup,
 ) -> None:
-    async with connect(parse_redis_url(sentinel.url)) as redis:
+    async with connect(RedisTarget.from_url(sentinel.url)) as redis:
         traffic = await setup(redis)
         writer = StateWriter(redis, AckAfter.REPLICA)
         await writer.write(traffic.next_batch())
@@ -148,7 +148,7 @@ async def test_ack_after_fsync_on_servers_with_waitaof(tmp_path: Path, shape: st
             url = stack.enter_context(redis_sentinel(tmp_path, appendonly=True, prefer_path=False)).url
         else:
             url = stack.enter_context(cluster_group(tmp_path, appendonly=True, prefer_path=False)).url
-        async with connect(parse_redis_url(url)) as redis:
+        async with connect(RedisTarget.from_url(url)) as redis:
             await durability.check_server(redis, AckAfter.FSYNC)
             traffic = await setup(redis)
             writer = StateWriter(redis, AckAfter.FSYNC)
@@ -160,7 +160,7 @@ async def test_ack_after_fsync_on_servers_with_waitaof(tmp_path: Path, shape: st
 
 async def test_ack_after_fsync_is_refused_at_start_with_one_line(tmp_path: Path) -> None:
     with redis_sentinel(tmp_path) as group:  # no append-only file, and maybe no WAITAOF
-        async with connect(parse_redis_url(group.url)) as redis:
+        async with connect(RedisTarget.from_url(group.url)) as redis:
             with pytest.raises(SettingError, match=r"^--ack-after \(PARKING_HUB_ACK_AFTER\): fsync needs "):
                 await durability.check_server(redis, AckAfter.FSYNC)
         port = free_port()
@@ -184,7 +184,7 @@ async def test_cluster_primary_killed_under_writes_loses_no_acknowledged_report(
     replicated_cluster: ClusterGroup,
 ) -> None:
     group = replicated_cluster
-    async with connect(parse_redis_url(group.url)) as redis:
+    async with connect(RedisTarget.from_url(group.url)) as redis:
         traffic = await setup(redis)
         writer = StateWriter(redis, AckAfter.REPLICA)
         await traffic.write(writer, time.monotonic() + 30)
@@ -194,7 +194,7 @@ async def test_cluster_primary_killed_under_writes_loses_no_acknowledged_report(
         for port in replicas:
             with SyncRedis(port=port) as replica:
                 assert replica.script_exists(apply_sha) == [False]
-        victim = _owner(group, keys.reports(traffic.lots[0].id))
+        victim = _owner(group, redis_keys.reports(traffic.lots[0].id))
 
         def kill_and_restart() -> None:
             group.nodes.kill(victim)
@@ -219,7 +219,7 @@ def _owner(group: ClusterGroup, key: str) -> int:
 @pytest.mark.timeout(180)
 async def test_resharding_under_writes_loses_nothing(tmp_path: Path) -> None:
     with cluster_group(tmp_path) as group:
-        async with connect(parse_redis_url(group.url)) as redis:
+        async with connect(RedisTarget.from_url(group.url)) as redis:
             traffic = await setup(redis)
             writer = StateWriter(redis)
             moved = [lot.id for lot in traffic.lots[:8]]
@@ -227,7 +227,7 @@ async def test_resharding_under_writes_loses_nothing(tmp_path: Path) -> None:
             assert traffic.failures == []  # every MOVED, ASK and TRYAGAIN was followed in place
             assert await lost(redis, traffic) == 0
             for lot in moved:
-                assert _owner(group, keys.reports(lot)) == owners[lot]
+                assert _owner(group, redis_keys.reports(lot)) == owners[lot]
 
 
 def _migrate(group: ClusterGroup, lots: list[str]) -> dict[str, int]:
@@ -236,13 +236,13 @@ def _migrate(group: ClusterGroup, lots: list[str]) -> dict[str, int]:
     primaries = group.primaries()
     owners = {}
     for lot in lots:
-        source = _owner(group, keys.reports(lot))
+        source = _owner(group, redis_keys.reports(lot))
         target = primaries[(primaries.index(source) + 1) % len(primaries)]
         with (
             SyncRedis(port=source, decode_responses=True) as src,
             SyncRedis(port=target, decode_responses=True) as dst,
         ):
-            slot = int(src.cluster("KEYSLOT", keys.reports(lot)))
+            slot = int(src.cluster("KEYSLOT", redis_keys.reports(lot)))
             src_id, dst_id = src.cluster("MYID"), dst.cluster("MYID")
             dst.cluster("SETSLOT", slot, "IMPORTING", src_id)
             src.cluster("SETSLOT", slot, "MIGRATING", dst_id)

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from parking_hub.api.routes import API, DASHBOARD, DESCRIPTION, FEEDS, NGSI_LD, PROBES
-from parking_hub.apikeys import new_key
+from parking_hub.credentials import new_key
 from parking_hub.embedded import free_port, managed_process
 from tests.integration.hub import FIRST_FLAVOUR_ONLY, lot_feature, unique, write_registry
 

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pytest
 
-from parking_hub.config import parse_mqtt_url
+from parking_hub.config import MqttTarget
 from parking_hub.embedded import mqtt_broker
 from sensors_sim.registry import load_registry
 from sensors_sim.truth import Truth
@@ -105,7 +105,7 @@ async def test_faulty_gateway_and_sensor_traffic_ends_in_the_state_verify_expect
         lot_id = registry.lot_ids[0]
         berth = 0
         occupied = 1 - int(truth.rank[berth] & 1)
-        target = parse_mqtt_url(mqtt_url)
+        target = MqttTarget.from_url(mqtt_url)
         async with aiomqtt.Client(target.host, target.port, identifier=unique("rogue")) as client:
             topic = f"{hub.prefix}/v1/lots/{lot_id}/berths/{berth}"
             await client.publish(
@@ -226,7 +226,7 @@ async def test_a_gateway_answers_a_resync_request_with_its_whole_lot_in_sequence
     registry_file = write_features(tmp_path / "city.geojson", lots)
     prefix = unique("sim")
     request = {"reason": "seq_gap", "missing_from": 2}
-    target = parse_mqtt_url(broker)
+    target = MqttTarget.from_url(broker)
     async with aiomqtt.Client(target.host, target.port, identifier=unique("asker")) as client:
         await client.subscribe(f"{prefix}/v1/lots/big/events", qos=1)
         proc = await asyncio.create_subprocess_exec(

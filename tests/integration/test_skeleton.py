@@ -13,7 +13,7 @@ import aiomqtt
 import orjson
 import pytest
 
-from parking_hub.config import parse_mqtt_url
+from parking_hub.config import MqttTarget
 from tests.integration.hub import (
     Hub,
     eventually,
@@ -42,7 +42,7 @@ def load(redis_url: str, path: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def publish(mqtt_url: str, messages: list[tuple[str, Any]]) -> None:
-    target = parse_mqtt_url(mqtt_url)
+    target = MqttTarget.from_url(mqtt_url)
     async with aiomqtt.Client(target.host, target.port, identifier=unique("gw")) as client:  # MQTT 3.1.1
         for topic, body in messages:
             payload = body if isinstance(body, bytes) else orjson.dumps(body)
@@ -139,7 +139,7 @@ async def test_bad_messages_are_rejected_on_the_errors_topic_and_good_events_sti
         == 0
     )
     async with running_hub(redis_url, mqtt_url) as hub:
-        target = parse_mqtt_url(mqtt_url)
+        target = MqttTarget.from_url(mqtt_url)
         errors: list[dict[str, Any]] = []
         async with aiomqtt.Client(target.host, target.port, identifier=unique("watch")) as watcher:
             await watcher.subscribe(f"{hub.prefix}/v1/#", qos=1)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from parking_hub.api.ratelimit import RateLimit, TokenBuckets
-from parking_hub.apikeys import MAX_API_KEYS, ApiKeys, digest, new_key
-from parking_hub.config import DEFAULTS, SettingError, build_settings
+from parking_hub.api.ratelimit import TokenBuckets
+from parking_hub.config import RateLimit, SettingError, build_settings
+from parking_hub.credentials import MAX_API_KEYS, ApiKeys, digest, new_key
 from tests.certs import make_certificates
 
 
@@ -86,11 +86,11 @@ def test_the_bucket_table_stays_within_its_limit_dropping_the_longest_idle() -> 
 
 
 def settings(**values: str) -> dict[str, str]:
-    return dict(DEFAULTS) | {k.replace("_", "-"): v for k, v in values.items()}
+    return {k.replace("_", "-"): v for k, v in values.items()}
 
 
 def test_security_is_off_by_default() -> None:
-    built = build_settings(dict(DEFAULTS))
+    built = build_settings({})
     assert (built.api_keys, built.rate_limit, built.mqtt.ca_file) == (None, None, None)
 
 

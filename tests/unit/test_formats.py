@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, Decoded, decode
+from parking_hub.ingest.formats import MAX_FRAME_EVENTS, MAX_PAYLOAD_BYTES, Decoded, decode
 from parking_hub.ingest.topics import ParsedTopic, TopicKind, Topics
+from parking_hub.rank import MAX_FUTURE_MS
 
 NOW = 1_764_201_600_000
 EVENTS = ParsedTopic(TopicKind.EVENTS, "qd-0001")

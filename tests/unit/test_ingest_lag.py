@@ -9,7 +9,7 @@ import logging
 import orjson
 import pytest
 
-from parking_hub.config import parse_redis_url
+from parking_hub.config import RedisTarget
 from parking_hub.embedded import free_port
 from parking_hub.ingest.lag_report import report_lag
 from parking_hub.store.connection import client_for
@@ -37,7 +37,7 @@ def test_the_city_lags_as_much_as_its_slowest_live_process() -> None:
 async def test_redis_errors_are_logged_once_and_never_fatal(caplog: pytest.LogCaptureFixture) -> None:
     """Unreachable Redis: the loop keeps trying every second and warns once, not every turn."""
     caplog.set_level(logging.WARNING, logger="parking_hub")
-    redis = client_for(parse_redis_url(f"redis://127.0.0.1:{free_port()}/0"))
+    redis = client_for(RedisTarget.from_url(f"redis://127.0.0.1:{free_port()}/0"))
     task = asyncio.create_task(report_lag(redis, "hub-1", lambda: 0.0))
     await asyncio.sleep(2.5)
     assert not task.done()

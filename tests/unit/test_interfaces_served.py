@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
-from parking_hub.apikeys import ApiKeys, new_key
+from parking_hub.credentials import ApiKeys, new_key
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parking_hub.ingest.formats import MAX_FUTURE_MS, Decoded
+from parking_hub.ingest.formats import Decoded
 from parking_hub.ingest.lorawan import DeviceIndex, decode_uplink, parse_topic
 from parking_hub.ingest.lorawan.envelopes import (
     EnvelopeError,
@@ -21,6 +21,7 @@ from parking_hub.ingest.lorawan.envelopes import (
     rfc3339_ms,
     rfc3339_ms_by_pattern,
 )
+from parking_hub.rank import MAX_FUTURE_MS
 from parking_hub.registry import parse_registry
 
 UPLINKS = Path(__file__).parent.parent / "data" / "lns-uplinks"

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from parking_hub.api.app import create_app
-from parking_hub.api.basemap import MapTiles
-from parking_hub.config import DEFAULTS, SettingError, build_settings
+from parking_hub.config import SettingError, build_settings
+from parking_hub.map_tiles import MapTiles
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 
@@ -18,11 +18,11 @@ URL = "https://tile.example.org:8443/osm/{z}/{x}/{y}.png"
 
 
 def test_no_street_map_by_default() -> None:
-    assert build_settings(dict(DEFAULTS)).map_tiles is None
+    assert build_settings({}).map_tiles is None
 
 
 def test_a_tile_url_and_its_attribution() -> None:
-    settings = build_settings(dict(DEFAULTS) | {"map-tiles": URL, "map-attribution": " © OpenStreetMap "})
+    settings = build_settings({"map-tiles": URL, "map-attribution": " © OpenStreetMap "})
     assert settings.map_tiles == MapTiles(URL, "© OpenStreetMap")
     assert settings.map_tiles.origin == "https://tile.example.org:8443"
 
@@ -39,7 +39,7 @@ def test_a_tile_url_and_its_attribution() -> None:
 )
 def test_a_tile_url_the_page_could_not_use_is_refused(values: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingError) as info:
-        build_settings(dict(DEFAULTS) | values)
+        build_settings(values)
     assert fragment in str(info.value)
 
 

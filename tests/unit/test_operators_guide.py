@@ -14,7 +14,7 @@ from parking_hub.registry import CODECS
 ROOT = Path(__file__).parents[2]
 GUIDE = ROOT / "docs" / "operators.md"
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-# Rejection codes are string literals of these families in the ingest code.
+# Rejection codes are string literals of these families in the ingest code (the ts checks' in rank.py).
 CODE_LITERAL = re.compile(r'"((?:invalid|unknown|undecodable|payload|length|batch|berth|ts|no)_[a-z_]+)"')
 
 
@@ -49,7 +49,7 @@ def test_the_codec_table_lists_every_codec() -> None:
 
 
 def test_the_error_table_lists_every_rejection_code() -> None:
-    sources = [*(ROOT / "parking_hub" / "ingest").rglob("*.py")]
+    sources = [*(ROOT / "parking_hub" / "ingest").rglob("*.py"), ROOT / "parking_hub" / "rank.py"]
     codes = {code for path in sources for code in CODE_LITERAL.findall(path.read_text())}
     assert len(codes) >= 15
     assert table_keys("### Errors") == codes

@@ -10,8 +10,8 @@ from parking_hub.api.access import Access, access_middleware, keep_keyed_answers
 from parking_hub.api.app import create_app
 from parking_hub.api.cors import add_cors_headers, preflight_middleware
 from parking_hub.api.ngsi.handlers import problem_middleware
-from parking_hub.api.ratelimit import RateLimit
-from parking_hub.apikeys import ApiKeys, new_key
+from parking_hub.config import RateLimit
+from parking_hub.credentials import ApiKeys, new_key
 from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 

@@ -10,8 +10,9 @@ import numpy as np
 from parking_hub.api.ngsi.facts import fact_attributes
 from parking_hub.api.ngsi.selection import OFF_STREET, ON_STREET, SPOT, Run, site_id, spot_id, spot_points
 from parking_hub.api.rendering import iso
+from parking_hub.arrays import IntArray
 from parking_hub.query.availability import Availability, Counts
-from parking_hub.query.ranges import IntArray
+from parking_hub.rank import ts_of
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
 PARKING_CONTEXT = (
@@ -98,7 +99,7 @@ def _spots(state: Availability, flat: IntArray) -> list[Entity]:
     """Spots by flat berth position; each at its bay's point where the registry lists bays."""
     index = state.index
     owner, berth, lon, lat = spot_points(index, flat)
-    seen_ms = (state.ranks[flat] >> 1).tolist()
+    seen_ms = ts_of(state.ranks[flat]).tolist()
     known, free = state.known[flat].tolist(), state.free[flat].tolist()
     spots = []
     for k, (i, b) in enumerate(zip(owner.tolist(), berth.tolist(), strict=True)):

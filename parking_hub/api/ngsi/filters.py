@@ -18,10 +18,9 @@ import re2
 from parking_hub.api.ngsi import qlang
 from parking_hub.api.ngsi.entities import Entity, build, key_values
 from parking_hub.api.ngsi.selection import SPOT, Run, owners, site_id, spot_id, total
+from parking_hub.arrays import BoolArray, IntArray
 from parking_hub.query.availability import Availability
-from parking_hub.query.ranges import IntArray
 
-BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 Predicate = Callable[[Entity], bool]
 # idPattern as FiLiP sends it by default: it matches every id, so no id is tried.
 MATCH_ALL = ".*"

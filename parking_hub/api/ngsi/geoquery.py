@@ -18,14 +18,13 @@ import orjson
 import shapely
 
 from parking_hub.api.ngsi.selection import SPOT, Run, owners, spot_points
+from parking_hub.arrays import BoolArray, FloatArray, IntArray
 from parking_hub.query.area import Box, lots_in_box
-from parking_hub.query.geo import METRES_PER_DEGREE, FloatArray, distances_m, unit_vector, unit_vectors
+from parking_hub.query.geo import METRES_PER_DEGREE, distances_m, unit_vector, unit_vectors
 from parking_hub.query.index import CityIndex
-from parking_hub.query.ranges import IntArray
 
 GEORELS = ("near", "within", "intersects", "disjoint", "equals")
 MAX_VERTICES = 10_000
-BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 
 class GeoQueryError(ValueError):

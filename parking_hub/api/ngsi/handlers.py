@@ -13,8 +13,8 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from parking_hub.api import params
+from parking_hub.api.app_state import current_state
 from parking_hub.api.errors import ApiError, invalid
-from parking_hub.api.keys import current_state
 from parking_hub.api.ngsi import filters, geoquery, qlang
 from parking_hub.api.ngsi.entities import CONTEXT, PARKING_CONTEXT, Entity, build
 from parking_hub.api.ngsi.forms import Shape, feature, feature_collection

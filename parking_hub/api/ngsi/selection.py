@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parking_hub.query.geo import FloatArray
+from parking_hub.arrays import FloatArray, IntArray
 from parking_hub.query.index import CityIndex
-from parking_hub.query.ranges import IntArray
 
 OFF_STREET = "OffStreetParking"
 ON_STREET = "OnStreetParking"

@@ -6,6 +6,7 @@ from parking_hub.ingest.formats import MAX_PAYLOAD_BYTES, Counter, Decoded, Inva
 from parking_hub.ingest.lorawan.devices import DeviceIndex
 from parking_hub.ingest.lorawan.envelopes import EnvelopeError, LnsTopic, parse_topic, parse_uplink
 from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
+from parking_hub.rank import rank_of
 
 
 class _Rejected(ValueError):
@@ -65,4 +66,4 @@ def _decode(where: LnsTopic, payload: bytes, devices: DeviceIndex, now_ms: int) 
     if occupied is None:  # rejected, so that it is counted; its frame counter still counts for gaps
         why = f"device {key!r} ({device.codec}): the frame carries no occupancy"
         return Decoded(device.lot, rejections=[Rejection("no_occupancy", why)], counter=counter)
-    return Decoded(device.lot, (device.berth,), (ts * 2 + int(occupied),), counter=counter)
+    return Decoded(device.lot, (device.berth,), (rank_of(ts, int(occupied)),), counter=counter)
