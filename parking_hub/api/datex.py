@@ -17,7 +17,7 @@ import numpy as np
 from aiohttp import web
 from lxml import etree
 
-from parking_hub.api.keys import current_state, live_key
+from parking_hub.api.app_state import current_state, live_key
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
