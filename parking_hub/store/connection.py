@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +25,7 @@ REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, 
 
 # redis-py retries nothing itself: with hiredis it reports a cancelled read as a ConnectionError,
 # and its own retry would then run the command again and return as if no cancel had come. Every
-# caller retries with full-jitter backoff in its own loop, where `raise_if_cancelling` applies.
+# caller retries through `backoff.retry`, where `tasks.raise_if_cancelling` applies.
 _NO_RETRY = Retry(NoBackoff(), retries=0)
 
 
@@ -38,20 +37,6 @@ def why_unreachable(exc: Exception) -> str:
             return os.strerror(cause.errno).lower()
         cause = cause.__cause__ or cause.__context__
     return str(exc)
-
-
-def raise_if_cancelling(cause: BaseException | None = None) -> None:
-    """Raise CancelledError when this task was asked to stop but redis-py ate the request.
-
-    redis-py 8 loses cancellations: with the hiredis parser a cancel mid-reply surfaces as
-    ConnectionError ("Connection closed by server"), and a pipeline `execute()` or `publish()`
-    cancelled at the wrong moment returns normally (about one cancel in four, measured). Every loop
-    that talks to Redis calls this at the top of each turn and in its error handler, so Ctrl+C and
-    SIGTERM always stop the process.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from cause
 
 
 def sentinel_for(target: RedisTarget) -> Sentinel:
