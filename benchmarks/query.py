@@ -146,7 +146,7 @@ async def loaded_mirror(redis: Redis) -> Availability:
     state = Availability(CityIndex.build(lots))
     await state.refresh(redis, [lot.id for lot in lots], now_ms())
     gc.collect()
-    gc.freeze()  # as the hub does once it has loaded the registry (query/live.py)
+    gc.freeze()  # as the hub does once it has loaded the registry (registry_view.py)
     return state
 
 
