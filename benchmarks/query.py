@@ -147,7 +147,7 @@ async def loaded_mirror(redis: Redis) -> Availability:
     state = Availability(CityIndex.build(lots))
     await state.refresh(redis, [lot.id for lot in lots], now_ms())
     gc.collect()
-    gc.freeze()  # as the hub does once it has loaded the registry (query/live.py)
+    gc.freeze()  # as the hub does once it has loaded the registry (registry_view.py)
     return state
 
 
@@ -192,7 +192,7 @@ def city_outlook(state: Availability) -> CityOutlook:
     busy = np.sin(2 * np.pi * at / 86_400) * 40 + 50 + np.random.default_rng(1).normal(0, 5, len(at))
     model = forecast.fit(history.Samples(at, busy, np.full(len(at), 100.0), 100))
     start = time.perf_counter()
-    outlook = CityOutlook.build([model] * len(state.index.lots), state.index.capacity, time.time())
+    outlook = CityOutlook.build([model] * len(state.index.lots), state.index.layout.capacity, time.time())
     say(f"outlook of {len(state.index.lots):,} lots built in {time.perf_counter() - start:.2f} s")
     return outlook
 

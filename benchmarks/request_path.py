@@ -131,7 +131,7 @@ async def trivial_server() -> web.AppRunner:
 
 async def hub_server(redis: Redis, state: Availability, **options: Any) -> web.AppRunner:
     health = Health(redis_ok=True, mqtt_connected=None, index_loaded=True)
-    live = LiveCity(redis, health, track_availability=True)  # never run: the mirror is given
+    live = LiveCity(redis)  # never run: the mirror is given
     live.state, live.in_sync = state, True
     runner = web.AppRunner(create_app(live, health, CollectorRegistry(), **options), access_log=None)
     await runner.setup()

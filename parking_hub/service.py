@@ -12,16 +12,17 @@ from aiohttp import web
 from parking_hub.api.access import Access
 from parking_hub.api.app import create_app
 from parking_hub.api.listener import listening
-from parking_hub.backoff import full_jitter
+from parking_hub.backoff import retry
 from parking_hub.config import Role, Settings
 from parking_hub.ingest.consumer import IngestDeps, IngestService
 from parking_hub.ingest.lag_report import report_lag
 from parking_hub.observe import Health, Metrics
 from parking_hub.query.live import LiveCity
 from parking_hub.registry import Lot, read_registries
+from parking_hub.registry_view import RegistryView
 from parking_hub.store import durability
 from parking_hub.store.apply import StateWriter
-from parking_hub.store.connection import REDIS_ERRORS, RedisClient, connect, raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, RedisClient, connect
 from parking_hub.store.lots import save_lots
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,11 @@ HTTP_DRAIN_TIMEOUT_S = 10.0  # open requests and streams get this long to finish
 
 async def until_answered(step: Callable[[], Awaitable[None]], doing: str) -> None:
     """Start-up steps wait for Redis instead of failing: each is idempotent."""
-    attempt = 0
-    while True:
-        raise_if_cancelling()
-        try:
-            await step()
-            return
-        except REDIS_ERRORS as exc:
-            raise_if_cancelling(exc)
-            delay = full_jitter(attempt)
-            attempt += 1
-            log.warning("cannot %s yet (%s); retrying in %.1f s", doing, exc, delay)
-            await asyncio.sleep(delay)
+
+    def failed(exc: Exception, delay: float) -> None:
+        log.warning("cannot %s yet (%s); retrying in %.1f s", doing, exc, delay)
+
+    await retry(step, REDIS_ERRORS, failed)
 
 
 async def load_until_saved(redis: RedisClient, files: Sequence[tuple[Path, Sequence[Lot]]]) -> None:
@@ -65,12 +59,16 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     )
     metrics = Metrics(health)
     async with connect(settings.redis) as redis:
-        live = LiveCity(redis, health, track_availability=api, timezone=settings.timezone)
+        registry = RegistryView(redis, health)
+        city = LiveCity(redis, settings.timezone) if api else None
+        consumer = None
+        if ingest:
+            writer = StateWriter(redis, settings.ack_after)
+            consumer = IngestService(IngestDeps(settings, writer, registry, health, metrics))
         app = create_app(
-            live,
+            city,
             health,
             metrics.registry,
-            serve_api=api,
             cors_origins=settings.cors_origins,
             access=Access.of(settings.api_keys, settings.rate_limit),
             map_tiles=settings.map_tiles,
@@ -94,18 +92,10 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
                         lambda: durability.check_server(redis, settings.ack_after), "ask redis about WAITAOF"
                     )
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(live.run(), name="live")
-                    if ingest:
-                        deps = IngestDeps(
-                            settings,
-                            StateWriter(redis, settings.ack_after),
-                            lambda: live.layout,
-                            lambda: live.devices,
-                            live.loaded,
-                            health,
-                            metrics,
-                        )
-                        tg.create_task(IngestService(deps).run(), name="ingest")
+                    followers = () if consumer is None else (consumer,)
+                    tg.create_task(registry.follow(*followers, mirror=city), name="registry")
+                    if consumer is not None:
+                        tg.create_task(consumer.run(), name="ingest")
                         tg.create_task(
                             report_lag(redis, settings.client_id, health.ingest_lag_s),
                             name="ingest.lag_report",

@@ -29,17 +29,17 @@ MAX_REQUEST_BYTES = 64 * 1024
 
 
 def create_app(
-    live: LiveCity,
+    live: LiveCity | None,
     health: Health,
     metrics: CollectorRegistry,
     *,
-    serve_api: bool = True,
     cors_origins: Sequence[str] = ("*",),
     stream_limits: StreamLimits | None = None,
     access: Access | None = None,
     map_tiles: MapTiles | None = None,
 ) -> web.Application:
-    """Every role answers the probes; only roles that keep the availability mirror answer /v1."""
+    """Every role answers the probes; only roles that keep the availability mirror (`live`) answer /v1."""
+    serve_api = live is not None
     time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
     access = access or Access()
     cors = CorsPolicy.of(cors_origins)
@@ -53,7 +53,8 @@ def create_app(
         middlewares.append(preflight_middleware)
     middlewares.append(time_limit.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
-    app[live_key] = live
+    if live is not None:
+        app[live_key] = live
     app[health_key] = health
     app[metrics_key] = metrics
     app[cors_key] = cors

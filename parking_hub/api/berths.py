@@ -14,7 +14,7 @@ async def lot_berths(request: web.Request) -> web.Response:
     counts = state.lot_counts(position)
     body = {
         "lot_id": state.index.lots[position].id,
-        "capacity": int(state.index.capacity[position]),
+        "capacity": int(state.index.layout.capacity[position]),
         "free": counts.free,
         "occupied": counts.occupied,
         "unknown": counts.unknown,

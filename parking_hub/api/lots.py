@@ -54,7 +54,7 @@ def requested_lot(request: web.Request) -> tuple[Availability, int]:
     """The live state and the position of the lot the path names; 404 for a lot not in the registry."""
     lot_id = params.parse(LotPath, request.match_info).lot_id
     state = current_state(request)
-    position = state.index.position.get(lot_id)
+    position = state.index.layout.position.get(lot_id)
     if position is None:
         raise ApiError(404, "not_found", f"no lot {lot_id!r} in the registry", "lot_id")
     return state, position
@@ -115,7 +115,7 @@ async def summary(request: web.Request) -> web.Response:
     ingest = request.app[live_key].ingest
     body = {
         "lots": len(state.index.lots),
-        "berths": state.index.berth_count,
+        "berths": state.index.layout.berth_count,
         "free": city.free,
         "occupied": city.occupied,
         "unknown": city.unknown,

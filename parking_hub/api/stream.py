@@ -100,7 +100,7 @@ def _positions(state: Availability, p: StreamParams) -> IntArray:
     ids = p.lot_ids
     if len(ids) > MAX_STREAM_LOTS:
         raise invalid("lots", f"lots names {len(ids)} lots; a stream takes at most {MAX_STREAM_LOTS}")
-    missing = [lot_id for lot_id in ids if lot_id not in state.index.position]
+    missing = [lot_id for lot_id in ids if lot_id not in state.index.layout.position]
     if missing:
         raise ApiError(404, "not_found", f"no lot {missing[0]!r} in the registry", "lots")
     return state.index.positions_of(ids)

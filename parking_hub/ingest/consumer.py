@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiomqtt
 
-from parking_hub.backoff import full_jitter
+from parking_hub.backoff import Backoff, retry
 from parking_hub.config import Settings
 from parking_hub.ingest import lorawan, mqtt
 from parking_hub.ingest.batch import BatchBuilder
@@ -23,10 +22,12 @@ from parking_hub.ingest.inbox import CatchUp, Inbox, Received
 from parking_hub.ingest.lorawan import DeviceIndex
 from parking_hub.ingest.topics import BROKER_DROPPED, Topics
 from parking_hub.observe import Health, Metrics
+from parking_hub.registry import Lot
+from parking_hub.registry_view import RegistryView
 from parking_hub.store.apply import Batch, StateWriter
-from parking_hub.store.connection import REDIS_ERRORS, raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS
 from parking_hub.store.layout import Layout
-from parking_hub.tasks import until_first_error
+from parking_hub.tasks import raise_if_cancelling, until_first_error
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,7 @@ log = logging.getLogger(__name__)
 class IngestDeps:
     settings: Settings
     writer: StateWriter
-    layout: Callable[[], Layout]  # the registry's current layout
-    devices: Callable[[], DeviceIndex]  # the registry's current LoRaWAN devices
-    registry_loaded: asyncio.Event  # ingest reads nothing before: every lot would be unknown
+    registry: RegistryView  # ingest reads nothing before it is loaded: every lot would be unknown
     health: Health
     metrics: Metrics
 
@@ -61,10 +60,12 @@ class _Carried:
     gaps: _Gaps | None  # None under a share group: each process sees a part of each sender
     broker_drops: BrokerDrops
     catch_up: CatchUp = field(default_factory=CatchUp)
+    devices: DeviceIndex = field(default_factory=lambda: DeviceIndex(()))  # the registry's LoRaWAN devices
 
 
 class IngestService:
-    """Reads the lot topics and applies them to Redis; acknowledges each message after its write."""
+    """Reads the lot topics and applies them to Redis; acknowledges each message after its write.
+    A follower of the registry view (registry_view.Follower): it indexes the devices of each read."""
 
     def __init__(self, deps: IngestDeps) -> None:
         self._deps = deps
@@ -82,28 +83,30 @@ class IngestService:
             return self._carried.catch_up.unread_since
         return self._connection.inbox.oldest_offered
 
+    async def registry_read(self, lots: Sequence[Lot], layout: Layout) -> None:
+        self._carried.devices = DeviceIndex(lots)
+
     async def run(self) -> None:
-        """Consume until cancelled, reconnecting with jittered backoff."""
-        settings, health = self._deps.settings, self._deps.health
+        """Consume until cancelled, reconnecting with backoff."""
+        settings = self._deps.settings
         topics = Topics(settings.topic_prefix)
-        await self._deps.registry_loaded.wait()
-        attempt = 0
-        while True:
+        await self._deps.registry.loaded.wait()
+        backoff = Backoff()
+
+        async def connected() -> None:
             try:
                 async with mqtt.session(settings.mqtt, settings.client_id, self._memo) as session:
-                    attempt = 0
+                    backoff.reset()
                     self._connection = _Connection(self._deps, topics, session, self._carried)
                     await self._connection.run()
-            except aiomqtt.MqttError as exc:
-                raise_if_cancelling(exc)  # a shutdown that cut the connection is not a lost connection
-                delay = full_jitter(attempt)
-                attempt += 1
-                log.warning("mqtt connection lost (%s); reconnecting in %.1f s", exc, delay)
-                health.mqtt_connected = False
-                await asyncio.sleep(delay)
             finally:
                 self._connection = None
-                health.mqtt_connected = False
+                self._deps.health.mqtt_connected = False
+
+        def lost(exc: Exception, delay: float) -> None:
+            log.warning("mqtt connection lost (%s); reconnecting in %.1f s", exc, delay)
+
+        await retry(connected, (aiomqtt.MqttError,), lost, backoff)
 
 
 class _Connection:
@@ -149,14 +152,14 @@ class _Connection:
         while True:
             raise_if_cancelling()
             messages = await self.inbox.take()
-            batch = self._decode(messages).build(self._deps.layout())
+            batch = self._decode(messages).build(self._deps.registry.layout)
             won = await self._write_until_done(batch)
             latency = time.monotonic() - self.inbox.taken_first_at
             self._deps.metrics.record(batch, won, latency, time.time_ns() // 1_000_000)
             self.inbox.ack()
 
     def _decode(self, messages: list[Received]) -> BatchBuilder:
-        capacity_of, devices = self._deps.layout().capacity_of, self._deps.devices()
+        capacity_of, devices = self._deps.registry.layout.capacity_of, self._carried.devices
         now_ms = time.time_ns() // 1_000_000
         builder = BatchBuilder()
         for message in messages:
@@ -189,21 +192,14 @@ class _Connection:
             self._deps.metrics.fcnt_gaps.inc()
 
     async def _write_until_done(self, batch: Batch) -> int:
-        """Redis errors are retried with jittered backoff until the batch lands; nothing is dropped."""
-        attempt = 0
-        while True:
-            try:
-                won = await self._deps.writer.write(batch)
-            except REDIS_ERRORS as exc:
-                raise_if_cancelling(exc)
-                self._deps.health.redis_ok = False
-                delay = full_jitter(attempt)
-                attempt += 1
-                log.warning("redis write failed (%s); retrying the batch in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-            else:
-                self._deps.health.redis_ok = True
-                return won
+        """Redis errors are retried with backoff until the batch lands; nothing is dropped."""
+        won = await retry(lambda: self._deps.writer.write(batch), REDIS_ERRORS, self._write_failed)
+        self._deps.health.redis_ok = True
+        return won
+
+    def _write_failed(self, exc: Exception, delay: float) -> None:
+        self._deps.health.redis_ok = False
+        log.warning("redis write failed (%s); retrying the batch in %.1f s", exc, delay)
 
     async def _publish_error(self, topic: str, payload: bytes) -> None:
         await self._session.client.publish(topic, payload, qos=1)

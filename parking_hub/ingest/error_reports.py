@@ -20,7 +20,7 @@ from parking_hub.ingest.formats import Decoded
 from parking_hub.ingest.topics import ParsedTopic, Topics
 from parking_hub.observe import Metrics
 from parking_hub.registry import LOT_ID
-from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.tasks import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 

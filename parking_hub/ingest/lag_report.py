@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 
 from parking_hub.store import ingest_lag
-from parking_hub.store.connection import REDIS_ERRORS, RedisClient, raise_if_cancelling
+from parking_hub.store.connection import REDIS_ERRORS, RedisClient
+from parking_hub.tasks import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 

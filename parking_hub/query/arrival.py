@@ -23,7 +23,8 @@ from parking_hub.query.availability import Availability
 from parking_hub.query.forecast import MAX_HORIZON_MIN, LotModel, fit
 from parking_hub.query.outlook import REBUILD_S, CityOutlook
 from parking_hub.store import history
-from parking_hub.store.connection import RedisClient, raise_if_cancelling
+from parking_hub.store.connection import RedisClient
+from parking_hub.tasks import raise_if_cancelling
 
 FIT_CHUNK = 32  # lots fitted per call in the worker thread, between looks at the registry and the clock
 # Each lot's model is refitted once in this period: a fit takes some 10 ms (3 weeks of history), and
@@ -54,7 +55,7 @@ def _fit_all(samples: Sequence[history.Samples]) -> list[LotModel | None]:
 async def keep_outlook(redis: RedisClient, current: Callable[[], Availability | None]) -> None:
     """Keeps the outlook of the current mirror (`current()`) built, for ever."""
     while True:
-        raise_if_cancelling()  # redis-py can eat a cancel (store/connection.py): shutdown must not wait
+        raise_if_cancelling()  # redis-py can eat a cancel (tasks.py): shutdown must not wait
         state = current()
         if state is None or not state.index.lots:
             await asyncio.sleep(IDLE_S)
@@ -100,7 +101,7 @@ class _Keeper:
             now = time.monotonic()
             if now >= self._next_build:
                 self._state.outlook = await asyncio.to_thread(
-                    CityOutlook.build, list(self._models), self._state.index.capacity, time.time()
+                    CityOutlook.build, list(self._models), self._state.index.layout.capacity, time.time()
                 )
                 self._next_build = time.monotonic() + REBUILD_S
             elif now >= due:

@@ -44,7 +44,7 @@ class Availability:
     def __init__(self, index: CityIndex, timezone: ZoneInfo | None = None, now_ms: int | None = None) -> None:
         self.index = index
         self.timezone = timezone or ZoneInfo("UTC")  # of lots whose registry entry names none
-        n, b = len(index.lots), index.berth_count
+        n, b = len(index.lots), index.layout.berth_count
         self.ranks = np.zeros(b, dtype=np.int64)
         self.known = np.zeros(b, dtype=bool)  # fresh report and lot online
         self.free = np.zeros(b, dtype=bool)  # known and reported free
@@ -75,7 +75,7 @@ class Availability:
     # -- reading Redis -------------------------------------------------------------------------
 
     def _positions(self, lot_ids: Iterable[str]) -> IntArray:
-        known = [self.index.position[lot] for lot in lot_ids if lot in self.index.position]
+        known = [self.index.layout.position[lot] for lot in lot_ids if lot in self.index.layout.position]
         return np.unique(np.array(known, dtype=np.int64))
 
     async def verify(self, redis: RedisClient, lot_ids: Iterable[str], now_ms: int) -> IntArray:
@@ -123,7 +123,7 @@ class Availability:
     def _store_lot(
         self, i: int, reports: bytes | None, meta: Sequence[bytes | None], gap_hours: Sequence[bytes]
     ) -> None:
-        span = self.index.span(i)
+        span = self.index.layout.span(i)
         raw = np.frombuffer(reports or b"", dtype=">i8")[: span.stop - span.start]
         self.ranks[span.start : span.start + len(raw)] = raw
         self.ranks[span.start + len(raw) : span.stop] = 0
@@ -168,10 +168,10 @@ class Availability:
         self.recounts += 1
         self.recounted_in[positions] = self.recounts
         berths, which = idx.berths_of(positions)
-        sizes = idx.capacity[positions]
+        sizes = idx.layout.capacity[positions]
         firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays
         ranks = self.ranks[berths]
-        deadline = ts_of(ranks) + idx.stale_after_ms[positions][which]
+        deadline = ts_of(ranks) + idx.layout.stale_after_ms[positions][which]
         online = _status_online(self.status_rank[positions])
         known = (ranks > 0) & (deadline >= now_ms) & online[which]
         free = known & (flag_of(ranks) == 0)
@@ -207,7 +207,7 @@ class Availability:
             # Counted for the whole city once, then kept by each recount like the others.
             mask = self.index.features_mask(key)
             assert mask is not None
-            sizes = self.index.capacity
+            sizes = self.index.layout.capacity
             if not len(sizes):
                 return sizes
             counts = np.add.reduceat((self.free & mask).astype(np.int64), np.cumsum(sizes) - sizes)
@@ -220,8 +220,10 @@ class Availability:
         if mask is None:
             known = int(self.known_n[i])
             free = int(self.free_n[()][i])
-            return Counts(free=free, occupied=known - free, unknown=int(self.index.capacity[i]) - known)
-        span = self.index.span(i)
+            return Counts(
+                free=free, occupied=known - free, unknown=int(self.index.layout.capacity[i]) - known
+            )
+        span = self.index.layout.span(i)
         has = mask[span]
         known = int((self.known[span] & has).sum())
         free = int((self.free[span] & has).sum())
@@ -230,10 +232,10 @@ class Availability:
     def city_counts(self) -> Counts:
         known = int(self.known_n.sum())
         free = int(self.free_n[()].sum())
-        return Counts(free=free, occupied=known - free, unknown=self.index.berth_count - known)
+        return Counts(free=free, occupied=known - free, unknown=self.index.layout.berth_count - known)
 
     def free_berths(self, i: int, features: Sequence[str], limit: int) -> list[int]:
-        span = self.index.span(i)
+        span = self.index.layout.span(i)
         free = self.free[span]
         mask = self.index.features_mask(features)
         if mask is not None:

@@ -15,6 +15,7 @@ from parking_hub.query.geo import distances_m, unit_vectors
 from parking_hub.query.grid import Grid
 from parking_hub.query.ranges import expand_ranges
 from parking_hub.registry import FEATURES, VEHICLE_CLASSES, Lot
+from parking_hub.store.layout import Layout
 
 CAR = "car"  # a berth under no vehicle class
 
@@ -50,21 +51,18 @@ class BayPoints:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CityIndex:
-    """Immutable once built; a registry change builds a new one. Lot i's berths are
-    berth positions offsets[i] .. offsets[i] + capacity[i] - 1 in every flat array."""
+    """Immutable once built; a registry change builds a new one. Lot i's berths are berth
+    positions layout.offsets[i] .. layout.offsets[i] + layout.capacity[i] - 1 in every flat array."""
 
     lots: tuple[Lot, ...]
-    position: dict[str, int]
+    layout: Layout  # the lots' positions, capacities, berth offsets and staleness, as ingest has them
     lat: FloatArray
     lon: FloatArray
     xyz: FloatArray
     grid: Grid
     xyz_by_cell: FloatArray  # xyz in grid order, so a grid run is a slice of it
     bays: BayPoints
-    capacity: IntArray
     on_street: BoolArray
-    stale_after_ms: IntArray  # per lot: 3 * heartbeat_s, in ms
-    offsets: IntArray
     # Per combination of feature names (and "car") but (): berths having all; filled as asked.
     feature_masks: dict[tuple[str, ...], BoolArray]
     # Where vehicles get in: each lot's entrances, or its point where it lists none, in grid order.
@@ -76,10 +74,10 @@ class CityIndex:
     per_hour: FloatArray  # NaN where unknown
 
     @classmethod
-    def build(cls, lots: Sequence[Lot]) -> CityIndex:
+    def build(cls, lots: Sequence[Lot], layout: Layout | None = None) -> CityIndex:
+        """`layout`: the registry view's, of the same lots; built here when not given."""
         ordered = tuple(sorted(lots, key=lambda lot: lot.id))
-        capacity = np.array([lot.capacity for lot in ordered], dtype=np.int64)
-        offsets = np.cumsum(capacity) - capacity
+        layout = Layout.of(ordered) if layout is None else layout
         lat = np.array([lot.lat for lot in ordered], dtype=np.float64)
         lon = np.array([lot.lon for lot in ordered], dtype=np.float64)
         xyz = unit_vectors(lat, lon)
@@ -91,18 +89,15 @@ class CityIndex:
         fees = [lot.facts.fee for lot in ordered]
         return cls(
             lots=ordered,
-            position={lot.id: i for i, lot in enumerate(ordered)},
+            layout=layout,
             lat=lat,
             lon=lon,
             xyz=xyz,
             grid=grid,
             xyz_by_cell=xyz[grid.order],
             bays=BayPoints.build(ordered, xyz),
-            capacity=capacity,
             on_street=np.array([lot.kind == "on_street" for lot in ordered], dtype=bool),
-            stale_after_ms=np.array([3 * lot.heartbeat_s * 1000 for lot in ordered], dtype=np.int64),
-            offsets=offsets,
-            feature_masks=_feature_masks(ordered, offsets, int(capacity.sum())),
+            feature_masks=_feature_masks(ordered, layout.offsets, layout.berth_count),
             doors=doors,
             door_lot=door_lot[doors.order],
             door_xyz=unit_vectors(door_lonlat[:, 1], door_lonlat[:, 0])[doors.order],
@@ -118,24 +113,16 @@ class CityIndex:
         )
 
     @property
-    def berth_count(self) -> int:
-        return int(self.capacity.sum())
-
-    @property
     def max_extent_m(self) -> float:
         return float(self.bays.extent_m.max(initial=0.0))
 
-    def span(self, i: int) -> slice:
-        start = int(self.offsets[i])
-        return slice(start, start + int(self.capacity[i]))
-
     def berths_of(self, positions: IntArray) -> tuple[IntArray, IntArray]:
         """Flat berth positions of the lots given, lot by lot, and for each the index into `positions`."""
-        starts = self.offsets[positions]
-        return expand_ranges(starts, starts + self.capacity[positions])
+        starts = self.layout.offsets[positions]
+        return expand_ranges(starts, starts + self.layout.capacity[positions])
 
     def positions_of(self, lot_ids: Sequence[str]) -> IntArray:
-        return np.array(sorted(self.position[lot_id] for lot_id in lot_ids), dtype=np.int64)
+        return np.array(sorted(self.layout.position[lot_id] for lot_id in lot_ids), dtype=np.int64)
 
     def ids_up_to(self, lot_id: str) -> int:
         """How many lot ids sort before lot_id or equal it (lots are kept in id order)."""

@@ -1,33 +1,30 @@
-"""Keeps a process's view of the city current: the registry, and (for the API) the availability mirror."""
+"""The API's mirror of the city, kept current: read whole on every read of the registry, lots
+re-read on their change notices, recounted as berths fall silent, and checked against Redis in turn.
+
+It follows the process's registry view (registry_view.py), which owns the subscription and the
+retries: a lost connection ends these loops, and the view's next read rebuilds the mirror whole.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
-import gc
-import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from parking_hub.arrays import IntArray
-from parking_hub.backoff import full_jitter
-from parking_hub.ingest.lorawan import DeviceIndex
-from parking_hub.observe import Health
 from parking_hub.query.arrival import keep_outlook
 from parking_hub.query.availability import Availability
 from parking_hub.query.changes import ChangeFeed
 from parking_hub.query.index import CityIndex
 from parking_hub.query.nearest import NearestQuery, nearest_lots
-from parking_hub.store import ingest_lag, notices
-from parking_hub.store.connection import REDIS_ERRORS, RedisClient, raise_if_cancelling
+from parking_hub.registry import Lot
+from parking_hub.store import ingest_lag
+from parking_hub.store.connection import RedisClient
 from parking_hub.store.layout import Layout
-from parking_hub.store.lots import load_lots
-from parking_hub.tasks import until_first_error
-
-log = logging.getLogger(__name__)
+from parking_hub.tasks import raise_if_cancelling
 
 TICK_S = 0.5  # recount lots whose berths fell silent, so they turn unknown within the freshness bound
 RESYNC_S = 30.0  # every lot is checked against Redis within this period, in case a notice was lost
@@ -37,36 +34,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _return_free_memory() -> None:
-    """Hands the heap's free pages back to the system (glibc): reading a large registry leaves
-    hundreds of MiB of freed parse objects that would otherwise stay in the process's RSS."""
-    libc = ctypes.util.find_library("c")
-    if libc is not None and hasattr(trim := ctypes.CDLL(libc), "malloc_trim"):
-        trim.malloc_trim(0)
-
-
 class LiveCity:
-    def __init__(
-        self,
-        redis: RedisClient,
-        health: Health,
-        *,
-        track_availability: bool,
-        timezone: ZoneInfo | None = None,
-    ) -> None:
+    """A `registry_view.Mirror`."""
+
+    def __init__(self, redis: RedisClient, timezone: ZoneInfo | None = None) -> None:
         self._redis = redis
         self._timezone = timezone  # of lots whose registry entry names none
-        self._health = health
-        self._track = track_availability
-        self.capacity: dict[str, int] = {}
-        self.layout = Layout.build({})
-        self.devices = DeviceIndex(())
         self.state: Availability | None = None
         # False while Redis is unreachable, until the mirror has been read whole again: what it
         # holds may then be out of date, so the API answers 503 rather than serve it.
         self.in_sync = False
         self.registry_loaded_ms = 0
-        self.loaded = asyncio.Event()  # set once the registry has been read
         self.changes = ChangeFeed()
         self.ingest = ingest_lag.CityLag()  # the ingest processes' lag, read with each tick
         self._dirty: set[str] = set()
@@ -76,64 +54,29 @@ class LiveCity:
     def redis(self) -> RedisClient:
         return self._redis
 
-    async def run(self) -> None:
-        attempt = 0
-        while True:
-            raise_if_cancelling()
-            try:
-                async with notices.subscribe(self._redis) as incoming:
-                    await self._reload()
-                    self.in_sync = True
-                    attempt = 0
-                    self._health.redis_ok = True
-                    loops = {"live.listen": self._listen(incoming)}
-                    if self._track:
-                        loops |= {
-                            "live.refresh": self._refresh_loop(),
-                            "live.tick": self._tick_loop(),
-                            "live.outlook": keep_outlook(self._redis, lambda: self.state),
-                        }
-                    await until_first_error(loops, REDIS_ERRORS)
-            except REDIS_ERRORS as exc:
-                raise_if_cancelling(exc)
-                self.in_sync = False
-                self._health.redis_ok = False
-                delay = full_jitter(attempt)
-                attempt += 1
-                log.warning("redis unavailable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-
-    async def _reload(self) -> None:
-        """Read the registry and, when tracking, every lot's state."""
-        lots = await load_lots(self._redis)
+    async def registry_read(self, lots: Sequence[Lot], layout: Layout) -> None:
+        """A new mirror of these lots, every one read from Redis."""
         self.registry_loaded_ms = now_ms()  # the static data's age, for feeds that publish it
-        self.capacity = {lot.id: lot.capacity for lot in lots}
-        self.layout = Layout.build(self.capacity, {lot.id: lot.heartbeat_s for lot in lots})
-        self.devices = DeviceIndex(lots)
-        if self._track:
-            state = Availability(CityIndex.build(lots), self._timezone, now_ms())
-            await state.refresh(self._redis, self.capacity, now_ms())
-            nearest_lots(state, NearestQuery(0.0, 0.0))  # compiles the search kernel now, not on a request
-            self.state = state
-            self.changes.publish()
-        # A big registry is millions of long-lived objects (lots, bays, devices). Left to the cyclic
-        # garbage collector, each full collection walks all of them: a pause of a few hundred ms
-        # under load. Freezing moves them out of its sight; they are still freed when unreferenced.
-        gc.collect()
-        gc.freeze()
-        _return_free_memory()
-        self._health.index_loaded = True
-        self.loaded.set()
-        log.info("registry loaded: %d lots, %d berths", len(lots), sum(self.capacity.values()))
+        state = Availability(CityIndex.build(lots, layout), self._timezone, now_ms())
+        await state.refresh(self._redis, layout.ids, now_ms())
+        nearest_lots(state, NearestQuery(0.0, 0.0))  # compiles the search kernel now, not on a request
+        self.state = state
+        self.in_sync = True
+        self.changes.publish()
 
-    async def _listen(self, incoming: AsyncIterator[notices.Notice]) -> None:
-        async for notice in incoming:
-            raise_if_cancelling()
-            if notice.registry:
-                await self._reload()
-            else:
-                self._dirty.update(notice.lots)
-                self._wake.set()
+    def lots_moved(self, lots: Sequence[str]) -> None:
+        self._dirty.update(lots)
+        self._wake.set()
+
+    def loops(self) -> dict[str, Coroutine[Any, Any, None]]:
+        return {
+            "live.refresh": self._refresh_loop(),
+            "live.tick": self._tick_loop(),
+            "live.outlook": keep_outlook(self._redis, lambda: self.state),
+        }
+
+    def lost(self) -> None:
+        self.in_sync = False
 
     async def _refresh_loop(self) -> None:
         while True:

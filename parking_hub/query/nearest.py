@@ -252,7 +252,7 @@ def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> 
         free &= mask[berths]
     berths, which = berths[free], which[free]
     owner = lots[which]
-    number = berths - idx.offsets[owner]
+    number = berths - idx.layout.offsets[owner]
     distance = lot_distance[which]
     bay = bays.first[owner]
     has_bay = bay >= 0

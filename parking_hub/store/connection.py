@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,8 +23,8 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 # not RedisError (no node reachable at start, a slot not covered yet), and the socket's.
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 
-# No retries inside redis-py, whose retry can hide a cancel: every caller retries in its own loop
-# (docs/reliability.md, "Cancellations the libraries lose").
+# No retries inside redis-py, whose retry can hide a cancel: every caller retries through
+# `backoff.retry` (docs/reliability.md, "Cancellations the libraries lose").
 _NO_RETRY = Retry(NoBackoff(), retries=0)
 
 
@@ -37,20 +36,6 @@ def why_unreachable(exc: Exception) -> str:
             return os.strerror(cause.errno).lower()
         cause = cause.__cause__ or cause.__context__
     return str(exc)
-
-
-def raise_if_cancelling(cause: BaseException | None = None) -> None:
-    """Raise CancelledError when this task was asked to stop but redis-py ate the request.
-
-    redis-py 8 loses cancellations: with the hiredis parser a cancel mid-reply surfaces as
-    ConnectionError ("Connection closed by server"), and a pipeline `execute()` or `publish()`
-    cancelled at the wrong moment returns normally (about one cancel in four, measured). Every loop
-    that talks to Redis calls this at the top of each turn and in its error handler, so Ctrl+C and
-    SIGTERM always stop the process.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from cause
 
 
 def sentinel_for(target: RedisTarget) -> Sentinel:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from parking_hub.arrays import IntArray
+from parking_hub.registry import Lot
 
 NEVER_STALE_S = 1 << 40
 
@@ -35,6 +36,11 @@ class Layout:
         beats = heartbeat_s or {}
         stale = np.array([3_000 * beats.get(lot, NEVER_STALE_S) for lot in ids], dtype=np.int64)
         return cls(ids, {lot: i for i, lot in enumerate(ids)}, capacity, offsets, stale)
+
+    @classmethod
+    def of(cls, lots: Sequence[Lot]) -> Layout:
+        """The layout of these registry lots, with their heartbeats."""
+        return cls.build({lot.id: lot.capacity for lot in lots}, {lot.id: lot.heartbeat_s for lot in lots})
 
     @property
     def berth_count(self) -> int:

@@ -55,12 +55,13 @@ class Notice:
 
 
 @asynccontextmanager
-async def subscribe(redis: RedisClient) -> AsyncIterator[AsyncIterator[Notice]]:
-    """Subscribed on entry; yields the notices as they come. A lost connection raises one of REDIS_ERRORS."""
+async def subscribe(redis: RedisClient, *, changes: bool) -> AsyncIterator[AsyncIterator[Notice]]:
+    """Subscribed on entry to registry loads, and with `changes` to lot changes too; yields the
+    notices as they come. A lost connection raises one of REDIS_ERRORS."""
     cluster = not isinstance(redis, Redis)
     if cluster:
         await redis.initialize()  # a cluster client learns the slots on its first command; this is one
-    channels = [*change_channels(cluster=cluster), redis_keys.REGISTRY_CHANNEL]
+    channels = [*(change_channels(cluster=cluster) if changes else ()), redis_keys.REGISTRY_CHANNEL]
     async with redis.pubsub() as pubsub:
         if cluster:
             await pubsub.ssubscribe(*channels)

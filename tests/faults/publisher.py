@@ -18,7 +18,7 @@ from typing import Self
 
 import aiomqtt
 
-from parking_hub.backoff import full_jitter
+from parking_hub.backoff import Backoff
 from sensors_sim.encoders import Message
 from sensors_sim.publish import MqttUrl, client_id
 
@@ -76,11 +76,11 @@ class TrackedPublisher:
         await self._idle.wait()
 
     async def _run(self) -> None:
-        attempt = 0
+        backoff = Backoff()
         while True:
             try:
                 async with self._client() as client:
-                    attempt = 0
+                    backoff.reset()
                     # What was in flight when the last connection dropped goes first, in order.
                     self._outbox.extendleft(sorted(self._unacked.items(), reverse=True))
                     self.republished += len(self._unacked)
@@ -99,8 +99,7 @@ class TrackedPublisher:
                             self._ready.clear()
             except* aiomqtt.MqttError as failed:
                 self.reconnects += 1
-                delay = full_jitter(attempt)
-                attempt += 1
+                delay = backoff.next_delay()
                 log.info("publisher: %s; reconnecting in %.1f s", failed.exceptions[0], delay)
                 await asyncio.sleep(delay)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,29 @@ async def test_a_removed_lot_leaves_redis_and_the_running_hub_at_once(
         tmp_path / "o.json", [lot_feature(unique("lot"), 120.2, 36.0, 1, devices={device: 0})]
     )
     assert load(redis_url, other).returncode == 0
+
+
+async def test_a_lot_loaded_into_a_running_hub_is_served_and_its_devices_heard(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    """The registry notice reaches both halves of the process: the API serves the new lot, and
+    ingest applies its berths' events and the uplinks of its LoRaWAN device."""
+    lot_id, device = unique("lot"), unique("dev")
+    async with running_hub(redis_url, mqtt_url) as hub:
+        features = [lot_feature(lot_id, 120.0, 36.0, 2, devices={device: {"berth": 1, "codec": "bosch-pls"}})]
+        assert load(redis_url, write_registry(tmp_path / "r.json", features)).returncode == 0
+        assert (await eventually(lambda: hub.get(f"/v1/lots/{lot_id}"), lambda r: r[0] == 200))[0] == 200
+
+        received_at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+        uplink = {  # Bosch PLS, port 1: occupied
+            "end_device_ids": {"device_id": device},
+            "received_at": received_at,
+            "uplink_message": {"f_port": 1, "f_cnt": 1, "frm_payload": "AQ=="},
+        }
+        berth_0 = (f"{hub.prefix}/v1/lots/{lot_id}/berths/0", {"occupied": 1, "ts": now_ms()})
+        await publish(mqtt_url, [berth_0, (f"v3/parking/devices/{device}/up", uplink)])
+        state = await wait_applied(hub, lot_id, 2)
+        assert (state["occupied"], state["free"]) == (2, 0)
 
 
 def test_removing_a_lot_that_is_not_registered_says_so(redis_url: str) -> None:

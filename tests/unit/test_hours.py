@@ -77,7 +77,7 @@ def test_closes_at_is_the_next_closing_at_or_after_the_time_asked() -> None:
 def test_a_lot_that_opens_or_closes_is_reported_as_changed() -> None:
     lots = [lot("shop", "Mo-Su 10:00-14:00", None), lot("always", None, None)]
     state = Availability(CityIndex.build(lots), now_ms=NOW)  # 12:00: open
-    shop = state.index.position["shop"]
+    shop = state.index.layout.position["shop"]
     assert state.open_now.tolist() == [True, True]
     version = state.version
     assert state.tick(NOW + 60 * MINUTE).tolist() == []  # 13:00: nothing turned

@@ -25,7 +25,7 @@ DOCS = Path(__file__).parents[2] / "docs"
 )
 async def test_served_open_and_as_kept_in_docs(path: str, kept: str) -> None:
     health = Health(redis_ok=True, index_loaded=False)
-    live = LiveCity(cast(Any, None), health, track_availability=True)
+    live = LiveCity(cast(Any, None))
     keys = ApiKeys.parse(new_key("app")[1])
     application = create_app(live, health, CollectorRegistry(), access=Access.of(keys, None))
     async with TestClient(TestServer(application)) as client:

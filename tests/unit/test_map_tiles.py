@@ -45,7 +45,7 @@ def test_a_tile_url_the_page_could_not_use_is_refused(values: dict[str, str], fr
 
 async def policy_and_page(map_tiles: MapTiles | None) -> tuple[str, str]:
     health = Health(redis_ok=True, index_loaded=False)
-    live = LiveCity(cast(Any, None), health, track_availability=True)
+    live = LiveCity(cast(Any, None))
     async with TestClient(
         TestServer(create_app(live, health, CollectorRegistry(), map_tiles=map_tiles))
     ) as client:

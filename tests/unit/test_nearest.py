@@ -142,7 +142,7 @@ def city(
 
 def random_state(rng: random.Random, lots: list[Lot]) -> Availability:
     state = Availability(CityIndex.build(lots), now_ms=NOW)
-    b = state.index.berth_count
+    b = state.index.layout.berth_count
     np_rng = np.random.default_rng(rng.randint(0, 2**32))
     ts = NOW - np_rng.integers(0, 4 * 3600 * 1000, size=b)
     state.ranks[:] = np.where(np_rng.random(b) < 0.1, 0, ts * 2 + np_rng.integers(0, 2, size=b))
@@ -161,7 +161,7 @@ class BruteCity:
             status = int(state.status_rank[i])
             online = status == 0 or status % 2 == 1
             for berth in range(lot.capacity):
-                rank = int(state.ranks[state.index.offsets[i] + berth])
+                rank = int(state.ranks[state.index.layout.offsets[i] + berth])
                 fresh = rank > 0 and NOW - (rank >> 1) <= 3 * lot.heartbeat_s * 1000
                 lon, lat = lot.berths[berth] if lot.berths else (lot.lon, lot.lat)
                 free = online and fresh and rank % 2 == 0
@@ -401,7 +401,7 @@ def test_nearest_at_arrival_qualifies_on_the_forecast_as_the_whole_city_would(
     state = random_state(rng, city(rng, 300, centre, spread, with_facts=True))
     lots = state.index.lots
     models = [patterned_model(rng, lot.capacity) if rng.random() < 0.8 else None for lot in lots]
-    state.outlook = CityOutlook.build(models, state.index.capacity, time.time())
+    state.outlook = CityOutlook.build(models, state.index.layout.capacity, time.time())
     brute = BruteCity(state)
     everywhere = np.arange(len(lots))
     moved = 0

@@ -18,8 +18,8 @@ from parking_hub.query.live import LiveCity
 def app(*, serve_api: bool) -> web.Application:
     health = Health(redis_ok=True, index_loaded=False)
     # A mirror that never connects: these tests need the routes, not the city.
-    live = LiveCity(cast(Any, None), health, track_availability=serve_api)
-    return create_app(live, health, CollectorRegistry(), serve_api=serve_api)
+    live = LiveCity(cast(Any, None)) if serve_api else None
+    return create_app(live, health, CollectorRegistry())
 
 
 async def described(application: web.Application) -> tuple[set[tuple[str, str]], dict[str, Any]]:

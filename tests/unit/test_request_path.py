@@ -16,9 +16,9 @@ from parking_hub.observe import Health
 from parking_hub.query.live import LiveCity
 
 
-def _app(**options: Any) -> tuple[list[object], list[object]]:
+def _app(*, serve_api: bool = True, **options: Any) -> tuple[list[object], list[object]]:
     health = Health(redis_ok=False, mqtt_connected=None, index_loaded=False)
-    live = LiveCity(None, health, track_availability=True)  # type: ignore[arg-type]  # never run
+    live = LiveCity(None) if serve_api else None  # type: ignore[arg-type]  # never run
     app = create_app(live, health, CollectorRegistry(), **options)
     return list(app.middlewares), list(app.on_response_prepare)
 

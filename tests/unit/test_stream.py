@@ -40,7 +40,7 @@ class Mirror:
 
     def report(self, lot: int, berth: int, occupied: int, ts: int = NOW) -> None:
         """As if ingest had written a report and the mirror re-read the lot."""
-        self.state.ranks[self.state.index.offsets[lot] + berth] = ts * 2 + occupied
+        self.state.ranks[self.state.index.layout.offsets[lot] + berth] = ts * 2 + occupied
         self.state.recount(np.array([lot]), NOW)
 
     def announce(self) -> None:
@@ -50,7 +50,7 @@ class Mirror:
 @asynccontextmanager
 async def served(n: int = 3, **limits: Any) -> AsyncIterator[tuple[TestClient[Any, Any], Mirror]]:
     health = Health(redis_ok=True, index_loaded=True)
-    live = LiveCity(cast(Any, None), health, track_availability=True)
+    live = LiveCity(cast(Any, None))
     live.state = Availability(CityIndex.build(lots(n)))
     live.in_sync = True  # as after a read of the whole city from Redis
     mirror = Mirror(live, live.state)

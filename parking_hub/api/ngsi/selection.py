@@ -55,7 +55,7 @@ def whole_city(index: CityIndex, types: Sequence[str]) -> list[Run]:
     runs = []
     for entity_type in types:
         if entity_type == SPOT:
-            runs.append(Run(SPOT, range(index.berth_count)))
+            runs.append(Run(SPOT, range(index.layout.berth_count)))
         else:
             runs.append(Run(entity_type, np.flatnonzero(index.on_street == (entity_type == ON_STREET))))
     return runs
@@ -67,21 +67,21 @@ def named(index: CityIndex, entity_ids: Iterable[str], types: Sequence[str]) -> 
     for entity_id in entity_ids:
         if site := _SITE_ID.fullmatch(entity_id):
             entity_type, lot_id = site.groups()
-            i = index.position.get(lot_id)
+            i = index.layout.position.get(lot_id)
             if entity_type in found and i is not None and index.on_street[i] == (entity_type == ON_STREET):
                 found[entity_type].add(i)
         elif spot := _SPOT_ID.fullmatch(entity_id):
-            i = index.position.get(spot[1])
+            i = index.layout.position.get(spot[1])
             berth = int(spot[2])
-            if SPOT in found and i is not None and berth < index.capacity[i]:
-                found[SPOT].add(int(index.offsets[i]) + berth)
+            if SPOT in found and i is not None and berth < index.layout.capacity[i]:
+                found[SPOT].add(int(index.layout.offsets[i]) + berth)
     return [Run(t, np.array(sorted(items), dtype=np.int64)) for t, items in found.items()]
 
 
 def owners(index: CityIndex, flat: IntArray) -> tuple[IntArray, IntArray]:
     """The lot position and berth number of each flat berth position."""
-    owner = np.searchsorted(index.offsets, flat, side="right") - 1
-    return owner, flat - index.offsets[owner]
+    owner = index.layout.lot_of(flat)
+    return owner, flat - index.layout.offsets[owner]
 
 
 def spot_points(index: CityIndex, flat: IntArray) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:

@@ -9,7 +9,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from parking_hub.store.connection import raise_if_cancelling
+from parking_hub.tasks import raise_if_cancelling
 
 
 async def test_a_cancel_disguised_as_a_redis_error_is_raised_again() -> None:
