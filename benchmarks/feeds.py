@@ -23,10 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from parking_hub.api.datex import LiveCounts, parking_status_xml, parking_table_xml
-from parking_hub.api.parkapi import parking_site
+from parking_hub.api.parkapi import LiveCounts as ParkApiCounts
+from parking_hub.api.parkapi import parking_sites_json
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
@@ -47,11 +46,6 @@ def mirror(registry: bytes) -> Availability:
     return state
 
 
-def parkapi(state: Availability, stamp: str) -> bytes:
-    items = [parking_site(state, i, stamp) for i in range(len(state.index.lots))]
-    return orjson.dumps({"items": items, "total_count": len(items)})
-
-
 def timed(build: Callable[[], bytes]) -> dict[str, Any]:
     took, size = [], 0
     for _ in range(ROUNDS):
@@ -65,7 +59,7 @@ def measure(state: Availability) -> dict[str, Any]:
     stamp = "2026-12-06T08:00:00.000Z"
     return {
         "lots": len(state.index.lots),
-        "parkapi": timed(lambda: parkapi(state, stamp)),
+        "parkapi": timed(lambda: parking_sites_json(state.index.lots, ParkApiCounts.of(state), stamp)),
         "datex_table": timed(lambda: parking_table_xml(state.index.lots, "1", stamp, stamp)),
         "datex_status": timed(lambda: parking_status_xml(state.index.lots, LiveCounts.of(state), "1", stamp)),
     }

@@ -11,7 +11,6 @@ from parking_hub.api.access import Access, access_key, access_middleware, keep_k
 from parking_hub.api.app_state import health_key, live_key
 from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
 from parking_hub.api.dashboard import Dashboard, dashboard_key
-from parking_hub.api.datex import Publications, publications_key
 from parking_hub.api.errors import error_middleware
 from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
@@ -19,6 +18,7 @@ from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
 from parking_hub.api.ngsi.handlers import problem_middleware
+from parking_hub.api.publications import Publications, publications_key
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
 from parking_hub.map_tiles import MapTiles

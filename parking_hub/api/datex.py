@@ -7,7 +7,6 @@ Common and LocationReferencing schemas; docs/api.md maps each element."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -18,9 +17,9 @@ from aiohttp import web
 from lxml import etree
 
 from parking_hub.api.app_state import current_state, live_key
+from parking_hub.api.publications import publications_key
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso
 from parking_hub.query.availability import Availability
-from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
 from parking_hub.registry import Lot
 
@@ -181,43 +180,6 @@ def parking_status_xml(lots: Sequence[Lot], live: LiveCounts, version: str, publ
     for i, lot in enumerate(lots):
         _place_status(root, lot, live, i, version)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-
-
-@dataclass(slots=True)
-class _Built:
-    index: CityIndex
-    key: int
-    body: asyncio.Future[bytes]
-
-    def serves(self, index: CityIndex, key: int) -> bool:
-        failed = self.body.done() and (self.body.cancelled() or self.body.exception() is not None)
-        return self.index is index and self.key == key and not failed
-
-
-class Publications:
-    """The answers built last, so that pollers cost one build however many ask: the table once per
-    registry load (its publicationTime is when it was built), the status at most once a second,
-    which the answers' Cache-Control: max-age=1 already allows. Each is built in a thread, from data
-    that does not change under it, so the event loop goes on answering meanwhile (figures in
-    docs/benchmarks.md)."""
-
-    def __init__(self) -> None:
-        self._built: dict[str, _Built] = {}
-
-    async def get(
-        self, name: str, index: CityIndex, key: int, prepare: Callable[[], Callable[[], bytes]]
-    ) -> bytes:
-        """The answer `name` for (index, key); else `prepare` runs here, on the event loop (where it
-        may read the mirror), and the build it returns runs in a thread."""
-        built = self._built.get(name)
-        if built is None or not built.serves(index, key):
-            build = asyncio.ensure_future(asyncio.to_thread(prepare()))
-            built = self._built[name] = _Built(index, key, build)
-        # A request that gives up (its client gone, the time limit) leaves the build to the next one.
-        return await asyncio.shield(built.body)
-
-
-publications_key = web.AppKey("datex_publications", Publications)
 
 
 def _version(request: web.Request) -> tuple[int, str, str | None]:

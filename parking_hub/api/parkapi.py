@@ -4,15 +4,21 @@ and the lot facts of contract 7.1 where ParkAPI has a field for them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from parking_hub.api.app_state import current_state, live_key
-from parking_hub.api.rendering import LIVE_CACHE, iso, json_response
+from parking_hub.api.publications import publications_key
+from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso
 from parking_hub.lot_facts import Facts
 from parking_hub.query.availability import Availability
+from parking_hub.query.live import now_ms
+from parking_hub.registry import Lot
 
 # ParkAPI's site types: the registry tells on-street from off-street only, not a garage from a ground.
 SITE_TYPE = {"on_street": "ON_STREET", "off_street": "OFF_STREET_PARKING_GROUND"}
@@ -87,9 +93,25 @@ def _coordinate(degrees: float) -> str:
     return f"{degrees:.7f}"
 
 
-def parking_site(state: Availability, i: int, static_updated_at: str | None) -> dict[str, Any]:
-    lot = state.index.lots[i]
-    counts = state.lot_counts(i)
+@dataclass(frozen=True, slots=True)
+class LiveCounts:
+    """Every lot's free berths (in all and per ParkAPI capacity kind) and report time at one
+    instant, copied on the event loop, so that the sites can be built in a thread."""
+
+    free: list[int]
+    free_by_feature: dict[str, list[int]]
+    updated_ms: list[int]
+
+    @classmethod
+    def of(cls, state: Availability) -> LiveCounts:
+        return cls(
+            free=state.free_counts().tolist(),
+            free_by_feature={feature: state.free_counts((feature,)).tolist() for feature in CAPACITY_KINDS},
+            updated_ms=state.updated_ms.tolist(),
+        )
+
+
+def parking_site(lot: Lot, i: int, live: LiveCounts, static_updated_at: str | None) -> dict[str, Any]:
     site: dict[str, Any] = {
         "id": i + 1,
         "source_id": SOURCE_ID,
@@ -103,9 +125,9 @@ def parking_site(state: Availability, i: int, static_updated_at: str | None) -> 
         "has_realtime_data": True,
         "static_data_updated_at": static_updated_at,
         "realtime_capacity": lot.capacity,
-        "realtime_free_capacity": counts.free,
+        "realtime_free_capacity": live.free[i],
     }
-    if updated := iso(int(state.updated_ms[i])):
+    if updated := iso(live.updated_ms[i]):
         site["realtime_data_updated_at"] = updated
     site |= facts(lot.facts)
     for feature, kind in CAPACITY_KINDS.items():
@@ -113,8 +135,13 @@ def parking_site(state: Availability, i: int, static_updated_at: str | None) -> 
         if berths:
             site[f"capacity_{kind}"] = len(berths)
             site[f"realtime_capacity_{kind}"] = len(berths)
-            site[f"realtime_free_capacity_{kind}"] = state.lot_counts(i, (feature,)).free
+            site[f"realtime_free_capacity_{kind}"] = live.free_by_feature[feature][i]
     return site
+
+
+def parking_sites_json(lots: Sequence[Lot], live: LiveCounts, static_updated_at: str | None) -> bytes:
+    items = [parking_site(lot, i, live, static_updated_at) for i, lot in enumerate(lots)]
+    return orjson.dumps({"items": items, "total_count": len(items)})
 
 
 def facts(lot_facts: Facts) -> dict[str, Any]:
@@ -134,7 +161,15 @@ def facts(lot_facts: Facts) -> dict[str, Any]:
 
 
 async def parking_sites(request: web.Request) -> web.Response:
+    """Built in a thread at most once a second (api/publications.py): at 50,000 lots a build takes
+    seconds, which the event loop must not hold."""
     state = current_state(request)
     loaded = iso(request.app[live_key].registry_loaded_ms)
-    items = [parking_site(state, i, loaded) for i in range(len(state.index.lots))]
-    return json_response(request, {"items": items, "total_count": len(items)}, cache=LIVE_CACHE)
+
+    def prepare() -> Callable[[], bytes]:
+        lots, live = state.index.lots, LiveCounts.of(state)
+        return lambda: parking_sites_json(lots, live, loaded)
+
+    key = now_ms() // 1000
+    body = await request.app[publications_key].get("parkapi", state.index, key, prepare)
+    return encoded_json_response(request, body, cache=LIVE_CACHE)
