@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from parking_hub.api.errors import ApiError
 from parking_hub.api.ngsi.problems import PREFIX as NGSI_LD_PREFIX
@@ -124,10 +123,9 @@ def _route(request: web.Request) -> str | None:
     return None if resource is None or match.http_exception is not None else resource.canonical
 
 
-@web.middleware
-async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Installed only when keys or rate limits are on."""
-    access = request.app[access_key]
+def check_access(request: web.Request, access: Access) -> None:
+    """Refuses (ApiError 401 or 429) a request its key or rate limit does not allow; called only
+    when keys or rate limits are on, before CORS preflights, so that they are rate limited too."""
     route = _route(request)
     presented = presented_key(request) if access.keys is not None else None
     key_id = access.keys.identify(presented) if access.keys is not None and presented is not None else None
@@ -141,7 +139,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(wait)})
     if key_id is None and access.needs_key(route):
         raise _refused(presented)
-    return await handler(request)
 
 
 async def keep_keyed_answers_private(request: web.Request, response: web.StreamResponse) -> None:

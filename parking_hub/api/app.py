@@ -7,17 +7,16 @@ from collections.abc import Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from parking_hub.api.access import Access, access_key, access_middleware, keep_keyed_answers_private
+from parking_hub.api.access import Access, access_key, keep_keyed_answers_private
 from parking_hub.api.app_state import health_key, live_key
-from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key, preflight_middleware
+from parking_hub.api.cors import CorsPolicy, add_cors_headers, cors_key
 from parking_hub.api.dashboard import Dashboard, dashboard_key
-from parking_hub.api.errors import error_middleware
+from parking_hub.api.guard import Guard
 from parking_hub.api.headers import add_standard_headers
 from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.limits import REQUEST_TIME_LIMIT_S, TimeLimit
 from parking_hub.api.metrics import metrics_key
 from parking_hub.api.nearest import LotRows, lot_rows_key
-from parking_hub.api.ngsi.handlers import problem_middleware
 from parking_hub.api.publications import Publications, publications_key
 from parking_hub.api.routes import setup_routes
 from parking_hub.api.stream import StreamLimits, Streams, close_streams, stream, streams_key
@@ -43,16 +42,10 @@ def create_app(
     time_limit = TimeLimit(REQUEST_TIME_LIMIT_S, untimed={stream})
     access = access or Access()
     cors = CorsPolicy.of(cors_origins)
-    # A feature that is off installs nothing: each middleware and header hook costs every request.
-    middlewares = [HttpMetrics(metrics).middleware, error_middleware]
-    if serve_api:
-        middlewares.append(problem_middleware)  # NGSI-LD's errors under /ngsi-ld/, 401 and 429 included
-    if access.on:
-        middlewares.append(access_middleware)  # before preflights, so that they are rate limited too
-    if cors.on:
-        middlewares.append(preflight_middleware)
-    middlewares.append(time_limit.middleware)
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+    # One middleware for every concern around a handler; a feature that is off costs it one test,
+    # and installs no header hook: each hook costs every request.
+    guard = Guard(HttpMetrics(metrics), time_limit, access, cors, ngsi_ld=serve_api)
+    app = web.Application(middlewares=[guard.middleware], client_max_size=MAX_REQUEST_BYTES)
     if live is not None:
         app[live_key] = live
     app[health_key] = health

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # Headers a browser app may send beyond the safelisted ones: conditional GETs, stream resumption
@@ -46,11 +45,11 @@ class CorsPolicy:
 cors_key = web.AppKey("cors", CorsPolicy)
 
 
-@web.middleware
-async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answers CORS preflight requests; other requests get their headers in `add_cors_headers`."""
+def preflight_answer(request: web.Request) -> web.Response | None:
+    """The answer to a CORS preflight request, None for any other request (which gets its headers
+    in `add_cors_headers`)."""
     if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
-        return await handler(request)
+        return None
     if request.app[cors_key].allow_origin(request.headers.get("Origin")) is None:
         return web.Response(status=204)  # no CORS headers: the browser refuses the request
     asked = request.headers.get("Access-Control-Request-Headers", "")

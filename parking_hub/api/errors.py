@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +46,16 @@ def error_response(
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def error_answer(request: web.Request, exc: Exception) -> web.Response:
+    """The answer to an error a request met (an HTTP exception of status 400 or more, or any
+    other), in the API's format; an unexpected one is logged and answered 500, without details."""
+    if isinstance(exc, ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    if isinstance(exc, web.HTTPException):
         code = _HTTP_CODES.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason, headers=_kept_headers(exc))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "the server failed to answer; it has been logged")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "internal_error", "the server failed to answer; it has been logged")
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Prometheus figures for the HTTP API: requests by route and status, latency, requests in progress.
 
-Routes are labelled by their template (`/v1/lots/{lot_id}`), never the raw path, so a client
+The request guard (`guard.py`) reports each request. Routes are labelled by their template
+(`/v1/lots/{lot_id}`), never the raw path, so a client
 cannot grow the number of series; requests that match no route share the label `unmatched`.
 A Server-Sent Events stream is one request in progress for as long as it is open, so
 `parking_hub_http_requests_in_progress{route="/v1/stream"}` is the number of stream clients.
@@ -18,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
@@ -57,26 +57,16 @@ class HttpMetrics:
         self._in_progress: defaultdict[str, int] = defaultdict(int)
         registry.register(self)
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = route_of(request)
-        started = time.perf_counter()
+    def started(self, route: str) -> float:
         self._in_progress[route] += 1
-        # A handler cancelled because the server is stopping answered nothing, so it is not counted.
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            self._answer(route, exc.status, started)
-            raise
-        except Exception:
-            self._answer(route, 500, started)  # aiohttp answers it with a 500
-            raise
-        finally:
-            self._in_progress[route] -= 1
-        self._answer(route, response.status, started)
-        return response
+        return time.perf_counter()
 
-    def _answer(self, route: str, status: int, started: float) -> None:
+    def left(self, route: str) -> None:
+        """The request is no longer in progress, answered or not (a handler cancelled because the
+        server is stopping answered nothing, so it is not counted)."""
+        self._in_progress[route] -= 1
+
+    def answered(self, route: str, status: int, started: float) -> None:
         self._answered[route, str(status)] += 1
         self._latency[route].observe(time.perf_counter() - started)
 

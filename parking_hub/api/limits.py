@@ -26,7 +26,8 @@ class TimeLimit:
     """Answers 503 `request_timeout` when a handler has not answered within `seconds`.
 
     A watchdog looks over the requests in flight twenty times per limit and cancels the late ones,
-    so a request costs a clock read and a dict entry: a timer per request (asyncio.timeout) cost
+    so a request costs a clock read and a dict entry (`watch` and `release`, called by the request
+    guard): a timer per request (asyncio.timeout) cost
     about a tenth of the API's request rate. Handlers in `untimed` (streams, which answer for as
     long as the client stays) are left alone.
     """
@@ -37,26 +38,29 @@ class TimeLimit:
         self._deadlines: dict[asyncio.Task[object], float] = {}
         self._expired: set[asyncio.Task[object]] = set()
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def watch(self, request: web.Request) -> asyncio.Task[object] | None:
+        """Starts the clock on the request's task; None for an untimed handler."""
         task = asyncio.current_task()
         if task is None or request.match_info.handler in self._untimed:
-            return await handler(request)
+            return None
         self._deadlines[task] = time.monotonic() + self._seconds
-        try:
-            return await handler(request)
-        except asyncio.CancelledError:
-            if task not in self._expired or task.uncancel() > 0:
-                raise
-            raise ApiError(
-                503,
-                "request_timeout",
-                f"the answer took longer than {self._seconds:g} s; retry later",
-                headers={"Retry-After": "1"},
-            ) from None
-        finally:
-            del self._deadlines[task]
-            self._expired.discard(task)
+        return task
+
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """Whether the task's cancellation was the watchdog's alone (a server stopping cancels too)."""
+        return task in self._expired and task.uncancel() == 0
+
+    def release(self, task: asyncio.Task[object]) -> None:
+        del self._deadlines[task]
+        self._expired.discard(task)
+
+    def error(self) -> ApiError:
+        return ApiError(
+            503,
+            "request_timeout",
+            f"the answer took longer than {self._seconds:g} s; retry later",
+            headers={"Retry-After": "1"},
+        )
 
     async def watchdog(self, app: web.Application) -> AsyncIterator[None]:
         """The app's cleanup context: the watchdog runs while the app does."""

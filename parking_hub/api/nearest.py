@@ -12,7 +12,7 @@ from aiohttp import web
 from parking_hub.api import params
 from parking_hub.api.app_state import current_state
 from parking_hub.api.errors import invalid
-from parking_hub.api.lots import closes_at, fee
+from parking_hub.api.lots import fee
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso, now_iso
 from parking_hub.api.schemas import NearestParams
 from parking_hub.query.arrival import at_arrival
@@ -25,13 +25,16 @@ FREE_BERTHS_SHOWN = 10
 
 
 class LotRows:
-    """Each lot's result, JSON-encoded but for its distance and opening state, kept until the mirror
-    next recounts the lot: lots change far less often than they are asked for, and encoding a row
-    costs more than splicing a few values into it."""
+    """Each lot's result, JSON-encoded but for its distance, kept until the mirror next recounts the
+    lot: lots change far less often than they are asked for, and encoding a row costs more than
+    splicing a few values into it. The opening state (open now, when it closes after the arrival
+    time) is kept apart, for as long as the arrival time stays between the same two of the lot's
+    opening changes and the mirror's opening times and open-now states are the same."""
 
     def __init__(self) -> None:
         self._state: Availability | None = None
         self._rows: dict[tuple[int, tuple[str, ...]], tuple[int, bytes, bytes]] = {}
+        self._opening: dict[int, tuple[object, object, int, int, bytes]] = {}
 
     def encoded(
         self,
@@ -44,20 +47,33 @@ class LotRows:
         forecast: tuple[float, float] | None = None,
     ) -> bytes:
         if state is not self._state:
-            self._state, self._rows = state, {}
+            self._state, self._rows, self._opening = state, {}, {}
         recount = int(state.recounted_in[i])
         cached = self._rows.get((i, names))
         if cached is None or cached[0] != recount:
             cached = (recount, *self._halves(state, i, names))
             self._rows[i, names] = cached
-        opening: dict[str, object] = {
-            "open_now": bool(state.open_now[i]),
-            "closes_at": closes_at(state, i, arrival_ms),
-        }
+        opening = self._opening.get(i)
+        if (
+            opening is None
+            or opening[0] is not state.hours  # rebuilt
+            or opening[1] is not state.open_now  # some lot opened or closed
+            or not opening[2] <= arrival_ms < opening[3]
+        ):
+            opening = self._opening_of(state, i, arrival_ms)
+            self._opening[i] = opening
+        tail = b"}"
         if forecast is not None:
-            opening |= {"forecast_free": forecast[0], "p_free": forecast[1]}
+            tail = b"," + orjson.dumps({"forecast_free": forecast[0], "p_free": forecast[1]})[1:]
         # "%.1f" rounds as round(x, 1) does and prints what orjson would print for the result.
-        return b"%s%.1f%s,%s" % (cached[1], distance_m, cached[2], orjson.dumps(opening)[1:])
+        return b"%s%.1f%s,%s%s" % (cached[1], distance_m, cached[2], opening[4], tail)
+
+    @staticmethod
+    def _opening_of(state: Availability, i: int, arrival_ms: int) -> tuple[object, object, int, int, bytes]:
+        closes_ms, start, end = state.hours.closing(i, arrival_ms)
+        closes = None if closes_ms is None else iso(closes_ms)
+        opening = {"open_now": bool(state.open_now[i]), "closes_at": closes}
+        return state.hours, state.open_now, start, end, orjson.dumps(opening)[1:-1]
 
     @staticmethod
     def _halves(state: Availability, i: int, names: tuple[str, ...]) -> tuple[bytes, bytes]:

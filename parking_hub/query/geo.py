@@ -56,11 +56,17 @@ def distances_m(origin: FloatArray, points: FloatArray) -> FloatArray:
     return chords_squared_to_m(chords_squared(origin, points))
 
 
-def lon_half_width_deg(lat: float, radius_m: float) -> float | None:
+def metres_to_chord_squared(distance_m: float) -> float:
+    """The squared chord of a great-circle distance: points within distance_m have a squared chord
+    at most this."""
+    return (2 * math.sin(min(distance_m / (2 * EARTH_RADIUS_M), math.pi / 2))) ** 2
+
+
+def lon_half_width_deg(lat: float, radius_m: float) -> float:
     """Half the longitude span of the circle of radius_m around a point at `lat`, in degrees;
-    None when the circle reaches a pole, so every longitude is in reach."""
+    infinite when the circle reaches a pole, so every longitude is in reach."""
     delta = radius_m / EARTH_RADIUS_M
     if math.radians(abs(lat)) + delta >= math.pi / 2:
-        return None
+        return math.inf
     # The circle's tangent meridians: sin(dlon) = sin(delta) / cos(lat).
     return math.degrees(math.asin(min(1.0, math.sin(delta) / math.cos(math.radians(lat)))))

@@ -4,6 +4,9 @@ Points are sorted by cell key (row * columns + column), so a row's run of cells 
 run of the sorted points, found with two binary searches: a query costs two searches per grid row
 it spans, whatever the number of points in the city. Callers that keep their own arrays in grid
 order (`order`) read a run as a slice, without gathering.
+
+The functions outside the class take plain numbers and return plain numbers, so that the compiled
+search (`kernels.py`) runs the same code as the Python one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,54 @@ from parking_hub.query.geo import METRES_PER_DEGREE, lon_half_width_deg
 CELL_DEG = 0.01  # about 1.1 km north-south: a 2 km query reads about 5 rows of cells
 T = TypeVar("T", bound=np.generic)
 _MARGIN = 1.0 + 1e-9  # widen by rounding's worth, never narrow: callers filter exactly afterwards
+
+
+Spans = tuple[int, int, int, int]  # two column spans, first..last each; the second may be empty (0, -1)
+
+
+def row_of(lat: float, cell_deg: float, rows: int) -> int:
+    return min(max(int((lat + 90.0) // cell_deg), 0), rows - 1)
+
+
+def col_of(lon: float, cell_deg: float, cols: int) -> int:
+    return min(max(int((lon + 180.0) // cell_deg), 0), cols - 1)
+
+
+def cell_key(lat: float, lon: float, cell_deg: float, rows: int, cols: int) -> int:
+    return row_of(lat, cell_deg, rows) * cols + col_of(lon, cell_deg, cols)
+
+
+def cell_area_m2(lat: float, cell_deg: float) -> float:
+    side = cell_deg * METRES_PER_DEGREE
+    return side * side * max(math.cos(math.radians(lat)), 1e-6)
+
+
+def lon_spans(west: float, east: float, cell_deg: float, cols: int) -> Spans:
+    """Column spans covering west..east, which may run past the antimeridian on either side;
+    west > east (a box that crosses it) reads as west..east + 360."""
+    if east < west:
+        east += 360
+    if east - west >= 360:
+        return 0, cols - 1, 0, -1
+    if west < -180:
+        west, east = west + 360, east + 360
+    if east <= 180:
+        return col_of(west, cell_deg, cols), col_of(east, cell_deg, cols), 0, -1
+    first, last = col_of(west, cell_deg, cols), col_of(east - 360, cell_deg, cols)
+    if last >= first - 1:  # the two pieces meet: the whole row
+        return 0, cols - 1, 0, -1
+    return first, cols - 1, 0, last
+
+
+def circle_cells(  # noqa: PLR0917 (numba compiles positional parameters, not keyword-only ones)
+    lat: float, lon: float, radius_m: float, cell_deg: float, rows: int, cols: int
+) -> tuple[int, int, int, int, int, int]:
+    """The first and last row, and the column spans, of the cells that hold every point within
+    radius_m of (lat, lon), and some a little farther."""
+    dlat = radius_m / METRES_PER_DEGREE * _MARGIN
+    half_width = lon_half_width_deg(lat, radius_m * _MARGIN) * _MARGIN  # inf: every longitude
+    west0, east0, west1, east1 = lon_spans(lon - half_width, lon + half_width, cell_deg, cols)
+    return row_of(lat - dlat, cell_deg, rows), row_of(lat + dlat, cell_deg, rows), west0, east0, west1, east1
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -50,34 +101,13 @@ class Grid:
             cols=cols,
         )
 
-    def _row(self, lat: float) -> int:
-        return min(max(int((lat + 90.0) // self.cell_deg), 0), self.rows - 1)
-
-    def _col(self, lon: float) -> int:
-        return min(max(int((lon + 180.0) // self.cell_deg), 0), self.cols - 1)
-
-    def _lon_spans(self, west: float, east: float) -> list[tuple[int, int]]:
-        """Column spans covering west..east, which may run past the antimeridian on either side;
-        west > east (a box that crosses it) reads as west..east + 360."""
-        if east < west:
-            east += 360
-        if east - west >= 360:
-            return [(0, self.cols - 1)]
-        if west < -180:
-            west, east = west + 360, east + 360
-        if east <= 180:
-            return [(self._col(west), self._col(east))]
-        first, last = self._col(west), self._col(east - 360)
-        if last >= first - 1:  # the two pieces meet: the whole row
-            return [(0, self.cols - 1)]
-        return [(first, self.cols - 1), (0, last)]
-
-    def _runs(self, first_row: int, last_row: int, spans: list[tuple[int, int]]) -> list[slice]:
+    def _runs(self, first_row: int, last_row: int, spans: Spans) -> list[slice]:
         # Two binary searches per row and span, in plain Python: for the few rows of a typical
         # query this is several times quicker than the same searches as numpy calls.
         keys, runs = self.key_list, []
+        pairs = [(first, last) for first, last in (spans[:2], spans[2:]) if first <= last]
         for row in range(first_row, last_row + 1):
-            for first, last in spans:
+            for first, last in pairs:
                 start = bisect.bisect_left(keys, row * self.cols + first)
                 stop = bisect.bisect_left(keys, row * self.cols + last + 1, lo=start)
                 if start < stop:
@@ -86,30 +116,19 @@ class Grid:
 
     def cell_count_and_area(self, lat: float, lon: float) -> tuple[int, float]:
         """How many points share the cell of (lat, lon), and the cell's area in square metres."""
-        key = self._row(lat) * self.cols + self._col(lon)
+        key = cell_key(lat, lon, self.cell_deg, self.rows, self.cols)
         count = bisect.bisect_left(self.key_list, key + 1) - bisect.bisect_left(self.key_list, key)
-        side = self.cell_deg * METRES_PER_DEGREE
-        return count, side * side * max(math.cos(math.radians(lat)), 1e-6)
-
-    def circle_cells(self, lat: float, lon: float, radius_m: float) -> tuple[int, int, list[tuple[int, int]]]:
-        """The first and last row, and the column spans, of the cells that hold every point within
-        radius_m of (lat, lon), and some a little farther."""
-        dlat = radius_m / METRES_PER_DEGREE * _MARGIN
-        half_width = lon_half_width_deg(lat, radius_m * _MARGIN)
-        if half_width is None:
-            spans = [(0, self.cols - 1)]
-        else:
-            spans = self._lon_spans(lon - half_width * _MARGIN, lon + half_width * _MARGIN)
-        return self._row(lat - dlat), self._row(lat + dlat), spans
+        return count, cell_area_m2(lat, self.cell_deg)
 
     def near(self, lat: float, lon: float, radius_m: float) -> list[slice]:
         """Runs of `order` holding every point within radius_m of (lat, lon), and some a little farther."""
-        first_row, last_row, spans = self.circle_cells(lat, lon, radius_m)
-        return self._runs(first_row, last_row, spans)
+        first_row, last_row, *spans = circle_cells(lat, lon, radius_m, self.cell_deg, self.rows, self.cols)
+        return self._runs(first_row, last_row, (spans[0], spans[1], spans[2], spans[3]))
 
     def box(self, west: float, south: float, east: float, north: float) -> IntArray:
         """Positions of every point in cells that meet the box; west > east crosses the antimeridian."""
-        runs = self._runs(self._row(south), self._row(north), self._lon_spans(west, east))
+        first_row, last_row = row_of(south, self.cell_deg, self.rows), row_of(north, self.cell_deg, self.rows)
+        runs = self._runs(first_row, last_row, lon_spans(west, east, self.cell_deg, self.cols))
         return self.take(self.order, runs)
 
     @staticmethod

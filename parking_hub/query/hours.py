@@ -30,6 +30,7 @@ AT_AFTER_MS = 7 * DAY_MS
 WINDOW_BEFORE_MS = 2 * DAY_MS
 WINDOW_AFTER_MS = 8 * DAY_MS
 REBUILD_AFTER_MS = DAY_MS // 2
+ALWAYS = (-(2**63), 2**63 - 1)  # [start, end) of all time, in ms
 
 
 def _ms(moment: datetime) -> int:
@@ -108,12 +109,20 @@ class OpeningTimes:
     def closes_at(self, i: int, t_ms: int) -> int | None:
         """When lot i next closes at or after t_ms (it may be closed before), None when it stays
         open to the end of the window."""
+        return self.closing(i, t_ms)[0]
+
+    def closing(self, i: int, t_ms: int) -> tuple[int | None, int, int]:
+        """closes_at(i, t_ms), and the times [start, end) for which it is the same answer: those of
+        lot i's state at t_ms."""
         row = self._row(i, t_ms)
         if row < 0:
-            return None
+            return None, ALWAYS[0], ALWAYS[1]
+        end_row = int(self.first[i] + self.count[i])
+        start = int(self.edges_ms[row]) if self.edges_ms[row] <= t_ms else ALWAYS[0]
+        end = int(self.edges_ms[row + 1]) if row + 1 < end_row else ALWAYS[1]
         # States alternate from row to row, so this is the next closing whether open at t_ms or not.
-        later = np.flatnonzero(~self.open_from[row + 1 : int(self.first[i] + self.count[i])])
-        return int(self.edges_ms[row + 1 + later[0]]) if len(later) else None
+        later = np.flatnonzero(~self.open_from[row + 1 : end_row])
+        return (int(self.edges_ms[row + 1 + later[0]]) if len(later) else None), start, end
 
     def open_mask(self, t_ms: int) -> BoolArray:
         """Every lot's state at t_ms."""

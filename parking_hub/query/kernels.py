@@ -1,5 +1,12 @@
-"""Compiled inner loops (numba): a lot-level search as one call instead of some twenty small numpy
-calls, whose fixed cost per call, not the data, was most of a query's time."""
+"""Compiled inner loops (numba): a lot-level search as one call, its first reach, grid cells and
+widening included, instead of many small numpy and Python steps, whose fixed cost per call, not
+the data, was most of a query's time.
+
+The grid and geometry functions the search shares with the Python code (`grid.py`, `geo.py`,
+`nearest.py`) stay plain Python there and are compiled here where the search calls them. numba's
+cache beside this module is keyed by this file alone: after editing those functions, clear it
+(`__pycache__/kernels.*.nbi` and `.nbc`) or set NUMBA_CACHE_DIR elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,25 @@ from typing import cast
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from parking_hub.arrays import BoolArray, FloatArray, IntArray
+from parking_hub.query import geo, grid, nearest
+
+for _shared in (
+    geo.unit_vector,
+    geo.chord_squared_to_m,
+    geo.metres_to_chord_squared,
+    geo.lon_half_width_deg,
+    grid.row_of,
+    grid.col_of,
+    grid.cell_key,
+    grid.cell_area_m2,
+    grid.lon_spans,
+    grid.circle_cells,
+    nearest.first_reach,
+):
+    register_jitable(_shared)
 
 
 def _compiled(function: Callable[..., object]) -> Callable[..., object]:
@@ -70,31 +94,30 @@ passing = cast(Callable[..., BoolArray], _compiled(_passing))
 
 def _nearest_in_cells(  # noqa: PLR0917
     keys: IntArray,
+    cols: int,
     door_lot: IntArray,
     door_xyz: FloatArray,
     free: IntArray,
     origin: FloatArray,
-    first_row: int,
-    last_row: int,
-    spans: IntArray,
-    cols: int,
+    cells: tuple[int, int, int, int, int, int],
     max_chord2: float,
     min_free: int,
     out_position: IntArray,
     out_chord2: FloatArray,
-    *filters: object,  # lot_passes' arguments after the lot: each typed on its own when called
+    filters: tuple[object, ...],
 ) -> int:
     """Fills out_* (their length is the limit) with the nearest lots having a door (an entrance,
-    or the lot's point) in the grid cells of rows first_row..last_row and column spans `spans`,
+    or the lot's point) in the grid cells (first row, last row, two column spans; grid.circle_cells),
     within max_chord2, with at least min_free free berths and passing `filters`; nearest first by
     their nearest door, ties by position. Returns how many it found."""
     limit = len(out_position)
     found = 0
     qx, qy, qz = origin[0], origin[1], origin[2]
+    first_row, last_row, west0, east0, west1, east1 = cells
     for row in range(first_row, last_row + 1):
-        for s in range(spans.shape[0]):
-            start = np.searchsorted(keys, row * cols + spans[s, 0])
-            stop = np.searchsorted(keys, row * cols + spans[s, 1] + 1)
+        for west, east in ((west0, east0), (west1, east1)):  # an empty span (0, -1) reads nothing
+            start = np.searchsorted(keys, row * cols + west)
+            stop = np.searchsorted(keys, row * cols + east + 1)
             for j in range(start, stop):
                 dx, dy, dz = door_xyz[j, 0] - qx, door_xyz[j, 1] - qy, door_xyz[j, 2] - qz
                 chord2 = dx * dx + dy * dy + dz * dz
@@ -131,3 +154,54 @@ def _nearest_in_cells(  # noqa: PLR0917
 
 
 nearest_in_cells = cast(Callable[..., int], _compiled(_nearest_in_cells))
+
+
+def _lot_search(  # noqa: PLR0917
+    keys: IntArray,
+    cell_deg: float,
+    rows: int,
+    cols: int,
+    door_lot: IntArray,
+    door_xyz: FloatArray,
+    free: IntArray,
+    lat: float,
+    lon: float,
+    reach_m: float,
+    radius_m: float,
+    min_free: int,
+    out_position: IntArray,
+    out_distance_m: FloatArray,
+    *filters: object,  # lot_passes' arguments after the lot: each typed on its own when called
+) -> int:
+    """Fills out_* (their length is the limit) with the nearest lots within radius_m, as
+    nearest_in_cells finds them over the doors' grid (keys, cell_deg, rows, cols), with their
+    distances: nearest first, ties by position. The search reads the cells within reach_m (0: a
+    reach judged by the density of the point's cell, nearest.first_reach) and widens GROWTH-fold up
+    to radius_m while it has found fewer than the limit. Returns how many it found."""
+    limit = len(out_position)
+    origin = geo.unit_vector(lat, lon)
+    if reach_m <= 0:
+        key = grid.cell_key(lat, lon, cell_deg, rows, cols)
+        count = int(np.searchsorted(keys, key + 1) - np.searchsorted(keys, key))
+        reach_m = nearest.first_reach(count, grid.cell_area_m2(lat, cell_deg), limit, radius_m)
+    chord2 = np.empty(limit, dtype=np.float64)
+    while True:
+        cells = grid.circle_cells(lat, lon, reach_m, cell_deg, rows, cols)
+        max_chord2 = geo.metres_to_chord_squared(reach_m)
+        found = nearest_in_cells(
+            keys, cols, door_lot, door_xyz, free, origin, cells, max_chord2, min_free, out_position, chord2,
+            filters,
+        )  # fmt: skip
+        within = 0
+        while within < found:
+            distance_m = geo.chord_squared_to_m(chord2[within])
+            if distance_m > reach_m:
+                break
+            out_distance_m[within] = distance_m
+            within += 1
+        if within >= limit or reach_m >= radius_m:
+            return within
+        reach_m = min(reach_m * nearest.GROWTH, radius_m)
+
+
+lot_search = cast(Callable[..., int], _compiled(_lot_search))

@@ -24,11 +24,10 @@ from parking_hub.lot_facts import ACCESS
 from parking_hub.query.arrival import at_arrival
 from parking_hub.query.availability import Availability
 from parking_hub.query.geo import (
-    EARTH_RADIUS_M,
-    chord_squared_to_m,
     chords_squared,
     chords_squared_to_m,
     distances_m,
+    metres_to_chord_squared,
     unit_vector,
 )
 from parking_hub.query.grid import Grid
@@ -96,7 +95,17 @@ def _kernels() -> ModuleType:
 
 
 def nearest_lots(state: Availability, query: NearestQuery) -> list[LotHit]:
-    return _widening(_lots_within, state, query)
+    if query.forecast_ms is None:
+        # The whole search, widening included, in one compiled call.
+        return _lots_within(state, query, 0.0, query.radius_m, arrival_free(state, query))
+    forecast_ms = query.forecast_ms
+
+    def by_forecast(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
+        # Forecasts only for the lots within each reach: each wider pass forecasts its own.
+        free = _free_at_arrival(state, query, reach_m, forecast_ms)
+        return _lots_within(state, query, reach_m, reach_m, free)
+
+    return _widening(by_forecast, state, query)
 
 
 def nearest_berths(state: Availability, query: NearestQuery) -> list[BerthHit]:
@@ -106,7 +115,8 @@ def nearest_berths(state: Availability, query: NearestQuery) -> list[BerthHit]:
 def _widening(search: Search[Hit], state: Availability, query: NearestQuery) -> list[Hit]:
     """The answers within radius_m. A search within a smaller reach that already finds `limit`
     answers has found the nearest ones: everything it did not read lies farther than its reach."""
-    reach = _first_reach(state, query)
+    count, area = state.index.grid.cell_count_and_area(query.lat, query.lon)
+    reach = first_reach(count, area, query.limit, query.radius_m)
     while True:
         hits = search(state, query, reach)
         if len(hits) >= query.limit or reach >= query.radius_m:
@@ -114,17 +124,13 @@ def _widening(search: Search[Hit], state: Availability, query: NearestQuery) -> 
         reach = min(reach * GROWTH, query.radius_m)
 
 
-def _first_reach(state: Availability, query: NearestQuery) -> float:
-    count, area = state.index.grid.cell_count_and_area(query.lat, query.lon)
+def first_reach(count: int, area_m2: float, limit: int, radius_m: float) -> float:
+    """The first reach of a search from a point whose grid cell, of area_m2, holds count points."""
     if count == 0:
-        reach = math.sqrt(area)
+        reach = math.sqrt(area_m2)
     else:
-        reach = math.sqrt(FIRST_REACH_MARGIN * query.limit * area / (math.pi * count))
-    return min(max(reach, MIN_REACH_M), query.radius_m)
-
-
-def _chord_squared(distance_m: float) -> float:
-    return (2 * math.sin(min(distance_m / (2 * EARTH_RADIUS_M), math.pi / 2))) ** 2
+        reach = math.sqrt(FIRST_REACH_MARGIN * limit * area_m2 / (math.pi * count))
+    return min(max(reach, MIN_REACH_M), radius_m)
 
 
 def _nearest_first(key: FloatArray, limit: int, *tie_breaks: IntArray) -> IntArray:
@@ -185,43 +191,40 @@ def _candidates(
     runs = idx.grid.near(query.lat, query.lon, reach_m)
     lots = Grid.take(idx.grid.order, runs)
     chord2 = chords_squared(unit_vector(query.lat, query.lon), Grid.take(idx.xyz_by_cell, runs))
-    keep: BoolArray = (chord2 <= _chord_squared(reach_m)) & (arrival_free(state, query)[lots] >= min_free)
+    in_reach = chord2 <= metres_to_chord_squared(reach_m)
+    keep: BoolArray = in_reach & (arrival_free(state, query)[lots] >= min_free)
     kept = np.flatnonzero(keep)
     lots, chord2 = lots[kept], chord2[kept]
     usable: BoolArray = _kernels().passing(lots, *_filters(state, query))
     return lots[usable], chord2[usable]
 
 
-def _lots_within(state: Availability, query: NearestQuery, reach_m: float) -> list[LotHit]:
-    idx = state.index
-    first_row, last_row, spans = idx.doors.circle_cells(query.lat, query.lon, reach_m)
+def _lots_within(
+    state: Availability, query: NearestQuery, reach_m: float, radius_m: float, free: IntArray
+) -> list[LotHit]:
+    """kernels.lot_search: the nearest lots with at least min_free of `free`, from reach_m (0:
+    judged by density) widening up to radius_m."""
+    idx, doors = state.index, state.index.doors
     position = np.empty(query.limit, dtype=np.int64)
-    chord2 = np.empty(query.limit, dtype=np.float64)
-    if query.forecast_ms is None:
-        free = arrival_free(state, query)
-    else:
-        free = _free_at_arrival(state, query, reach_m, query.forecast_ms)
-    found: int = _kernels().nearest_in_cells(
-        idx.doors.keys,
+    distance_m = np.empty(query.limit, dtype=np.float64)
+    found: int = _kernels().lot_search(
+        doors.keys,
+        doors.cell_deg,
+        doors.rows,
+        doors.cols,
         idx.door_lot,
         idx.door_xyz,
         free,
-        unit_vector(query.lat, query.lon),
-        first_row,
-        last_row,
-        np.array(spans, dtype=np.int64),
-        idx.doors.cols,
-        _chord_squared(reach_m),
+        query.lat,
+        query.lon,
+        reach_m,
+        radius_m,
         query.min_free,
         position,
-        chord2,
+        distance_m,
         *_filters(state, query),
     )
-    hits = (
-        LotHit(p, chord_squared_to_m(c))
-        for p, c in zip(position[:found].tolist(), chord2[:found].tolist(), strict=True)
-    )
-    return [hit for hit in hits if hit.distance_m <= reach_m]
+    return list(map(LotHit, position[:found].tolist(), distance_m[:found].tolist()))
 
 
 def _berths_within(state: Availability, query: NearestQuery, reach_m: float) -> list[BerthHit]:

@@ -1,4 +1,5 @@
-"""Each feature of the request path installs its middleware and header hooks only when it is on."""
+"""Every concern around a handler is one middleware, and each feature installs its header hooks only
+when it is on."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from parking_hub.api.access import Access, access_middleware, keep_keyed_answers_private
+from parking_hub.api.access import Access, keep_keyed_answers_private
 from parking_hub.api.app import create_app
-from parking_hub.api.cors import add_cors_headers, preflight_middleware
-from parking_hub.api.ngsi.handlers import problem_middleware
+from parking_hub.api.cors import add_cors_headers
+from parking_hub.api.headers import add_standard_headers
 from parking_hub.config import RateLimit
 from parking_hub.credentials import ApiKeys, new_key
 from parking_hub.observe import Health
@@ -25,22 +26,17 @@ def _app(*, serve_api: bool = True, **options: Any) -> tuple[list[object], list[
 
 def test_keys_rate_limits_and_cors_off_install_nothing() -> None:
     middlewares, hooks = _app(cors_origins=())
-    assert access_middleware not in middlewares
-    assert preflight_middleware not in middlewares
-    assert add_cors_headers not in hooks
-    assert keep_keyed_answers_private not in hooks
-    assert len(middlewares) == 4  # metrics, errors, NGSI-LD's problem details, the time limit
+    assert len(middlewares) == 1  # the guard: metrics, errors, the time limit
+    assert hooks == [add_standard_headers]
     middlewares, _ = _app(cors_origins=(), serve_api=False)
-    assert problem_middleware not in middlewares  # a process that serves no /ngsi-ld/
-    assert len(middlewares) == 3
+    assert len(middlewares) == 1
 
 
 def test_each_feature_that_is_on_installs_its_part() -> None:
     _, line = new_key("app")
     middlewares, hooks = _app(access=Access.of(None, RateLimit(10.0, 5)))
-    assert access_middleware in middlewares
-    assert preflight_middleware in middlewares  # CORS is on by default
-    assert add_cors_headers in hooks
+    assert len(middlewares) == 1  # keys, rate limits and preflights are the guard's too
+    assert add_cors_headers in hooks  # CORS is on by default
     assert keep_keyed_answers_private not in hooks  # rate limits alone make nothing private
     _, hooks = _app(access=Access.of(ApiKeys.parse(line), None))
     assert keep_keyed_answers_private in hooks

@@ -8,8 +8,12 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from parking_hub.api.errors import error_middleware
+from parking_hub.api.access import Access
+from parking_hub.api.cors import CorsPolicy
+from parking_hub.api.guard import Guard
+from parking_hub.api.http_metrics import HttpMetrics
 from parking_hub.api.limits import TimeLimit
 from parking_hub.embedded import free_port
 
@@ -34,7 +38,8 @@ async def fails_with_its_own_timeout(request: web.Request) -> web.Response:
 @asynccontextmanager
 async def server() -> AsyncIterator[str]:
     time_limit = TimeLimit(0.2, untimed={streams})
-    app = web.Application(middlewares=[error_middleware, time_limit.middleware])
+    guard = Guard(HttpMetrics(CollectorRegistry()), time_limit, Access(), CorsPolicy.of(()), ngsi_ld=False)
+    app = web.Application(middlewares=[guard.middleware])
     app.cleanup_ctx.append(time_limit.watchdog)
     app.router.add_get("/slow", never_answers)
     app.router.add_get("/stream", streams)

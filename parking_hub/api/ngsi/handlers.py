@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from parking_hub.api import params
@@ -18,7 +17,6 @@ from parking_hub.api.errors import ApiError, invalid
 from parking_hub.api.ngsi import filters, geoquery, qlang
 from parking_hub.api.ngsi.entities import CONTEXT, PARKING_CONTEXT, Entity, build
 from parking_hub.api.ngsi.forms import Shape, feature, feature_collection
-from parking_hub.api.ngsi.problems import INVALID_REQUEST, PREFIX, problem
 from parking_hub.api.ngsi.schemas import (
     ATTRIBUTES,
     MAX_LIMIT,
@@ -54,23 +52,6 @@ UNSUPPORTED = frozenset(
         "scopeQ", "via",
     )
 )  # fmt: skip
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error under /ngsi-ld/, unknown paths and methods included, as NGSI-LD's problem details."""
-    if not request.path.startswith(PREFIX):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        kind = INVALID_REQUEST if exc.code == "invalid_request" else None
-        return problem(exc.status, exc.message, exc.headers, kind)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        detail = f"no NGSI-LD resource {request.path}" if exc.status == 404 else exc.reason
-        return problem(exc.status, detail, {k: v for k, v in exc.headers.items() if k == "Allow"})
 
 
 async def entities(request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,8 @@ from http import HTTPStatus
 import orjson
 from aiohttp import web
 
+from parking_hub.api.errors import ApiError
+
 PREFIX = "/ngsi-ld/"
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 ERROR_TYPES = {
@@ -31,3 +33,16 @@ def problem(
     body = {"type": uri, "title": title, "status": status, "detail": detail}
     data = orjson.dumps(body)
     return web.Response(status=status, body=data, content_type="application/json", headers=headers)
+
+
+def problem_answer(request: web.Request, exc: Exception) -> web.Response | None:
+    """An error under /ngsi-ld/ (unknown paths and methods, 401 and 429 included) as NGSI-LD's problem
+    details (an HTTP exception of status 400 or more); None for an unexpected error, which the
+    API's own format answers."""
+    if isinstance(exc, ApiError):
+        kind = INVALID_REQUEST if exc.code == "invalid_request" else None
+        return problem(exc.status, exc.message, exc.headers, kind)
+    if isinstance(exc, web.HTTPException):
+        detail = f"no NGSI-LD resource {request.path}" if exc.status == 404 else exc.reason
+        return problem(exc.status, detail, {k: v for k, v in exc.headers.items() if k == "Allow"})
+    return None
