@@ -1,7 +1,7 @@
 """Ingest throughput, freshness, memory and overload, against raw Redis and raw broker baselines in
 the same run.
 
-    python -m benchmarks.ingest [--quick]
+    python -m benchmarks.ingest [--quick] [--phase single]
 
 Starts a private Redis and Mosquitto, a hub (`parking-hub serve`) as processes of their own, and
 publishers as processes of their own; prints one JSON line of figures. Phases: benchmarks/README.md.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -328,6 +329,12 @@ async def freshness(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def memory_kib(pid: int, field: str) -> int:
     """A process's memory figure from /proc: VmRSS now, VmHWM at its peak."""
     status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
@@ -413,17 +420,28 @@ def lorawan_lot() -> Lot:
 
 
 async def single_messages(
-    base: str, mqtt_url: str, streams: dict[str, Stream], baselines: dict[str, dict[str, float]]
+    base: str,
+    mqtt_url: str,
+    ingest_pid: int,
+    streams: dict[str, Stream],
+    baselines: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, float]]:
-    """Each stream through the hub, beside the baselines measured on it before any hub connected."""
+    """Each stream through the hub, beside the baselines measured on it before any hub connected;
+    with the ingest process's CPU time per message, which other work on the machine does not change
+    as much as it changes the rates."""
     result = {}
     for name, stream in streams.items():
-        progress(f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1")
+        progress(
+            f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1 (ingest pid {ingest_pid})"
+        )
+        cpu_before = cpu_seconds(ingest_pid)
         hub = await hub_stream_rate(base, mqtt_url, stream)
+        cpu = cpu_seconds(ingest_pid) - cpu_before
         result[name] = {
             **baselines[name],
             "hub_per_s": hub,
             "hub_vs_mosquitto_sub": hub / baselines[name]["mosquitto_sub_per_s"],
+            "hub_cpu_us_per_message": cpu / stream.count * 1e6,
         }
     return result
 
@@ -439,7 +457,7 @@ async def c_baselines(mqtt_url: str, streams: dict[str, Stream]) -> dict[str, di
     return result
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def run(quick: bool, phase: str) -> dict[str, Any]:
     frames_events = 200_000 if quick else 5_000_000
     single_events = 20_000 if quick else 300_000
     flood_events = 50_000 if quick else 300_000
@@ -449,13 +467,14 @@ async def run(quick: bool) -> dict[str, Any]:
         "single_berth": berth_stream(PREFIX, lot_ids, single_events),
         "tts_uplink": uplink_stream(single_events),
     }
-    result: dict[str, Any] = {"quick": quick}
+    result: dict[str, Any] = {"quick": quick, "phase": phase}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
         with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
             port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-            progress("baseline: redis-benchmark SETBIT -P 64")
-            result["setbit_baseline_per_s"] = setbit_baseline(port, 1_000_000 if quick else 5_000_000)
+            if phase == "all":
+                progress("baseline: redis-benchmark SETBIT -P 64")
+                result["setbit_baseline_per_s"] = setbit_baseline(port, 1_000_000 if quick else 5_000_000)
             # Before any hub connects: the broker then queues nothing for a hub's persistent session.
             baselines = await c_baselines(mqtt_url, streams)
             redis = Redis.from_url(redis_url)
@@ -473,9 +492,12 @@ async def run(quick: bool) -> dict[str, Any]:
                 hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, ingest_pid),
                 hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
             ):
+                if phase == "single":
+                    result["single"] = await single_messages(base, mqtt_url, ingest_pid, streams, baselines)
+                    return result
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
                 result["frames_events_per_s"] = await hub_rate(base, mqtt_url, frames_events, lots)
-                result["single"] = await single_messages(base, mqtt_url, streams, baselines)
+                result["single"] = await single_messages(base, mqtt_url, ingest_pid, streams, baselines)
                 half = result["frames_events_per_s"] / 2
                 progress(f"hub: freshness under {half:,.0f} events/s")
                 result["freshness_at_half_load"] = await freshness(
@@ -509,8 +531,14 @@ async def run(quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--phase",
+        choices=("all", "single"),
+        default="all",
+        help="single: only the single-message streams, their C baselines and the hub's CPU per message",
+    )
     args = parser.parse_args()
-    print(orjson.dumps(asyncio.run(run(args.quick))).decode())
+    print(orjson.dumps(asyncio.run(run(args.quick, args.phase))).decode())
 
 
 if __name__ == "__main__":
