@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parking_hub.ingest.formats import MAX_FUTURE_MS, Decoded
@@ -19,6 +19,7 @@ from parking_hub.ingest.lorawan.envelopes import (
     Uplink,
     parse_uplink,
     rfc3339_ms,
+    rfc3339_ms_array,
     rfc3339_ms_by_pattern,
 )
 from parking_hub.registry import parse_registry
@@ -243,27 +244,68 @@ def _two(low: int, high: int) -> st.SearchStrategy[str]:
     return st.one_of(st.integers(low, high).map("{:02d}".format), st.integers(0, 99).map(str))
 
 
-@given(
-    st.builds(
-        "{}-{}-{}{}{}:{}:{}{}{}".format,
-        st.integers(1970, 2100).map(str),
-        _two(1, 12),
-        _two(1, 28),
-        st.sampled_from(["T", "t", " ", "X"]),
-        _two(0, 23),
-        _two(0, 59),
-        _two(0, 60),
-        st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(".{}".format)),
-        st.sampled_from(["Z", "z", "+08:00", "-03:30", "+0800", "", "+24:00"]),
-    )
+RFC3339_LIKE = st.builds(
+    "{}-{}-{}{}{}:{}:{}{}{}".format,
+    st.one_of(st.integers(1970, 2100).map(str), st.integers(0, 9999).map("{:04d}".format)),
+    _two(1, 12),
+    st.one_of(_two(1, 28), _two(29, 31)),
+    st.sampled_from(["T", "t", " ", "X"]),
+    _two(0, 23),
+    _two(0, 59),
+    _two(0, 60),
+    st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(".{}".format)),
+    st.sampled_from(["Z", "z", "+08:00", "-03:30", "+0800", "", "+24:00", "-99:59", "Z\x00", "\u0660"]),
 )
-def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
+
+
+def by_pattern(text: str) -> int | None:
     try:
-        expected: int | None = rfc3339_ms_by_pattern(text)
+        return rfc3339_ms_by_pattern(text)
     except EnvelopeError:
-        expected = None
+        return None
+
+
+@given(RFC3339_LIKE)
+def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
     try:
         got: int | None = rfc3339_ms(text)
     except EnvelopeError:
         got = None
-    assert got == expected, text
+    assert got == by_pattern(text), text
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(RFC3339_LIKE, st.text(max_size=40)), max_size=20))
+def test_rfc3339_array_path_agrees_with_the_pattern_where_it_reads(texts: list[str]) -> None:
+    """What it leaves unread, `rfc3339_ms` reads or refuses one at a time."""
+    got, read = rfc3339_ms_array(texts)
+    assert [int(ms) if ok else None for ms, ok in zip(got, read, strict=True)] == [
+        by_pattern(text) if ok else None for text, ok in zip(texts, read, strict=True)
+    ]
+
+
+def test_the_array_path_reads_the_servers_forms_and_any_rfc3339_time_of_up_to_35_characters() -> None:
+    texts = [
+        "2020-02-12T15:15:46.014773143Z",  # The Things Stack
+        "2022-07-18T09:34:15.775023242+00:00",  # ChirpStack
+        "2026-11-27T16:00:00.5+08:00",
+        "2026-11-27T03:00:00-05:30",
+        "2019-01-29t13:02:34.981z",
+        "2016-12-31T23:59:60Z",  # a leap second, read as the next second
+        "2000-02-29 12:00:00Z",
+    ]
+    got, read = rfc3339_ms_array(texts)
+    assert read.all()
+    assert got.tolist() == [by_pattern(text) for text in texts]
+    refused = [
+        "2020-02-12T15:15:46.0147731430Z",  # ten digits of fraction
+        "2100-02-29T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2020-13-01T00:00:00Z",
+        "2020-01-01T24:00:00Z",
+        "2020-01-01T23:60:00Z",
+        "2020-01-01T23:59:61Z",
+        "2020-01-01T23:59:59.Z",
+    ]
+    assert not rfc3339_ms_array(refused)[1].any()
+    assert [by_pattern(text) for text in refused] == [None] * len(refused)
