@@ -62,6 +62,10 @@ def one_at_a_time(batch: list[Fuzzed]) -> list[Decoded]:
     return [decode_uplink(m.topic, m.payload, DEVICES, NOW) for m in batch]
 
 
+def reports(decoded: list[Decoded]) -> list[tuple[str | None, int, int]]:
+    return [(d.lot, b, r) for d in decoded for b, r in zip(list(d.berths), list(d.ranks), strict=True)]
+
+
 def rejections(decoded: Decoded) -> list[tuple[str, str, int]]:
     return [(r.code, r.message, r.count) for r in decoded.rejections]
 
@@ -72,12 +76,8 @@ def test_a_batch_decodes_as_each_uplink_alone(batch: list[Fuzzed]) -> None:
     alone = one_at_a_time(batch)
     together = decode_uplinks([m.topic for m in batch], [m.payload for m in batch], DEVICES, NOW)
 
-    reports = [(d.lot, b, r) for d in alone for b, r in zip(list(d.berths), list(d.ranks), strict=True)]
-    got = list(zip(together.lots, together.berths, together.ranks, strict=True))
-    got += [
-        (d.lot, b, r) for _, d in together.others for b, r in zip(list(d.berths), list(d.ranks), strict=True)
-    ]
-    assert sorted(got) == sorted(reports)
+    got = [*zip(together.lots, together.berths, together.ranks, strict=True)]
+    assert sorted(got + reports([d for _, d in together.others])) == sorted(reports(alone))
 
     rejected = [(m.topic, d.lot, rejections(d)) for m, d in zip(batch, alone, strict=True) if d.rejections]
     assert [(t, d.lot, rejections(d)) for t, d in together.others if d.rejections] == rejected
