@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from parking_hub.ingest.formats import MAX_FUTURE_MS, MIN_TS_MS, Decoded
 from parking_hub.ingest.lorawan import decode_uplink, decode_uplinks
+from parking_hub.ingest.lorawan.times import MIN_ROWS
 from tests.fuzz.inputs import (
     CODECS,
     DAY_MS,
@@ -87,9 +88,22 @@ def test_a_batch_decodes_as_each_uplink_alone(batch: list[Fuzzed]) -> None:
     assert [c[1:] for c in together.counters] == counters
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(plain_uplinks(), min_size=1, max_size=12))
+def test_plain_uplinks_in_large_batches_decode_as_each_alone(batch: list[Fuzzed]) -> None:
+    """Enough of them that their times are read as arrays."""
+    batch *= MIN_ROWS
+    together = decode_uplinks([m.topic for m in batch], [m.payload for m in batch], DEVICES, NOW)
+    alone = one_at_a_time(batch)
+    got = [*zip(together.lots, together.berths, together.ranks, strict=True)]
+    assert sorted(got + reports([d for _, d in together.others])) == sorted(reports(alone))
+    counters = [(d.lot, *d.counter) for d in alone if d.counter is not None and d.lot is not None]
+    assert [c[1:] for c in together.counters] == counters
+
+
 @given(st.lists(plain_uplinks(), min_size=1, max_size=20))
 def test_plain_uplinks_need_no_one_at_a_time_decoding(batch: list[Fuzzed]) -> None:
-    """Status frames in the servers' usual envelopes take the array path; debug frames and times
+    """Status frames in the servers' usual envelopes are read in columns; debug frames and times
     out of range are rejected, so only they are decoded alone."""
     together = decode_uplinks([m.topic for m in batch], [m.payload for m in batch], DEVICES, NOW)
     assert len(together.lots) + len(together.others) == len(batch)

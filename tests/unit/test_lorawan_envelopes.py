@@ -19,9 +19,9 @@ from parking_hub.ingest.lorawan.envelopes import (
     Uplink,
     parse_uplink,
     rfc3339_ms,
-    rfc3339_ms_array,
     rfc3339_ms_by_pattern,
 )
+from parking_hub.ingest.lorawan.times import MIN_ROWS, rfc3339_ms_array
 from parking_hub.registry import parse_registry
 
 UPLINKS = Path(__file__).parent.parent / "data" / "lns-uplinks"
@@ -275,9 +275,11 @@ def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
 
 
 @settings(max_examples=300)
-@given(st.lists(st.one_of(RFC3339_LIKE, st.text(max_size=40)), max_size=20))
-def test_rfc3339_array_path_agrees_with_the_pattern_where_it_reads(texts: list[str]) -> None:
-    """What it leaves unread, `rfc3339_ms` reads or refuses one at a time."""
+@given(st.lists(st.one_of(RFC3339_LIKE, st.text(max_size=40)), max_size=20), st.sampled_from([1, MIN_ROWS]))
+def test_rfc3339_array_path_agrees_with_the_pattern_where_it_reads(texts: list[str], repeat: int) -> None:
+    """What it leaves unread, `rfc3339_ms` reads or refuses one at a time. Repeated, each length
+    has enough strings to be read as an array; once, each is read alone."""
+    texts *= repeat
     got, read = rfc3339_ms_array(texts)
     assert [int(ms) if ok else None for ms, ok in zip(got, read, strict=True)] == [
         by_pattern(text) if ok else None for text, ok in zip(texts, read, strict=True)
@@ -293,10 +295,12 @@ def test_the_array_path_reads_the_servers_forms_and_any_rfc3339_time_of_up_to_35
         "2019-01-29t13:02:34.981z",
         "2016-12-31T23:59:60Z",  # a leap second, read as the next second
         "2000-02-29 12:00:00Z",
+        "2000-02-29 12:00:00.1234-00:30",
     ]
-    got, read = rfc3339_ms_array(texts)
-    assert read.all()
-    assert got.tolist() == [by_pattern(text) for text in texts]
+    for repeat in (1, MIN_ROWS):
+        got, read = rfc3339_ms_array(texts * repeat)
+        assert read.all()
+        assert got.tolist() == [by_pattern(text) for text in texts] * repeat
     refused = [
         "2020-02-12T15:15:46.0147731430Z",  # ten digits of fraction
         "2100-02-29T00:00:00Z",
@@ -306,6 +310,9 @@ def test_the_array_path_reads_the_servers_forms_and_any_rfc3339_time_of_up_to_35
         "2020-01-01T23:60:00Z",
         "2020-01-01T23:59:61Z",
         "2020-01-01T23:59:59.Z",
+        "2020-01-01T23:59:59.1+0800",
+        "2020-01-01T23:59:59+08:0Z",
     ]
-    assert not rfc3339_ms_array(refused)[1].any()
     assert [by_pattern(text) for text in refused] == [None] * len(refused)
+    for repeat in (1, MIN_ROWS):
+        assert not rfc3339_ms_array(refused * repeat)[1].any()

@@ -13,6 +13,7 @@ import binascii
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,8 @@ import orjson
 from parking_hub.ingest.formats import MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, MIN_TS_MS, Decoded
 from parking_hub.ingest.lorawan.decode import decode_uplink
 from parking_hub.ingest.lorawan.devices import DeviceEntry, DeviceIndex
-from parking_hub.ingest.lorawan.envelopes import parse_topic, rfc3339_ms_array
+from parking_hub.ingest.lorawan.envelopes import parse_topic
+from parking_hub.ingest.lorawan.times import rfc3339_ms_array
 from parking_hub.ingest.lorawan.vendors import DECODERS, PayloadError
 
 _NO_FIELDS: dict[str, Any] = {}  # an absent object reads as empty; never written to
@@ -49,40 +51,29 @@ def decode_uplinks(
     topics: Sequence[str], payloads: Sequence[bytes], devices: DeviceIndex, now_ms: int
 ) -> Uplinks:
     """`decode_uplink` of each message, in columns; never raises for bad input."""
-    at: list[int] = []  # the plain uplinks' message indexes, and what they carry
-    entries: list[DeviceEntry] = []
-    senders: list[str] = []
-    f_cnts: list[int] = []
-    occupied: list[bool] = []
-    times: list[str] = []
+    plain: list[tuple[DeviceEntry, str, int, bool, str]] = []
+    at: list[int] = []  # the plain uplinks' message indexes
     others: list[int] = []
     for i, (topic, payload) in enumerate(zip(topics, payloads, strict=True)):
         try:
-            entry, sender, f_cnt, flag, time = _plain(topic, payload, devices)
+            plain.append(_plain(topic, payload, devices))
         except _Plain:
             others.append(i)
             continue
         at.append(i)
-        entries.append(entry)
-        senders.append(sender)
-        f_cnts.append(f_cnt)
-        occupied.append(flag)
-        times.append(time)
     out = Uplinks()
-    if at:
+    if plain:
+        entries, senders, f_cnts, occupied, times = zip(*plain, strict=True)
         ms, ok = rfc3339_ms_array(times)
         ok &= (ms >= MIN_TS_MS) & (ms <= now_ms + MAX_FUTURE_MS)
+        keep = ok.tolist()
         if not ok.all():
-            others = sorted(others + np.asarray(at)[~ok].tolist())
-        ranks = (ms * 2 + np.asarray(occupied, dtype=np.int64)).tolist()
-        for i, good, entry, sender, f_cnt, time, rank in zip(
-            at, ok.tolist(), entries, senders, f_cnts, ms.tolist(), ranks, strict=True
-        ):
-            if good:
-                out.lots.append(entry.lot)
-                out.berths.append(entry.berth)
-                out.ranks.append(rank)
-                out.counters.append((i, entry.lot, sender, f_cnt, time))
+            others = sorted(others + list(compress(at, ~ok)))
+        lots = [entry.lot for entry in entries]
+        out.lots = list(compress(lots, keep))
+        out.berths = list(compress([entry.berth for entry in entries], keep))
+        out.ranks = list(compress((ms * 2 + np.asarray(occupied)).tolist(), keep))
+        out.counters = list(compress(zip(at, lots, senders, f_cnts, ms.tolist(), strict=True), keep))
     slow_counters: list[CounterAt] = []
     for i in others:
         decoded = decode_uplink(topics[i], payloads[i], devices, now_ms)

@@ -11,14 +11,9 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import re
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
 import orjson
-
-from parking_hub.ingest.formats import Int64Array
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -104,78 +99,6 @@ def rfc3339_ms_by_pattern(text: object) -> int:
     millis = int((match.group(7) or "0").ljust(3, "0")[:3])
     seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s
     return seconds * 1000 + millis
-
-
-# The longest time the array path reads: seconds, nine digits of fraction and a numeric offset.
-_ARRAY_CHARS = 35
-_SHAPE_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
-_SHAPE_MARKS = ((4, "-"), (7, "-"), (13, ":"), (16, ":"))
-
-
-def rfc3339_ms_array(texts: Sequence[str]) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
-    """`rfc3339_ms` of many strings at once, in arrays: the milliseconds, and where they were read.
-
-    A string it does not read (the wrong shape, no such date or time) is left to `rfc3339_ms`,
-    which says why or reads a form this path does not. Where it reads one, the two agree."""
-    count = len(texts)
-    length = np.fromiter(map(len, texts), dtype=np.int64, count=count)
-    # Code points in a fixed-width array; numpy pads with (and strips trailing) NULs, so a string's
-    # own length says where it ends. Longer strings are cut here and refused by their length.
-    chars = np.array(texts, dtype=f"<U{_ARRAY_CHARS}").view(np.uint32).reshape(count, _ARRAY_CHARS)
-    digit = chars - ord("0")
-    is_digit = digit <= 9  # unsigned: anything below "0" wraps round to a large number
-    ok = (length >= 20) & (length <= _ARRAY_CHARS) & is_digit[:, _SHAPE_DIGITS].all(axis=1)
-    for at, mark in _SHAPE_MARKS:
-        ok &= chars[:, at] == ord(mark)
-    ok &= np.isin(chars[:, 10], (ord("T"), ord("t"), ord(" ")))
-    rows = np.arange(count)
-    end = np.minimum(length, _ARRAY_CHARS) - 1
-    zulu = np.isin(chars[rows, end], (ord("Z"), ord("z")))
-    sign = chars[rows, end - 5]
-    ok &= zulu | (
-        ((sign == ord("+")) | (sign == ord("-")))
-        & is_digit[rows, end - 4]
-        & is_digit[rows, end - 3]
-        & (chars[rows, end - 2] == ord(":"))
-        & is_digit[rows, end - 1]
-        & is_digit[rows, end]
-    )
-    fraction_end = end + 1 - np.where(zulu, 1, 6)  # one past the fraction's last digit
-    places = fraction_end - 20  # digits after the point; -1 when there is no point
-    ok &= (places == -1) | ((places >= 1) & (places <= 9) & (chars[:, 19] == ord(".")))
-    column = np.arange(_ARRAY_CHARS)
-    in_fraction = (column >= 20) & (column < fraction_end[:, None])
-    ok &= (is_digit | ~in_fraction).all(axis=1)
-    digit = np.where(is_digit, digit, 0).astype(np.int64)
-
-    def number(*columns: int) -> Int64Array:
-        value = np.zeros(count, dtype=np.int64)
-        for c in columns:
-            value = value * 10 + digit[:, c]
-        return value
-
-    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
-    hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 0, 12)]
-    month_days += leap & (month == 2)
-    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 60)
-    # Days since 1970-01-01 of a proleptic Gregorian date (March-based years, 400-year eras).
-    y = year - (month <= 2)
-    era = np.floor_divide(y, 400)
-    year_of_era = y - era * 400
-    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146_097 + day_of_era - 719_468
-    offset_s = (digit[rows, end - 4] * 10 + digit[rows, end - 3]) * 3600
-    offset_s += (digit[rows, end - 1] * 10 + digit[rows, end]) * 60
-    offset_s = np.where(zulu, 0, np.where(sign == ord("-"), -offset_s, offset_s))
-    millis = np.zeros(count, dtype=np.int64)
-    for place in (1, 2, 3):  # the first three digits after the point, missing ones 0
-        millis = millis * 10 + np.where(places >= place, digit[:, 19 + place], 0)
-    seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s
-    return seconds * 1000 + millis, ok
 
 
 def parse_uplink(topic: LnsTopic, payload: bytes) -> Uplink:
