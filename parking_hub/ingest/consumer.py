@@ -197,8 +197,9 @@ class _Connection:
         gaps = self._carried.gaps
         if gaps is None:
             return
+        see = gaps.f_cnt.see
         for _, lot, sender, f_cnt, newest_ts in uplinks.counters:
-            missing_from = gaps.f_cnt.see(lot, sender, f_cnt, newest_ts)
+            missing_from = see(lot, sender, f_cnt, newest_ts)
             if missing_from is not None:
                 builder.gap(lot)
                 self._count_gap(lot, sender, missing_from, False, now_ms)
