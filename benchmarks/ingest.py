@@ -53,6 +53,7 @@ PREFIX = "bench"
 CAPACITY = 1_000
 SAMPLE_S = 0.5
 STALL_S = 30.0  # a hub that applies nothing for this long is not going to finish
+BATCHES_METRIC = re.compile(r"^parking_hub_ingest_batches_total (\S+)$", re.MULTILINE)
 LAG_METRIC = re.compile(r"^parking_hub_ingest_lag_seconds(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 
 
@@ -419,29 +420,42 @@ def lorawan_lot() -> Lot:
     )
 
 
+async def batches_written(ingest: str) -> int:
+    """The ingest process's count of batches written to Redis."""
+    async with aiohttp.ClientSession() as http, http.get(f"{ingest}/metrics") as resp:
+        metrics = await resp.text()
+    match = BATCHES_METRIC.search(metrics)
+    if match is None:
+        raise SystemExit("the ingest process's /metrics has no batch count")
+    return int(float(match.group(1)))
+
+
 async def single_messages(
-    base: str,
+    hub: tuple[str, str, int],
     mqtt_url: str,
-    ingest_pid: int,
     streams: dict[str, Stream],
     baselines: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, float]]:
-    """Each stream through the hub, beside the baselines measured on it before any hub connected;
-    with the ingest process's CPU time per message, which other work on the machine does not change
-    as much as it changes the rates."""
+    """Each stream through the hub (API URL, ingest URL, ingest pid), beside the baselines measured
+    on it before any hub connected; with the ingest process's CPU time per message, which other
+    work on the machine changes less than it changes the rates, and the messages per batch it took,
+    which that CPU time depends on."""
+    base, ingest, ingest_pid = hub
     result = {}
     for name, stream in streams.items():
         progress(
             f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1 (ingest pid {ingest_pid})"
         )
-        cpu_before = cpu_seconds(ingest_pid)
-        hub = await hub_stream_rate(base, mqtt_url, stream)
+        cpu_before, batches_before = cpu_seconds(ingest_pid), await batches_written(ingest)
+        rate = await hub_stream_rate(base, mqtt_url, stream)
         cpu = cpu_seconds(ingest_pid) - cpu_before
+        batches = await batches_written(ingest) - batches_before
         result[name] = {
             **baselines[name],
-            "hub_per_s": hub,
-            "hub_vs_mosquitto_sub": hub / baselines[name]["mosquitto_sub_per_s"],
+            "hub_per_s": rate,
+            "hub_vs_mosquitto_sub": rate / baselines[name]["mosquitto_sub_per_s"],
             "hub_cpu_us_per_message": cpu / stream.count * 1e6,
+            "hub_messages_per_batch": stream.count / max(batches, 1),
         }
     return result
 
@@ -489,15 +503,16 @@ async def run(quick: bool, phase: str) -> dict[str, Any]:
             await redis.aclose()
             # One ingest process and one API process: the deployment the hub scales out with.
             async with (
-                hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, ingest_pid),
+                hub_process(redis_url, mqtt_url, workdir, "ingest") as (ingest, ingest_pid),
                 hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
             ):
+                hub = (base, ingest, ingest_pid)
                 if phase == "single":
-                    result["single"] = await single_messages(base, mqtt_url, ingest_pid, streams, baselines)
+                    result["single"] = await single_messages(hub, mqtt_url, streams, baselines)
                     return result
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
                 result["frames_events_per_s"] = await hub_rate(base, mqtt_url, frames_events, lots)
-                result["single"] = await single_messages(base, mqtt_url, ingest_pid, streams, baselines)
+                result["single"] = await single_messages(hub, mqtt_url, streams, baselines)
                 half = result["frames_events_per_s"] / 2
                 progress(f"hub: freshness under {half:,.0f} events/s")
                 result["freshness_at_half_load"] = await freshness(
