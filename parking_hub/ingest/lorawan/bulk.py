@@ -2,9 +2,10 @@
 
 Most uplinks are plain: a known device's envelope in its usual shape, with its receive time,
 whose vendor frame carries an occupancy. Those are read in one loop without an object per uplink,
-their receive times parsed and checked as one array. Any other uplink (a rejection, an envelope
-in a rarer shape such as a gateway's time instead of the server's) goes through `decode_uplink`,
-the definition: whatever it says of an uplink stands, here and in the reports.
+their receive times read together (`times.py`) and checked as one array. Any other uplink (a
+rejection, an envelope in a rarer shape such as a gateway's time instead of the server's) goes
+through `decode_uplink`, the definition: whatever it says of an uplink stands, here and in the
+reports.
 """
 
 from __future__ import annotations
