@@ -1,7 +1,7 @@
 """Ingest throughput, freshness, memory and overload, against raw Redis and raw broker baselines in
 the same run.
 
-    python -m benchmarks.ingest [--quick]
+    python -m benchmarks.ingest [--quick] [--phase single]
 
 Starts a private Redis and Mosquitto, a hub (`parking-hub serve`) as processes of their own, and
 publishers as processes of their own; prints one JSON line of figures. Phases: benchmarks/README.md.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -53,6 +54,7 @@ PREFIX = "bench"
 CAPACITY = 1_000
 SAMPLE_S = 0.5
 STALL_S = 30.0  # a hub that applies nothing for this long is not going to finish
+BATCHES_METRIC = re.compile(r"^parking_hub_ingest_batches_total (\S+)$", re.MULTILINE)
 LAG_METRIC = re.compile(r"^parking_hub_ingest_lag_seconds(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 
 
@@ -329,6 +331,12 @@ async def freshness(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def memory_kib(pid: int, field: str) -> int:
     """A process's memory figure from /proc: VmRSS now, VmHWM at its peak."""
     status = await asyncio.to_thread(Path(f"/proc/{pid}/status").read_text)
@@ -413,18 +421,42 @@ def lorawan_lot() -> Lot:
     )
 
 
+async def batches_written(ingest: str) -> int:
+    """The ingest process's count of batches written to Redis."""
+    async with aiohttp.ClientSession() as http, http.get(f"{ingest}/metrics") as resp:
+        metrics = await resp.text()
+    match = BATCHES_METRIC.search(metrics)
+    if match is None:
+        raise SystemExit("the ingest process's /metrics has no batch count")
+    return int(float(match.group(1)))
+
+
 async def single_messages(
-    base: str, mqtt_url: str, streams: dict[str, Stream], baselines: dict[str, dict[str, float]]
+    hub: tuple[str, str, int],
+    mqtt_url: str,
+    streams: dict[str, Stream],
+    baselines: dict[str, dict[str, float]],
 ) -> dict[str, dict[str, float]]:
-    """Each stream through the hub, beside the baselines measured on it before any hub connected."""
+    """Each stream through the hub (API URL, ingest URL, ingest pid), beside the baselines measured
+    on it before any hub connected; with the ingest process's CPU time per message, which other
+    work on the machine changes less than it changes the rates, and the messages per batch it took,
+    which that CPU time depends on."""
+    base, ingest, ingest_pid = hub
     result = {}
     for name, stream in streams.items():
-        progress(f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1")
-        hub = await hub_stream_rate(base, mqtt_url, stream)
+        progress(
+            f"hub: {stream.count:,} {name} messages from the C publishers, QoS 1 (ingest pid {ingest_pid})"
+        )
+        cpu_before, batches_before = cpu_seconds(ingest_pid), await batches_written(ingest)
+        rate = await hub_stream_rate(base, mqtt_url, stream)
+        cpu = cpu_seconds(ingest_pid) - cpu_before
+        batches = await batches_written(ingest) - batches_before
         result[name] = {
             **baselines[name],
-            "hub_per_s": hub,
-            "hub_vs_mosquitto_sub": hub / baselines[name]["mosquitto_sub_per_s"],
+            "hub_per_s": rate,
+            "hub_vs_mosquitto_sub": rate / baselines[name]["mosquitto_sub_per_s"],
+            "hub_cpu_us_per_message": cpu / stream.count * 1e6,
+            "hub_messages_per_batch": stream.count / max(batches, 1),
         }
     return result
 
@@ -440,7 +472,7 @@ async def c_baselines(mqtt_url: str, streams: dict[str, Stream]) -> dict[str, di
     return result
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def run(quick: bool, phase: str) -> dict[str, Any]:
     frames_events = 200_000 if quick else 5_000_000
     single_events = 20_000 if quick else 300_000
     flood_events = 50_000 if quick else 300_000
@@ -450,13 +482,14 @@ async def run(quick: bool) -> dict[str, Any]:
         "single_berth": berth_stream(PREFIX, lot_ids, single_events),
         "tts_uplink": uplink_stream(single_events),
     }
-    result: dict[str, Any] = {"quick": quick}
+    result: dict[str, Any] = {"quick": quick, "phase": phase}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
         with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
             port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-            progress("baseline: redis-benchmark SETBIT -P 64")
-            result["setbit_baseline_per_s"] = setbit_baseline(port, 1_000_000 if quick else 5_000_000)
+            if phase == "all":
+                progress("baseline: redis-benchmark SETBIT -P 64")
+                result["setbit_baseline_per_s"] = setbit_baseline(port, 1_000_000 if quick else 5_000_000)
             # Before any hub connects: the broker then queues nothing for a hub's persistent session.
             baselines = await c_baselines(mqtt_url, streams)
             redis = Redis.from_url(redis_url)
@@ -471,12 +504,16 @@ async def run(quick: bool) -> dict[str, Any]:
             await redis.aclose()
             # One ingest process and one API process: the deployment the hub scales out with.
             async with (
-                hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, ingest_pid),
+                hub_process(redis_url, mqtt_url, workdir, "ingest") as (ingest, ingest_pid),
                 hub_process(redis_url, mqtt_url, workdir, "api") as (base, _),
             ):
+                hub = (base, ingest, ingest_pid)
+                if phase == "single":
+                    result["single"] = await single_messages(hub, mqtt_url, streams, baselines)
+                    return result
                 progress(f"hub: {frames_events:,} events in frames of 1,000, QoS 1")
                 result["frames_events_per_s"] = await hub_rate(base, mqtt_url, frames_events, lots)
-                result["single"] = await single_messages(base, mqtt_url, streams, baselines)
+                result["single"] = await single_messages(hub, mqtt_url, streams, baselines)
                 half = result["frames_events_per_s"] / 2
                 progress(f"hub: freshness under {half:,.0f} events/s")
                 result["freshness_at_half_load"] = await freshness(
@@ -510,8 +547,14 @@ async def run(quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--phase",
+        choices=("all", "single"),
+        default="all",
+        help="single: only the single-message streams, their C baselines and the hub's CPU per message",
+    )
     args = parser.parse_args()
-    print(orjson.dumps(asyncio.run(run(args.quick))).decode())
+    print(orjson.dumps(asyncio.run(run(args.quick, args.phase))).decode())
 
 
 if __name__ == "__main__":

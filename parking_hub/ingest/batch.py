@@ -62,6 +62,13 @@ class BatchBuilder:
         if decoded.status_rank is not None:
             self._statuses[lot] = max(decoded.status_rank, self._statuses.get(lot, 0))
 
+    def add_reports(self, lots: list[str], berths: list[int], ranks: list[int]) -> None:
+        """Single reports, one per entry of the three lists."""
+        self._single_lots += lots
+        self._single_berths += berths
+        self._single_ranks += ranks
+        self.events += len(lots)
+
     def gap(self, lot: str) -> None:
         """Messages of the lot were lost upstream: a sender's counter skipped numbers."""
         self._gaps[lot] += 1

@@ -162,26 +162,48 @@ class _Connection:
         capacity_of, devices = self._deps.registry.layout.capacity_of, self._carried.devices
         now_ms = time.time_ns() // 1_000_000
         builder = BatchBuilder()
+        uplink_topics: list[str] = []
+        uplink_payloads: list[bytes] = []
         for message in messages:
             topic, payload = message.topic, message.payload
             if topic == BROKER_DROPPED:
                 self._carried.broker_drops.see(payload)
                 continue
             parsed = self._topics.parse(topic)
-            if parsed is not None:
-                decoded = decode(parsed, payload, capacity_of, now_ms)
-            else:  # a network server's uplink, or a topic the hub does not read
-                decoded = lorawan.decode_uplink(topic, payload, devices, now_ms)
+            if parsed is None:  # a network server's uplink, or a topic the hub does not read: below
+                uplink_topics.append(topic)
+                uplink_payloads.append(payload)
+                continue
+            decoded = decode(parsed, payload, capacity_of, now_ms)
             if decoded.rejections:
                 self._errors.report(parsed, topic, decoded, now_ms)
             gaps, lot, counter = self._carried.gaps, decoded.lot, decoded.counter
             if gaps is not None and lot is not None and counter is not None:
-                missing_from = gaps.see(lot, counter, frame=parsed is not None)
+                missing_from = gaps.see(lot, counter, frame=True)
                 if missing_from is not None:
                     builder.gap(lot)
-                    self._count_gap(lot, counter.sender, missing_from, parsed is not None, now_ms)
+                    self._count_gap(lot, counter.sender, missing_from, True, now_ms)
             builder.add(decoded)
+        if uplink_topics:
+            uplinks = lorawan.decode_uplinks(uplink_topics, uplink_payloads, devices, now_ms)
+            self._add_uplinks(builder, uplinks, now_ms)
         return builder
+
+    def _add_uplinks(self, builder: BatchBuilder, uplinks: lorawan.Uplinks, now_ms: int) -> None:
+        builder.add_reports(uplinks.lots, uplinks.berths, uplinks.ranks)
+        for topic, decoded in uplinks.others:
+            if decoded.rejections:
+                self._errors.report(None, topic, decoded, now_ms)
+            builder.add(decoded)
+        gaps = self._carried.gaps
+        if gaps is None:
+            return
+        see = gaps.f_cnt.see
+        for _, lot, sender, f_cnt, newest_ts in uplinks.counters:
+            missing_from = see(lot, sender, f_cnt, newest_ts)
+            if missing_from is not None:
+                builder.gap(lot)
+                self._count_gap(lot, sender, missing_from, False, now_ms)
 
     def _count_gap(self, lot: str, sender: str, missing_from: int, frame: bool, now_ms: int) -> None:
         """A gateway's lost frames are counted and asked for again; a device's lost uplinks, counted."""

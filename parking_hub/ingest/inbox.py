@@ -80,31 +80,38 @@ class CatchUp:
         self._at, self._behind = at, False
 
 
-def parse_publish(header: int, body: bytes | bytearray, v5: bool) -> Received | None:
-    """A PUBLISH packet's message; None for QoS 2 (the hub subscribes at QoS 1, so a broker may
-    not send it) and for a packet shorter than its own fields say."""
+def parse_publish(
+    header: int, packet: bytes | bytearray, v5: bool, start: int = 0, stop: int | None = None
+) -> Received | None:
+    """The message of a PUBLISH packet whose variable header and payload are `packet[start:stop]`
+    (all of `packet` by default); None for QoS 2 (the hub subscribes at QoS 1, so a broker may not
+    send it) and for a packet shorter than its own fields say. Read in place: a read's buffer holds
+    many packets, and slicing each out first cost a copy of it."""
+    stop = len(packet) if stop is None else stop
     qos = (header & 0x06) >> 1
-    if qos > 1 or len(body) < 2:
+    if qos > 1 or stop - start < 2:
         return None
-    end = 2 + int.from_bytes(body[:2])
-    topic = body[2:end].decode("utf-8", "replace")
+    end = start + 2 + (packet[start] << 8 | packet[start + 1])
+    if end + 2 * qos > stop:
+        return None
+    topic = packet[start + 2 : end].decode("utf-8", "replace")
     mid = 0
     if qos:
-        mid = int.from_bytes(body[end : end + 2])
+        mid = packet[end] << 8 | packet[end + 1]
         end += 2
     if v5:  # skip the properties: a variable byte integer length, then that many bytes
         length, shift = 0, 0
-        while end < len(body):
-            byte = body[end]
+        while end < stop:
+            byte = packet[end]
             end += 1
             length |= (byte & 0x7F) << shift
             shift += 7
             if byte < 0x80:
                 break
         end += length
-    if end > len(body):
+    if end > stop:
         return None
-    return Received(topic, bytes(body[end:]), mid, qos)
+    return Received(topic, bytes(packet[end:stop]), mid, qos)
 
 
 class _BufferedSocket:
@@ -137,7 +144,7 @@ class _BufferedSocket:
                 break
             if end + length > size:
                 break
-            message = parse_publish(header, buffer[end : end + length], v5)
+            message = parse_publish(header, buffer, v5, end, end + length)
             if message is None:
                 break
             taken.append(message)

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parking_hub.ingest.formats import Decoded
@@ -21,6 +21,7 @@ from parking_hub.ingest.lorawan.envelopes import (
     rfc3339_ms,
     rfc3339_ms_by_pattern,
 )
+from parking_hub.ingest.lorawan.times import MIN_ROWS, rfc3339_ms_array
 from parking_hub.rank import MAX_FUTURE_MS
 from parking_hub.registry import parse_registry
 
@@ -244,27 +245,75 @@ def _two(low: int, high: int) -> st.SearchStrategy[str]:
     return st.one_of(st.integers(low, high).map("{:02d}".format), st.integers(0, 99).map(str))
 
 
-@given(
-    st.builds(
-        "{}-{}-{}{}{}:{}:{}{}{}".format,
-        st.integers(1970, 2100).map(str),
-        _two(1, 12),
-        _two(1, 28),
-        st.sampled_from(["T", "t", " ", "X"]),
-        _two(0, 23),
-        _two(0, 59),
-        _two(0, 60),
-        st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(".{}".format)),
-        st.sampled_from(["Z", "z", "+08:00", "-03:30", "+0800", "", "+24:00"]),
-    )
+RFC3339_LIKE = st.builds(
+    "{}-{}-{}{}{}:{}:{}{}{}".format,
+    st.one_of(st.integers(1970, 2100).map(str), st.integers(0, 9999).map("{:04d}".format)),
+    _two(1, 12),
+    st.one_of(_two(1, 28), _two(29, 31)),
+    st.sampled_from(["T", "t", " ", "X"]),
+    _two(0, 23),
+    _two(0, 59),
+    _two(0, 60),
+    st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=12).map(".{}".format)),
+    st.sampled_from(["Z", "z", "+08:00", "-03:30", "+0800", "", "+24:00", "-99:59", "Z\x00", "\u0660"]),
 )
-def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
+
+
+def by_pattern(text: str) -> int | None:
     try:
-        expected: int | None = rfc3339_ms_by_pattern(text)
+        return rfc3339_ms_by_pattern(text)
     except EnvelopeError:
-        expected = None
+        return None
+
+
+@given(RFC3339_LIKE)
+def test_rfc3339_fast_path_agrees_with_the_pattern(text: str) -> None:
     try:
         got: int | None = rfc3339_ms(text)
     except EnvelopeError:
         got = None
-    assert got == expected, text
+    assert got == by_pattern(text), text
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(RFC3339_LIKE, st.text(max_size=40)), max_size=20), st.sampled_from([1, MIN_ROWS]))
+def test_rfc3339_array_path_agrees_with_the_pattern_where_it_reads(texts: list[str], repeat: int) -> None:
+    """What it leaves unread, `rfc3339_ms` reads or refuses one at a time. Repeated, each length
+    has enough strings to be read as an array; once, each is read alone."""
+    texts *= repeat
+    got, read = rfc3339_ms_array(texts)
+    assert [int(ms) if ok else None for ms, ok in zip(got, read, strict=True)] == [
+        by_pattern(text) if ok else None for text, ok in zip(texts, read, strict=True)
+    ]
+
+
+def test_the_array_path_reads_the_servers_forms_and_any_rfc3339_time_of_up_to_35_characters() -> None:
+    texts = [
+        "2020-02-12T15:15:46.014773143Z",  # The Things Stack
+        "2022-07-18T09:34:15.775023242+00:00",  # ChirpStack
+        "2026-11-27T16:00:00.5+08:00",
+        "2026-11-27T03:00:00-05:30",
+        "2019-01-29t13:02:34.981z",
+        "2016-12-31T23:59:60Z",  # a leap second, read as the next second
+        "2000-02-29 12:00:00Z",
+        "2000-02-29 12:00:00.1234-00:30",
+    ]
+    for repeat in (1, MIN_ROWS):
+        got, read = rfc3339_ms_array(texts * repeat)
+        assert read.all()
+        assert got.tolist() == [by_pattern(text) for text in texts] * repeat
+    refused = [
+        "2020-02-12T15:15:46.0147731430Z",  # ten digits of fraction
+        "2100-02-29T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2020-13-01T00:00:00Z",
+        "2020-01-01T24:00:00Z",
+        "2020-01-01T23:60:00Z",
+        "2020-01-01T23:59:61Z",
+        "2020-01-01T23:59:59.Z",
+        "2020-01-01T23:59:59.1+0800",
+        "2020-01-01T23:59:59+08:0Z",
+    ]
+    assert [by_pattern(text) for text in refused] == [None] * len(refused)
+    for repeat in (1, MIN_ROWS):
+        assert not rfc3339_ms_array(refused * repeat)[1].any()

@@ -32,10 +32,13 @@ class DeviceIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def get(self, key: str) -> DeviceEntry | None:
+        return self._entries.get(key.casefold())
+
     def find(self, keys: Iterable[str]) -> tuple[str, DeviceEntry] | None:
         """The first of `keys` the registry knows, with its entry."""
         for key in keys:
-            entry = self._entries.get(key.casefold())
+            entry = self.get(key)
             if entry is not None:
                 return key, entry
         return None

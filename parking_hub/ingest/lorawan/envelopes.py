@@ -55,9 +55,14 @@ class LnsTopic(NamedTuple):
 def parse_topic(topic: str) -> LnsTopic | None:
     """`v3/{app}[@{tenant}]/devices/{device_id}/up` or `application/{app}/device/{dev_eui}/event/up`."""
     parts = topic.split("/")
-    if len(parts) == 5 and (parts[0], parts[2], parts[4]) == ("v3", "devices", "up"):
+    if len(parts) == 5 and parts[0] == "v3" and parts[2] == "devices" and parts[4] == "up":
         server = "tts"
-    elif len(parts) == 6 and (parts[0], parts[2], *parts[4:]) == ("application", "device", "event", "up"):
+    elif (
+        len(parts) == 6
+        and parts[0] == "application"
+        and parts[2] == "device"
+        and parts[4:] == ["event", "up"]
+    ):
         server = "chirpstack"
     else:
         return None
