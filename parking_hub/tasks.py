@@ -34,14 +34,9 @@ async def until_first_error(
 
 
 def raise_if_cancelling(cause: BaseException | None = None) -> None:
-    """Raise CancelledError when this task was asked to stop but a library ate the request.
-
-    redis-py 8 loses cancellations: with the hiredis parser a cancel mid-reply surfaces as
-    ConnectionError ("Connection closed by server"), and a pipeline `execute()` or `publish()`
-    cancelled at the wrong moment returns normally (about one cancel in four, measured). Every loop
-    that talks to Redis calls this at the top of each turn and in its error handler, so Ctrl+C and
-    SIGTERM always stop the process.
-    """
+    """Raise CancelledError when this task was asked to stop but a library ate the request. Every
+    loop that talks to Redis calls it at the top of each turn and in its error handler, so that Ctrl+C
+    and SIGTERM always stop the process (docs/reliability.md, "Cancellations the libraries lose")."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from cause
