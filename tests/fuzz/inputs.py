@@ -25,6 +25,7 @@ from parking_hub.ingest.lorawan.vendors import DECODERS
 from parking_hub.ingest.topics import Topics
 from parking_hub.rank import MAX_FUTURE_MS, MIN_TS_MS
 from parking_hub.registry import parse_feature
+from tests.operators_guide import REJECTION_CODES
 
 LOT, CAPACITY = "fz-lot", 40
 UNKNOWN_LOT = "fz-nowhere"
@@ -302,16 +303,6 @@ vendor_inputs = st.tuples(
 )
 
 
-KNOWN_CODES = frozenset(
-    {
-        "invalid_json", "invalid_payload", "payload_too_large", "length_mismatch", "batch_too_long",
-        "unknown_lot", "unknown_topic", "invalid_berth", "berth_out_of_range", "ts_out_of_range",
-        "ts_in_future", "unknown_device", "unknown_port", "unknown_codec", "undecodable_payload",
-        "no_occupancy",
-    }
-)  # fmt: skip
-
-
 def devices() -> DeviceIndex:
     return DeviceIndex([parse_feature(registry_feature())])
 
@@ -328,7 +319,7 @@ def hub_decode(message: Fuzzed, prefix: str, devices: DeviceIndex, now_ms: int) 
 def problems(message: Fuzzed, decoded: Decoded, now_ms: int) -> list[str]:
     """How `decoded` breaks the rules for `message`; empty when it does not."""
     out = []
-    unknown = {r.code for r in decoded.rejections} - KNOWN_CODES
+    unknown = {r.code for r in decoded.rejections} - REJECTION_CODES
     if unknown:
         out.append(f"unknown rejection codes {sorted(unknown)}")
     if any(not r.message for r in decoded.rejections):

@@ -10,9 +10,9 @@ import orjson
 
 from parking_hub.interfaces import asyncapi_document, registry_schema
 from parking_hub.registry import CODECS
+from tests.operators_guide import GUIDE, REJECTION_CODES, table_keys
 
 ROOT = Path(__file__).parents[2]
-GUIDE = ROOT / "docs" / "operators.md"
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Rejection codes are string literals of these families in the ingest code (the ts checks' in rank.py).
 CODE_LITERAL = re.compile(r'"((?:invalid|unknown|undecodable|payload|length|batch|berth|ts|no)_[a-z_]+)"')
@@ -20,12 +20,6 @@ CODE_LITERAL = re.compile(r'"((?:invalid|unknown|undecodable|payload|length|batc
 
 def blocks(info: str) -> list[str]:
     return [body for found, body in BLOCK.findall(GUIDE.read_text()) if found.strip() == info]
-
-
-def table_keys(heading: str) -> set[str]:
-    """The `names` in the first column of the table under `heading`, below its header row."""
-    section = GUIDE.read_text().split(heading, 1)[1].split("\n#", 1)[0].split("|---", 1)[1]
-    return set(re.findall(r"^\| `([a-z0-9_-]+)` \|", section, re.MULTILINE))
 
 
 def test_every_json_example_is_one_the_published_documents_carry() -> None:
@@ -52,4 +46,4 @@ def test_the_error_table_lists_every_rejection_code() -> None:
     sources = [*(ROOT / "parking_hub" / "ingest").rglob("*.py"), ROOT / "parking_hub" / "rank.py"]
     codes = {code for path in sources for code in CODE_LITERAL.findall(path.read_text())}
     assert len(codes) >= 15
-    assert table_keys("### Errors") == codes
+    assert codes == REJECTION_CODES
