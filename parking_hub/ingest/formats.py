@@ -166,12 +166,7 @@ def _as_arrays(
     berth: list[Any], occupied: list[Any], ts: list[Any]
 ) -> tuple[IntArray, IntArray, IntArray, Any]:
     """Arrays plus a mask of events whose types are wrong; the fast path is one numpy call per array."""
-    try:
-        b = np.asarray(berth, dtype=np.int64) if _all_int(berth) else None
-        t = np.asarray(ts, dtype=np.int64) if _all_int(ts) else None
-        o = np.asarray(occupied, dtype=np.int64) if _all_flag(occupied) else None
-    except OverflowError:
-        b = t = o = None
+    b, t, o = _ints(berth), _ints(ts), _flags(occupied)
     if b is not None and t is not None and o is not None:
         return b, o, t, np.zeros(len(b), dtype=bool)
     # Slow path, only for frames that carry wrongly typed values: find them one by one.
@@ -204,15 +199,18 @@ def _flat(values: list[Any]) -> npt.NDArray[Any] | None:
     return arr if arr.ndim == 1 else None
 
 
-def _all_int(values: list[Any]) -> bool:
+def _ints(values: list[Any]) -> IntArray | None:
+    """The values as int64; None unless every one is an int that fits (numpy makes larger ones
+    uint64 or objects)."""
     arr = _flat(values)
-    return arr is not None and arr.dtype.kind in "iu"
+    return arr.astype(np.int64, copy=False) if arr is not None and arr.dtype.kind == "i" else None
 
 
-def _all_flag(values: list[Any]) -> bool:
+def _flags(values: list[Any]) -> IntArray | None:
+    """The values as 0 and 1; None unless every one is a boolean, 0 or 1."""
     arr = _flat(values)
-    if arr is None:
-        return False
-    if arr.dtype == np.bool_:
-        return True
-    return arr.dtype.kind in "iu" and bool(((arr == 0) | (arr == 1)).all())
+    if arr is None or arr.dtype.kind not in "bi":
+        return None
+    if arr.dtype.kind == "i" and not ((arr == 0) | (arr == 1)).all():
+        return None
+    return arr.astype(np.int64, copy=False)
