@@ -94,7 +94,7 @@ def _coordinate(degrees: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveCounts:
+class SiteCounts:
     """Every lot's free berths (in all and per ParkAPI capacity kind) and report time at one
     instant, copied on the event loop, so that the sites can be built in a thread."""
 
@@ -103,7 +103,7 @@ class LiveCounts:
     updated_ms: list[int]
 
     @classmethod
-    def of(cls, state: Availability) -> LiveCounts:
+    def of(cls, state: Availability) -> SiteCounts:
         return cls(
             free=state.free_counts().tolist(),
             free_by_feature={feature: state.free_counts((feature,)).tolist() for feature in CAPACITY_KINDS},
@@ -111,7 +111,7 @@ class LiveCounts:
         )
 
 
-def parking_site(lot: Lot, i: int, live: LiveCounts, static_updated_at: str | None) -> dict[str, Any]:
+def parking_site(lot: Lot, i: int, live: SiteCounts, static_updated_at: str | None) -> dict[str, Any]:
     site: dict[str, Any] = {
         "id": i + 1,
         "source_id": SOURCE_ID,
@@ -139,7 +139,7 @@ def parking_site(lot: Lot, i: int, live: LiveCounts, static_updated_at: str | No
     return site
 
 
-def parking_sites_json(lots: Sequence[Lot], live: LiveCounts, static_updated_at: str | None) -> bytes:
+def parking_sites_json(lots: Sequence[Lot], live: SiteCounts, static_updated_at: str | None) -> bytes:
     items = [parking_site(lot, i, live, static_updated_at) for i, lot in enumerate(lots)]
     return orjson.dumps({"items": items, "total_count": len(items)})
 
@@ -167,7 +167,7 @@ async def parking_sites(request: web.Request) -> web.Response:
     loaded = iso(request.app[live_key].registry_loaded_ms)
 
     def prepare() -> Callable[[], bytes]:
-        lots, live = state.index.lots, LiveCounts.of(state)
+        lots, live = state.index.lots, SiteCounts.of(state)
         return lambda: parking_sites_json(lots, live, loaded)
 
     key = now_ms() // 1000
