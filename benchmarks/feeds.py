@@ -23,8 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from parking_hub.api.datex import LiveCounts, parking_status_xml, parking_table_xml
-from parking_hub.api.parkapi import SiteCounts, parking_sites_json
+from parking_hub.api.datex import parking_status_xml, parking_table_xml
+from parking_hub.api.parkapi import CAPACITY_KINDS, parking_sites_json
+from parking_hub.api.publications import LiveCounts
 from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
 from parking_hub.query.live import now_ms
@@ -58,7 +59,9 @@ def measure(state: Availability) -> dict[str, Any]:
     stamp = "2026-12-06T08:00:00.000Z"
     return {
         "lots": len(state.index.lots),
-        "parkapi": timed(lambda: parking_sites_json(state.index.lots, SiteCounts.of(state), stamp)),
+        "parkapi": timed(
+            lambda: parking_sites_json(state.index.lots, LiveCounts.of(state, tuple(CAPACITY_KINDS)), stamp)
+        ),
         "datex_table": timed(lambda: parking_table_xml(state.index.lots, "1", stamp, stamp)),
         "datex_status": timed(lambda: parking_status_xml(state.index.lots, LiveCounts.of(state), "1", stamp)),
     }

@@ -10,16 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-import numpy as np
 from aiohttp import web
 from lxml import etree
 
 from parking_hub.api.app_state import current_state, live_key
-from parking_hub.api.publications import publications_key
+from parking_hub.api.publications import LiveCounts, publications_key
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso
-from parking_hub.query.availability import Availability
 from parking_hub.query.live import now_ms
 from parking_hub.registry import Lot
 
@@ -120,29 +117,6 @@ def _place(table: etree._Element, lot: Lot, version: str, loaded: str | None) ->
 
 def _reference(parent: etree._Element, name: str, target: str, ref_id: str, version: str) -> None:
     _add(parent, name, id=ref_id, version=version, targetClass=target)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveCounts:
-    """Every lot's live state at one instant, copied on the event loop, so that the status can be
-    built in a thread while the mirror goes on changing."""
-
-    free: list[int]
-    known: list[int]
-    online: list[bool]
-    open_now: list[bool]
-    updated_ms: list[int]
-
-    @classmethod
-    def of(cls, state: Availability) -> LiveCounts:
-        every = np.arange(len(state.index.lots))
-        return cls(
-            free=state.free_counts().tolist(),
-            known=state.known_n.tolist(),
-            online=state.online_mask(every).tolist(),
-            open_now=state.open_now.tolist(),
-            updated_ms=state.updated_ms.tolist(),
-        )
 
 
 def _place_status(status: etree._Element, lot: Lot, live: LiveCounts, i: int, version: str) -> None:

@@ -5,7 +5,6 @@ and the lot facts of contract 7.1 where ParkAPI has a field for them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -13,10 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from parking_hub.api.app_state import current_state, live_key
-from parking_hub.api.publications import publications_key
+from parking_hub.api.publications import LiveCounts, publications_key
 from parking_hub.api.rendering import LIVE_CACHE, encoded_json_response, iso
 from parking_hub.lot_facts import Facts
-from parking_hub.query.availability import Availability
 from parking_hub.query.live import now_ms
 from parking_hub.registry import Lot
 
@@ -93,25 +91,7 @@ def _coordinate(degrees: float) -> str:
     return f"{degrees:.7f}"
 
 
-@dataclass(frozen=True, slots=True)
-class SiteCounts:
-    """Every lot's free berths (in all and per ParkAPI capacity kind) and report time at one
-    instant, copied on the event loop, so that the sites can be built in a thread."""
-
-    free: list[int]
-    free_by_feature: dict[str, list[int]]
-    updated_ms: list[int]
-
-    @classmethod
-    def of(cls, state: Availability) -> SiteCounts:
-        return cls(
-            free=state.free_counts().tolist(),
-            free_by_feature={feature: state.free_counts((feature,)).tolist() for feature in CAPACITY_KINDS},
-            updated_ms=state.updated_ms.tolist(),
-        )
-
-
-def parking_site(lot: Lot, i: int, live: SiteCounts, static_updated_at: str | None) -> dict[str, Any]:
+def parking_site(lot: Lot, i: int, live: LiveCounts, static_updated_at: str | None) -> dict[str, Any]:
     site: dict[str, Any] = {
         "id": i + 1,
         "source_id": SOURCE_ID,
@@ -139,7 +119,7 @@ def parking_site(lot: Lot, i: int, live: SiteCounts, static_updated_at: str | No
     return site
 
 
-def parking_sites_json(lots: Sequence[Lot], live: SiteCounts, static_updated_at: str | None) -> bytes:
+def parking_sites_json(lots: Sequence[Lot], live: LiveCounts, static_updated_at: str | None) -> bytes:
     items = [parking_site(lot, i, live, static_updated_at) for i, lot in enumerate(lots)]
     return orjson.dumps({"items": items, "total_count": len(items)})
 
@@ -167,7 +147,7 @@ async def parking_sites(request: web.Request) -> web.Response:
     loaded = iso(request.app[live_key].registry_loaded_ms)
 
     def prepare() -> Callable[[], bytes]:
-        lots, live = state.index.lots, SiteCounts.of(state)
+        lots, live = state.index.lots, LiveCounts.of(state, tuple(CAPACITY_KINDS))
         return lambda: parking_sites_json(lots, live, loaded)
 
     key = now_ms() // 1000

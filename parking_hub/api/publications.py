@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from aiohttp import web
 
+from parking_hub.query.availability import Availability
 from parking_hub.query.index import CityIndex
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCounts:
+    """Every lot's live state at one instant, copied on the event loop, so that an answer can be
+    built in a thread while the mirror goes on changing; free berths per feature for those asked."""
+
+    free: list[int]
+    known: list[int]
+    online: list[bool]
+    open_now: list[bool]
+    updated_ms: list[int]
+    free_by_feature: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, state: Availability, features: Sequence[str] = ()) -> LiveCounts:
+        every = np.arange(len(state.index.lots))
+        return cls(
+            free=state.free_counts().tolist(),
+            known=state.known_n.tolist(),
+            online=state.online_mask(every).tolist(),
+            open_now=state.open_now.tolist(),
+            updated_ms=state.updated_ms.tolist(),
+            free_by_feature={feature: state.free_counts((feature,)).tolist() for feature in features},
+        )
 
 
 @dataclass(slots=True)
