@@ -2,24 +2,28 @@
 
     python -m benchmarks.soak [--minutes 30] [--rate 1240000] [--every 60]
 
-Starts a private Redis and Mosquitto and a hub process (`parking-hub serve`), loads a city, and
-runs `sensors-sim load` (frames of `--batch` events, random berth flips stamped now, one lot kept
-apart as the freshness probe) in windows of `--every` seconds until `--minutes` have passed. After
-each window it records the hub's RSS, the events the broker acknowledged and the hub applied, and
-the window's freshness (probe acknowledged -> visible in GET /v1/lots). The default rate is half
-the hub's frame rate in docs/benchmarks.md (2.48 M events/s), the "half load" of the ingest
-benchmark. Prints one line per window on stderr and one JSON line of figures at the end.
+Starts a private Redis and Mosquitto and the hub in the shape `benchmarks.ingest` measures its
+sustained rate with (a `serve --role ingest` and a `serve --role api` process; `--role all` for one
+process of both), loads a city, and runs `sensors-sim load` (frames of `--batch` events, random
+berth flips stamped now, one lot kept apart as the freshness probe) in windows of `--every` seconds
+until `--minutes` have passed. After each window it records the hub's RSS (its processes together),
+the events the broker acknowledged and the hub applied, and the window's freshness (probe
+acknowledged -> visible in GET /v1/lots). The default rate is half the hub's frame rate in
+docs/benchmarks.md (2.48 M events/s), the "half load" of the ingest benchmark. Prints one line per
+window on stderr and one JSON line of figures at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,26 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else None
 
 
+async def total_kib(pids: list[int], field: str) -> int:
+    return sum([await memory_kib(pid, field) for pid in pids])
+
+
+@contextlib.asynccontextmanager
+async def hub_processes(
+    redis_url: str, mqtt_url: str, workdir: Path, role: str
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """The hub's base URL and its processes' pids: one process of `role` all, or ingest and API apart."""
+    if role == "all":
+        async with hub_process(redis_url, mqtt_url, workdir) as (base, pid):
+            yield base, [pid]
+        return
+    async with (
+        hub_process(redis_url, mqtt_url, workdir, "ingest") as (_, ingest_pid),
+        hub_process(redis_url, mqtt_url, workdir, "api") as (base, api_pid),
+    ):
+        yield base, [ingest_pid, api_pid]
+
+
 def window_figures(minute: float, report: LoadReport, rss_kib: int) -> dict[str, Any]:
     fresh = report.freshness_ms
     return {
@@ -69,7 +93,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with redis_server(workdir) as redis_url, mqtt_broker(workdir) as mqtt_url:
         load = [sys.executable, "-m", "parking_hub", "lots", "load", "--redis-url", redis_url, str(city)]
         await asyncio.to_thread(subprocess.run, load, check=True, capture_output=True)
-        async with hub_process(redis_url, mqtt_url, workdir) as (base, pid), Hub(base) as hub:
+        async with hub_processes(redis_url, mqtt_url, workdir, args.role) as (base, pids), Hub(base) as hub:
             url = MqttUrl.parse(mqtt_url.partition("?")[0])
             windows: list[dict[str, Any]] = []
             acked = 0  # load events and probes the broker acknowledged: each must be applied
@@ -79,9 +103,8 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 options = LoadOptions(duration, args.rate, False, args.batch, PREFIX, len(windows) + 1)
                 report = await run_load(registry, url, hub, options)
                 acked += report.acked_events + len(report.freshness_ms) + report.probes_lost
-                figures = window_figures(
-                    (time.monotonic() - started) / 60, report, await memory_kib(pid, "VmRSS")
-                )
+                rss_kib = await total_kib(pids, "VmRSS")
+                figures = window_figures((time.monotonic() - started) / 60, report, rss_kib)
                 windows.append(figures)
                 progress(" ".join(f"{k}={v}" for k, v in figures.items()))
             deadline = time.monotonic() + SETTLE_S
@@ -89,11 +112,12 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 if time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.5)
-            peak_kib = await memory_kib(pid, "VmHWM")
+            peak_kib = await total_kib(pids, "VmHWM")
     rss = [w["rss_mib"] for w in windows]
     return {
         "minutes": args.minutes,
         "rate_target": args.rate,
+        "role": args.role,
         "lots": args.lots,
         "berths": args.berths,
         "events_acked": acked,
@@ -113,6 +137,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=HALF_LOAD, help=f"events/s (default {HALF_LOAD:,})")
     parser.add_argument("--every", type=float, default=60.0, help="seconds per window (default 60)")
     parser.add_argument("--batch", type=int, default=1_000, help="events per frame (default 1,000)")
+    parser.add_argument(
+        "--role",
+        choices=("split", "all"),
+        default="split",
+        help="split (default): a --role ingest and a --role api process; all: one --role all process",
+    )
     parser.add_argument("--lots", type=int, default=200)
     parser.add_argument("--berths", type=int, default=200_000)
     args = parser.parse_args()
