@@ -6,7 +6,8 @@
 
 Builds a city with the simulator, loads it into a private redis-server, writes every berth's state
 straight into Redis (the report arrays and occupancy bitmaps ingest would write), starts
-`parking-hub serve --role api` as a subprocess, and drives /v1/nearest at random points near the
+`parking-hub serve --role api` as a subprocess, waits until it has built its forecasts (its
+start-up pass), and drives /v1/nearest at random points near the
 city's lots with wrk, in one process and as `--workers 2`. The same wrk settings then drive a
 trivial aiohttp handler, and pgbench drives PostGIS with the same lots and points from as many
 clients as wrk has connections. The query functions are also timed in this process, plain and
@@ -215,8 +216,17 @@ def get_json(url: str) -> Any:
 
 
 def serves_city(base: str, lots: int) -> bool:
-    """Every worker has the city: each probe is a connection of its own, which any worker may take."""
-    return all(get_json(f"{base}/v1/summary")["lots"] == lots for _ in range(PROBES))
+    """Every worker has the city and has built its forecasts (the start-up pass that fits every lot's
+    model, which would otherwise run during the load): each probe is a connection of its own, which
+    any worker may take."""
+    return all(
+        get_json(f"{base}/v1/summary")["lots"] == lots and forecasts_ready(base) for _ in range(PROBES)
+    )
+
+
+def forecasts_ready(base: str) -> bool:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:  # noqa: S310 - a loopback URL
+        return b"\nparking_hub_forecast_ready 1.0\n" in resp.read()
 
 
 @contextmanager

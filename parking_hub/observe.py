@@ -118,6 +118,16 @@ class Metrics:
         redis = Gauge("parking_hub_redis_connected", "1 while Redis answers", registry=r)
         redis.set_function(lambda: float(health.redis_ok is True))
 
+    def forecasts(self, ready: Callable[[], bool]) -> None:
+        """Roles that answer /v1: whether the forecasts at arrival are built for the registry loaded."""
+        gauge = Gauge(
+            "parking_hub_forecast_ready",
+            "1 once this process has fitted every lot's forecast model and built the city's forecasts "
+            "for the registry loaded; until then eta_s answers by persistence",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: float(ready()))
+
     def record(self, batch: Batch, won: int, latency_s: float, written_at_ms: int) -> None:
         self.batches.inc()
         self.batch_events.observe(batch.events)

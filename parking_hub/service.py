@@ -61,6 +61,8 @@ async def serve(settings: Settings, started: asyncio.Event | None = None) -> Non
     async with connect(settings.redis) as redis:
         registry = RegistryView(redis, health)
         city = LiveCity(redis, settings.timezone) if api else None
+        if city is not None:
+            metrics.forecasts(city.forecasts_ready)
         consumer = None
         if ingest:
             writer = StateWriter(redis, settings.ack_after)

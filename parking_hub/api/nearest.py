@@ -25,8 +25,8 @@ FREE_BERTHS_SHOWN = 10
 
 
 class LotRows:
-    """Each lot's result, JSON-encoded but for its distance, kept until the mirror next recounts the
-    lot: lots change far less often than they are asked for, and encoding a row costs more than
+    """Each lot's result, JSON-encoded but for its distance, kept until a recount changes what it
+    shows: lots change far less often than they are asked for, and encoding a row costs more than
     splicing a few values into it. The opening state (open now, when it closes after the arrival
     time) is kept apart, for as long as the arrival time stays between the same two of the lot's
     opening changes and the mirror's opening times and open-now states are the same."""
@@ -48,7 +48,7 @@ class LotRows:
     ) -> bytes:
         if state is not self._state:
             self._state, self._rows, self._opening = state, {}, {}
-        recount = int(state.recounted_in[i])
+        recount = int(state.shown_changed_in[i])
         cached = self._rows.get((i, names))
         if cached is None or cached[0] != recount:
             cached = (recount, *self._halves(state, i, names))

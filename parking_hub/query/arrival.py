@@ -84,9 +84,10 @@ class _Keeper:
                 done = (first + len(chunk)) / len(lots)
                 if not await self._wait_until(start + done * REFIT_S if paced else 0.0):
                     return
-                reads = [await history.read(self._redis, lot.id, lot.capacity) for lot in chunk]
+                ids = [(lot.id, lot.capacity) for lot in chunk]
+                samples = await history.read_ring(self._redis, ids, history.COARSE)
                 raise_if_cancelling()
-                fitted = await asyncio.to_thread(_fit_all, [r[history.COARSE] for r in reads])
+                fitted = await asyncio.to_thread(_fit_all, samples)
                 self._models[first : first + len(chunk)] = fitted
             if not paced:
                 paced, self._next_build = True, 0.0

@@ -66,7 +66,9 @@ class Availability:
         self.version = 0  # bumped whenever some lot's counts change
         self.changed_in = np.zeros(n, dtype=np.int64)  # per lot: the version of its last change
         self.recounts = 0
-        self.recounted_in = np.zeros(n, dtype=np.int64)  # per lot: the last recount that read it
+        # Per lot: the last recount that changed what its answer shows (counts, free berths, last
+        # update), for answers kept encoded until then.
+        self.shown_changed_in = np.zeros(n, dtype=np.int64)
         built_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         self.hours = OpeningTimes.build(index.lots, self.timezone, built_ms)
         self.open_now = self.hours.open_mask(self.hours.built_ms)
@@ -166,7 +168,6 @@ class Availability:
             return positions
         idx = self.index
         self.recounts += 1
-        self.recounted_in[positions] = self.recounts
         berths, which = idx.berths_of(positions)
         sizes = idx.layout.capacity[positions]
         firsts = np.cumsum(sizes) - sizes  # where each lot's run starts in the gathered arrays
@@ -175,6 +176,7 @@ class Availability:
         online = _status_online(self.status_rank[positions])
         known = (ranks > 0) & (deadline >= now_ms) & online[which]
         free = known & (flag_of(ranks) == 0)
+        shown_changed = np.logical_or.reduceat(free != self.free[berths], firsts)
         self.known[berths] = known
         self.free[berths] = free
 
@@ -189,7 +191,10 @@ class Availability:
             changed |= per_lot != counts[positions]
             counts[positions] = per_lot
         self.expires_ms[positions] = np.minimum.reduceat(np.where(known, deadline, NEVER), firsts)
-        self.updated_ms[positions] = ts_of(np.maximum.reduceat(ranks, firsts))
+        updated_ms = ts_of(np.maximum.reduceat(ranks, firsts))
+        shown_changed |= changed | (updated_ms != self.updated_ms[positions])
+        self.updated_ms[positions] = updated_ms
+        self.shown_changed_in[positions[shown_changed]] = self.recounts
 
         moved: IntArray = positions[changed]
         if len(moved):

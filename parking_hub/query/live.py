@@ -64,6 +64,9 @@ class LiveCity:
         self.in_sync = True
         self.changes.publish()
 
+    def forecasts_ready(self) -> bool:
+        return self.state is not None and self.state.outlook is not None
+
     def lots_moved(self, lots: Sequence[str]) -> None:
         self._dirty.update(lots)
         self._wake.set()

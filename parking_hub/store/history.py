@@ -25,6 +25,7 @@ between writes, and a replay of past traffic writes exactly what live traffic wo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,3 +208,12 @@ async def read(redis: RedisClient, lot: str, capacity: int) -> dict[Ring, Sample
         pipe.get(redis_keys.history(lot, ring.name))
     replies = await pipe.execute()
     return {ring: decode(raw, ring, capacity) for ring, raw in zip(RINGS, replies, strict=True)}
+
+
+async def read_ring(redis: RedisClient, lots: Sequence[tuple[str, int]], ring: Ring) -> list[Samples]:
+    """One ring of each of these lots (id, capacity), read in one round trip."""
+    pipe = redis.pipeline(transaction=False)
+    for lot, _ in lots:
+        pipe.get(redis_keys.history(lot, ring.name))
+    replies = await pipe.execute()
+    return [decode(raw, ring, capacity) for (_, capacity), raw in zip(lots, replies, strict=True)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,13 +158,15 @@ async def test_the_outlook_is_built_after_one_round_then_the_fits_are_paced(
     """One read of each lot's history, then none until the paced round asks again; a new mirror
     gets its own outlook and the old one is left alone."""
     reads: list[str] = []
-    real_read = history.read
+    real_read = history.read_ring
 
-    async def counted(redis: RedisClient, lot: str, capacity: int) -> dict[history.Ring, history.Samples]:
-        reads.append(lot)
-        return await real_read(redis, lot, capacity)
+    async def counted(
+        redis: RedisClient, lots: Sequence[tuple[str, int]], ring: history.Ring
+    ) -> list[history.Samples]:
+        reads.extend(lot for lot, _ in lots)
+        return await real_read(redis, lots, ring)
 
-    monkeypatch.setattr(history, "read", counted)
+    monkeypatch.setattr(history, "read_ring", counted)
     lots = parse_registry(registry_bytes([lot_feature(unique("ak"), LON, LAT, 4) for _ in range(3)]))
     old, new = Availability(CityIndex.build(lots)), Availability(CityIndex.build(lots[:2]))
     mirror = [old]

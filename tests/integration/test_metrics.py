@@ -141,3 +141,16 @@ async def test_the_api_role_exports_no_mqtt_state(redis_url: str, mqtt_url: str)
         families = await exported_families(hub)
     assert "parking_hub_redis_connected" in families
     assert "parking_hub_mqtt_connected" not in families
+
+
+async def test_forecast_readiness_is_exported_where_v1_is_served(
+    redis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    registry = write_registry(tmp_path / "r.json", [lot_feature(unique("fc"), 120.0, 36.0, 5)])
+    assert load(redis_url, registry).returncode == 0
+    async with running_hub(redis_url, mqtt_url, role="api") as hub:
+        # Lots without history: the first pass is quick, and the gauge turns 1 when it is done.
+        ready = await eventually(lambda: scrape(hub), lambda s: value(s, "parking_hub_forecast_ready") == 1)
+        assert value(ready, "parking_hub_forecast_ready") == 1
+    async with running_hub(redis_url, mqtt_url, role="ingest") as hub:
+        assert "parking_hub_forecast_ready" not in await exported_families(hub)
