@@ -30,6 +30,7 @@ _EMPTY = np.empty(0, dtype=np.int64)
 LOTS_PER_CALL = 500  # bounds how long one script call holds the server
 MERGE_GAP = 16  # changed berths closer than this are written as one range
 MAX_RANGES = 32  # past this many ranges a lot is written whole
+SAMPLE_CHUNK_BERTHS = 1 << 18  # lots sampled together hold at most about this many berths
 
 
 @dataclass(slots=True)
@@ -88,7 +89,7 @@ class StateWriter:
         self._adopt(batch.layout)
         pending = dict(batch.events_by_lot)
         won = 0
-        samples: list[list[object]] = []
+        written: list[_LotWrite] = []
         try:
             while pending:
                 await self._load([p for p in pending if self._token[p] is None])
@@ -98,10 +99,10 @@ class StateWriter:
                     if ok:
                         won += write.won
                         del pending[write.position]
-                        samples += self._samples(write, batch.reports)
+                        written.append(write)
                     else:
                         self._token[write.position] = None  # moved under us: read it again
-            await self._send_rest(batch, samples)
+            await self._send_rest(batch, self._samples(written, batch.reports))
         except BaseException:
             for p in batch.events_by_lot:
                 self._token[p] = None  # unknown whether the write landed
@@ -238,24 +239,84 @@ class StateWriter:
         results = await self._scripts.execute(pipe, ack_after)
         return [item for result in results for item in result]
 
-    def _samples(self, write: _LotWrite, reports: tuple[IntArray, IntArray]) -> list[list[object]]:
-        """The history samples a written lot's clock passed, as Redis commands (see history)."""
+    def _samples(self, writes: list[_LotWrite], reports: tuple[IntArray, IntArray]) -> list[list[object]]:
+        """The history samples the written lots' clocks passed, as Redis commands (see history)."""
         assert self._layout is not None
-        p = write.position
-        at = history.boundaries(write.clock, int(self._clock[p]))
-        if not len(at):
-            return []
-        span = self._layout.span(p)
-        after = self._ranks[span]
-        before = after.copy()
-        won, old = write.replaced
-        mine = slice(*np.searchsorted(won, (span.start, span.stop)).tolist())
-        before[won[mine] - span.start] = old[mine]
+        layout = self._layout
+        writes = sorted(writes, key=lambda w: w.position)
+        positions = np.array([w.position for w in writes], dtype=np.int64)
+        clock_before = np.array([w.clock for w in writes], dtype=np.int64)
+        first_s, count = history.crossed_boundaries(clock_before, self._clock[positions])
+        crossed = np.flatnonzero(count)
+        commands: list[list[object]] = []
+        # A chunk's berths are copied a few times over: chunks bound the memory that takes when
+        # every lot of a large city passes a boundary at once.
+        berths = np.cumsum(layout.capacity[positions[crossed]])
+        cuts = np.arange(1, -(-int(berths[-1]) // SAMPLE_CHUNK_BERTHS) if len(berths) else 0)
+        for chunk in np.split(crossed, np.searchsorted(berths, cuts * SAMPLE_CHUNK_BERTHS)):
+            if not len(chunk):
+                continue
+            occupied, known = self._sample_counts(
+                [writes[k] for k in chunk.tolist()], reports, first_s[chunk], count[chunk]
+            )
+            lots = positions[chunk]
+            commands += history.commands(
+                [layout.ids[p] for p in lots.tolist()],
+                layout.capacity[lots],
+                first_s[chunk],
+                count[chunk],
+                occupied=occupied,
+                known=known,
+            )
+        return commands
+
+    def _sample_counts(
+        self, writes: list[_LotWrite], reports: tuple[IntArray, IntArray], first_s: IntArray, count: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """Occupied and known berths of these written lots (in position order) at each boundary
+        their clocks passed, lot after lot. At a boundary of event time every busy lot passes it in
+        the same few batches: the lots that passed one boundary are counted together, and those
+        that passed more (after a silence) one by one."""
+        assert self._layout is not None
+        layout = self._layout
+        lots = np.array([w.position for w in writes], dtype=np.int64)
+        sizes = layout.capacity[lots]
+        starts = np.cumsum(sizes) - sizes  # where each lot's berths start in `before`
+        place = np.full(len(layout.ids), -1, dtype=np.int64)  # lot position -> its place in `lots`
+        place[lots] = np.arange(len(lots))
+        before = self._ranks[np.repeat(layout.offsets[lots] - starts, sizes) + np.arange(int(sizes.sum()))]
+        # A lot's reports as they were before its write: the attempt that wrote it kept what it
+        # replaced (for every lot it wrote; a lot written again after a conflict has a later attempt).
+        attempts = {id(w.replaced): (g, w.replaced) for g, w in enumerate(writes)}
+        attempt_of = np.array([attempts[id(w.replaced)][0] for w in writes], dtype=np.int64)
+        for g, (won, old) in attempts.values():
+            k = place[layout.lot_of(won)]
+            mine = k >= 0
+            mine[mine] = attempt_of[k[mine]] == g
+            before[won[mine] - layout.offsets[lots[k[mine]]] + starts[k[mine]]] = old[mine]
         index, ranks = reports
-        lot_reports = slice(*np.searchsorted(index, (span.start, span.stop)).tolist())
-        events = (index[lot_reports] - span.start, ranks[lot_reports])
-        occupied, known = history.sample_counts(before, events, int(self._layout.stale_after_ms[p]), at)
-        return history.commands(self._layout.ids[p], span.stop - span.start, at, occupied, known)
+        k = place[layout.lot_of(index)]
+        mine = k >= 0
+        event_lot, event_rank = k[mine], ranks[mine]
+        event_at = index[mine] - layout.offsets[lots[event_lot]] + starts[event_lot]
+        lot_of_berth = np.repeat(np.arange(len(lots)), sizes)
+        stale_after_ms = layout.stale_after_ms[lots]
+        ends = np.cumsum(count)
+        occupied, known = np.zeros(int(ends[-1]), dtype=np.int64), np.zeros(int(ends[-1]), dtype=np.int64)
+        # Every lot at its first boundary together; then the later boundaries of the few that passed more.
+        occupied[ends - count], known[ends - count] = history.counts_at_one_boundary(
+            before, lot_of_berth, (event_at, event_rank), first_s * 1000, stale_after_ms
+        )
+        for j in np.flatnonzero(count > 1).tolist():
+            span = slice(int(starts[j]), int(starts[j] + sizes[j]))
+            events = slice(*np.searchsorted(event_lot, (j, j + 1)).tolist())
+            at = first_s[j] + np.arange(count[j]) * history.SAMPLE_S
+            lot_events = (event_at[events] - starts[j], event_rank[events])
+            lot_samples = slice(int(ends[j] - count[j]), int(ends[j]))
+            occupied[lot_samples], known[lot_samples] = history.sample_counts(
+                before[span], lot_events, int(stale_after_ms[j]), at
+            )
+        return occupied, known
 
     async def _send_rest(self, batch: Batch, samples: list[list[object]]) -> None:
         """Gateway statuses, rejection and gap counters, history samples, and the notice to API processes."""

@@ -124,53 +124,91 @@ def _counts(ranks: IntArray, stale_after_ms: int, bounds_ms: IntArray) -> tuple[
     return occupied, known
 
 
-def boundaries(clock_before_ms: int, clock_after_ms: int) -> IntArray:
-    """The sample boundaries (s) a lot's clock passed, the most recent COARSE.span_s of them at most;
-    none for a lot's first report: there is nothing to sample before it."""
-    if clock_before_ms <= 0:
-        return np.zeros(0, dtype=np.int64)
-    first = clock_before_ms // 1000 // SAMPLE_S + 1
+def crossed_boundaries(clock_before_ms: IntArray, clock_after_ms: IntArray) -> tuple[IntArray, IntArray]:
+    """Per lot, the first sample boundary (s) its clock passed and how many it passed, every
+    SAMPLE_S from the first: the most recent COARSE.span_s of them at most, and none for a lot's
+    first report (there is nothing to sample before it)."""
     last = clock_after_ms // 1000 // SAMPLE_S
-    first = max(first, last - COARSE.span_s // SAMPLE_S + 1)
-    return np.arange(first, last + 1, dtype=np.int64) * SAMPLE_S
+    first = np.maximum(clock_before_ms // 1000 // SAMPLE_S + 1, last - COARSE.span_s // SAMPLE_S + 1)
+    count: IntArray = np.where(clock_before_ms > 0, np.maximum(last - first + 1, 0), 0)
+    return first * SAMPLE_S, count
+
+
+def counts_at_one_boundary(
+    before: IntArray,
+    lot_of_berth: IntArray,
+    events: tuple[IntArray, IntArray],
+    boundary_ms: IntArray,
+    stale_after_ms: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """sample_counts for many lots at one boundary each, in one pass: `before` holds the lots'
+    winning reports before a write, one lot after another, lot_of_berth says whose each is (0..n-1);
+    events are the write's reports as (place in `before`, rank); boundary_ms and stale_after_ms are
+    per lot. A berth's state at its lot's boundary is its greatest report up to then."""
+    state = before.copy()
+    berth, rank = events
+    upto = ts_of(rank) <= boundary_ms[lot_of_berth[berth]]
+    np.maximum.at(state, berth[upto], rank[upto])
+    known = (state > 0) & (ts_of(state) >= (boundary_ms - stale_after_ms)[lot_of_berth])
+    occupied = known & (flag_of(state) == 1)
+    lots = len(boundary_ms)
+    return np.bincount(lot_of_berth[occupied], minlength=lots), np.bincount(
+        lot_of_berth[known], minlength=lots
+    )
 
 
 def commands(
-    lot: str, capacity: int, at_s: IntArray, occupied: IntArray, known: IntArray
+    lots: Sequence[str],
+    capacity: IntArray,
+    first_s: IntArray,
+    count: IntArray,
+    *,
+    occupied: IntArray,
+    known: IntArray,
 ) -> list[list[object]]:
     """The BITFIELD commands that store samples (and each ring's header); and, when the samples pass
     an hour of event time, the rings' expiry (refreshed hourly, not on every write: it is cheap to
-    leave out and ingest writes these for every lot)."""
-    scale = min(capacity, SCALE)
-    occ = np.rint(occupied * scale / capacity).astype(np.int64)
-    kn = np.rint(known * scale / capacity).astype(np.int64) + 1
-    slot = (occ << FIELD_BITS) | kn  # both fields of a slot in one SET
+    leave out and ingest writes these for every lot). Lot k has count[k] samples, every SAMPLE_S
+    from first_s[k]; occupied and known hold them, lot after lot."""
+    ends = np.cumsum(count)
+    lot_of = np.repeat(np.arange(len(lots)), count)
+    at_s = np.repeat(first_s, count) + (np.arange(len(lot_of)) - np.repeat(ends - count, count)) * SAMPLE_S
+    cap = capacity[lot_of]
+    scale = np.minimum(cap, SCALE)
+    occ = np.rint(occupied * scale / cap).astype(np.int64)
+    kn = np.rint(known * scale / cap).astype(np.int64) + 1
+    slots = ((occ << FIELD_BITS) | kn).tolist()  # both fields of a slot in one SET
+    expire = np.bincount(lot_of[at_s % EXPIRY_EVERY_S == 0], minlength=len(lots)) > 0
     out: list[list[object]] = []
     for ring in RINGS:
-        mine = at_s % ring.step_s == 0
-        if not mine.any():
-            continue
-        name = redis_keys.history(lot, ring.name)
-        # The pad byte past the last slot first: a new key is then made at its full length at once.
-        # Grown piecemeal, Redis would over-allocate the string (up to twice its length).
-        args: list[object] = [
-            "BITFIELD",
-            name,
-            "SET",
-            "u8",
-            ring.pad_bit,
-            0,
-            "SET",
-            "i64",
-            0,
-            int(at_s[mine][-1]),
-        ]
-        offsets = HEADER_BITS + (at_s[mine] // ring.step_s % ring.slots) * 2 * FIELD_BITS
-        for offset, value in zip(offsets.tolist(), slot[mine].tolist(), strict=True):
-            args += ["SET", SLOT_TYPE, offset, value]
-        out.append(args)
-        if (at_s % EXPIRY_EVERY_S == 0).any():
-            out.append(["EXPIRE", name, RETAIN_S])
+        mine = np.flatnonzero(at_s % ring.step_s == 0)
+        bounds = np.searchsorted(mine, np.stack([ends - count, ends])).T.tolist()
+        offsets = (HEADER_BITS + (at_s[mine] // ring.step_s % ring.slots) * 2 * FIELD_BITS).tolist()
+        values = [slots[k] for k in mine.tolist()]
+        newest = at_s[mine].tolist()
+        for lot, (a, b), lot_expires in zip(lots, bounds, expire.tolist(), strict=True):
+            if a == b:
+                continue
+            name = redis_keys.history(lot, ring.name)
+            # The pad byte past the last slot first: a new key is then made at its full length at
+            # once. Grown piecemeal, Redis would over-allocate the string (up to twice its length).
+            args: list[object] = [
+                "BITFIELD",
+                name,
+                "SET",
+                "u8",
+                ring.pad_bit,
+                0,
+                "SET",
+                "i64",
+                0,
+                newest[b - 1],
+            ]
+            for k in range(a, b):
+                args += ["SET", SLOT_TYPE, offsets[k], values[k]]
+            out.append(args)
+            if lot_expires:
+                out.append(["EXPIRE", name, RETAIN_S])
     return out
 
 

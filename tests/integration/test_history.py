@@ -225,3 +225,56 @@ async def test_history_fits_16_kib_per_lot_for_8_weeks_and_stays_that_size(redis
         assert (rings[history.COARSE].known[:-5] == 0).all()
     finally:
         await redis.aclose()
+
+
+async def test_a_write_that_passes_boundaries_samples_each_lot_as_its_reports_say(redis_url: str) -> None:
+    """Many lots in one batch, most passing one boundary and a few passing several: each sample
+    is the lot's greatest report per berth up to the boundary, counted with staleness."""
+    rng = np.random.default_rng(11)
+    lots = {unique(f"hb{i}"): int(rng.integers(1, 60)) for i in range(40)}
+    heartbeat = {lot: int(rng.choice([60, 600, 3600])) for lot in lots}
+    layout = Layout.build(lots, heartbeat)
+    boundary = (time.time_ns() // 1_000_000 - 2 * HOUR_MS) // (5 * MIN_MS) * (5 * MIN_MS)
+    stored: dict[str, np.ndarray] = {lot: np.zeros(cap, dtype=np.int64) for lot, cap in lots.items()}
+
+    def batch(earliest: int, latest: dict[str, int]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        out = []
+        for lot, cap in lots.items():
+            n = int(rng.integers(1, 2 * cap))
+            berths = rng.integers(0, cap, n)
+            ranks = rng.integers(earliest, latest[lot], n) * 2 + rng.integers(0, 2, n)
+            ranks[-1] = (latest[lot] - 1) * 2  # the lot's clock reaches its latest
+            out.append((lot, berths, ranks))
+        return out
+
+    async def write(writer: StateWriter, reports: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        builder = BatchBuilder()
+        for lot, berths, ranks in reports:
+            builder.add(Decoded(lot, berths, ranks))
+            np.maximum.at(stored[lot], berths, ranks)
+        await writer.write(builder.build(layout))
+
+    redis = redis_client(redis_url)
+    try:
+        writer = StateWriter(redis)
+        await write(writer, batch(boundary - 40 * MIN_MS, {lot: boundary - MIN_MS for lot in lots}))
+        before = {lot: ranks.copy() for lot, ranks in stored.items()}
+        several = set(list(lots)[:5])  # these pass the boundary and three more
+        latest = {lot: boundary + (16 if lot in several else 4) * MIN_MS for lot in lots}
+        second = batch(boundary - 5 * MIN_MS, latest)
+        await write(writer, second)
+        for lot, berths, ranks in second:
+            raw = await redis.get(redis_keys.history(lot, history.FINE.name))
+            assert isinstance(raw, bytes)
+            samples = history.decode(raw, history.FINE, lots[lot])
+            marks = [boundary + k * 5 * MIN_MS for k in range(4 if lot in several else 1)]
+            assert samples.at.tolist() == [m // 1000 for m in marks]
+            for k, mark in enumerate(marks):
+                state = before[lot].copy()
+                upto = ranks // 2 <= mark
+                np.maximum.at(state, berths[upto], ranks[upto])
+                known = (state > 0) & (state // 2 >= mark - 3000 * heartbeat[lot])
+                want = (int((known & (state % 2 == 1)).sum()), int(known.sum()))
+                assert (samples.occupied[k], samples.known[k]) == want, (lot, k)
+    finally:
+        await redis.aclose()
