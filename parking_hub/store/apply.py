@@ -285,16 +285,21 @@ class StateWriter:
         place = np.full(len(layout.ids), -1, dtype=np.int64)  # lot position -> its place in `lots`
         place[lots] = np.arange(len(lots))
         before = self._ranks[np.repeat(layout.offsets[lots] - starts, sizes) + np.arange(int(sizes.sum()))]
+        berth_range = (int(layout.offsets[lots[0]]), int(layout.offsets[lots[-1]] + sizes[-1]))
         # A lot's reports as they were before its write: the attempt that wrote it kept what it
         # replaced (for every lot it wrote; a lot written again after a conflict has a later attempt).
         attempts = {id(w.replaced): (g, w.replaced) for g, w in enumerate(writes)}
         attempt_of = np.array([attempts[id(w.replaced)][0] for w in writes], dtype=np.int64)
-        for g, (won, old) in attempts.values():
+        for g, (all_won, all_old) in attempts.values():
+            near = slice(*np.searchsorted(all_won, berth_range).tolist())  # won is sorted
+            won, old = all_won[near], all_old[near]
             k = place[layout.lot_of(won)]
             mine = k >= 0
             mine[mine] = attempt_of[k[mine]] == g
             before[won[mine] - layout.offsets[lots[k[mine]]] + starts[k[mine]]] = old[mine]
         index, ranks = reports
+        near = slice(*np.searchsorted(index, berth_range).tolist())  # index is sorted
+        index, ranks = index[near], ranks[near]
         k = place[layout.lot_of(index)]
         mine = k >= 0
         event_lot, event_rank = k[mine], ranks[mine]
