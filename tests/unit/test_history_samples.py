@@ -85,3 +85,17 @@ def test_commands_write_each_sample_in_its_ring_slot() -> None:
         [*head("a", coarse, at), "SET", "u20", slot(coarse, at), (3 << 10) | 8],
         ["EXPIRE", redis_keys.history("a", coarse.name), history.RETAIN_S],
     ]
+
+
+def test_a_report_at_the_boundary_itself_is_in_force_there() -> None:
+    boundary_ms = np.array([NOW_MS, NOW_MS])
+    before = np.array([(NOW_MS - 60_000) * 2 + 1, (NOW_MS - 60_000) * 2 + 1])  # two lots, one berth each
+    # Each berth frees: lot 0's report at the boundary itself, lot 1's a millisecond after it.
+    events = (np.array([0, 1]), np.array([NOW_MS * 2, (NOW_MS + 1) * 2]))
+    stale = np.array([3600_000, 3600_000])
+    occupied, known = history.counts_at_one_boundary(before, np.array([0, 1]), events, boundary_ms, stale)
+    assert occupied.tolist() == [0, 1]
+    assert known.tolist() == [1, 1]
+    at_s = boundary_ms[:1] // 1000
+    alone = history.sample_counts(before[:1], (np.array([0]), events[1][:1]), 3600_000, at_s)
+    assert (alone[0].tolist(), alone[1].tolist()) == ([0], [1])
