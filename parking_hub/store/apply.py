@@ -243,19 +243,18 @@ class StateWriter:
         """The history samples the written lots' clocks passed, as Redis commands (see history)."""
         assert self._layout is not None
         layout = self._layout
-        writes = sorted(writes, key=lambda w: w.position)
         positions = np.array([w.position for w in writes], dtype=np.int64)
         clock_before = np.array([w.clock for w in writes], dtype=np.int64)
         first_s, count = history.crossed_boundaries(clock_before, self._clock[positions])
         crossed = np.flatnonzero(count)
-        commands: list[list[object]] = []
+        if not len(crossed):
+            return []
+        crossed = crossed[np.argsort(positions[crossed])]  # in position order, as `reports` is
         # A chunk's berths are copied a few times over: chunks bound the memory that takes when
         # every lot of a large city passes a boundary at once.
-        berths = np.cumsum(layout.capacity[positions[crossed]])
-        cuts = np.arange(1, -(-int(berths[-1]) // SAMPLE_CHUNK_BERTHS) if len(berths) else 0)
-        for chunk in np.split(crossed, np.searchsorted(berths, cuts * SAMPLE_CHUNK_BERTHS)):
-            if not len(chunk):
-                continue
+        chunk_of = (np.cumsum(layout.capacity[positions[crossed]]) - 1) // SAMPLE_CHUNK_BERTHS
+        commands: list[list[object]] = []
+        for chunk in np.split(crossed, np.flatnonzero(np.diff(chunk_of)) + 1):
             occupied, known = self._sample_counts(
                 [writes[k] for k in chunk.tolist()], reports, first_s[chunk], count[chunk]
             )
